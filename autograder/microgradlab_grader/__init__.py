@@ -1,0 +1,1 @@
+"""The instructor-side grading tools for microgradlab."""

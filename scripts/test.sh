@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run the whole test suite in the project's environment. pytest's exit code 5
+# ("no tests collected") is a failure here, never a silent pass.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export MPLBACKEND=Agg
+.venv/bin/python -m pytest "$@"
+status=$?
+if [ $status -eq 5 ]; then
+    echo "[test] pytest collected no tests: treating that as a failure" >&2
+    exit 1
+fi
+exit $status
