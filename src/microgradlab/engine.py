@@ -116,14 +116,24 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
+    @property
     def _backward(self):
-        """Apply this node's chain-rule step once (micrograd's name for it).
+        """This node's chain-rule step as a no-argument function (micrograd's name).
 
-        Pushes ``self.grad`` into the ``grad`` of each input. Leaves have
-        nothing to push.
+        ``node._backward()`` pushes ``node.grad`` into the ``grad`` of each
+        input. Leaves have nothing to push. Code written for micrograd may
+        also *assign* a no-argument function here (``out._backward = f``).
         """
-        if self._backward_rule is not None:
-            self._backward_rule(self)
+        rule = self._backward_rule
+        if rule is None:
+            return _nothing_to_push
+        return lambda: rule(self)
+
+    @_backward.setter
+    def _backward(self, step):
+        if not callable(step):
+            raise TypeError(f"_backward must be a function, got {type(step).__name__}")
+        self._backward_rule = lambda out: step()
 
     # ------------------------------------------------------------------
     # Addition:  out = a + b.   d(out)/da = 1,  d(out)/db = 1
@@ -328,6 +338,10 @@ class Value:
             self.grad += 1.0  # a leaf accumulates, as in PyTorch
         for node in order:
             node._backward_rule(node)
+
+
+def _nothing_to_push():
+    """The backward step of a leaf: it has no inputs."""
 
 
 # ----------------------------------------------------------------------
