@@ -337,7 +337,9 @@ class Value:
         else:
             self.grad += 1.0  # a leaf accumulates, as in PyTorch
         for node in order:
-            node._backward_rule(node)
+            rule = node._backward_rule
+            if rule is not None:  # None: a node built by hand with no rule given
+                rule(node)
 
 
 def _nothing_to_push():
