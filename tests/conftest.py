@@ -1,0 +1,47 @@
+"""Shared fixtures: a private Jupyter home so tests never touch the user's."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_NAMES = [
+    "01_derivatives", "02_value", "03_operations",
+    "04_backward", "05_tanh_neuron", "06_mlp",
+]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def jupyter_env(tmp_path_factory) -> dict:
+    """Environment variables pointing every Jupyter/IPython/matplotlib dir at a temp home.
+
+    Also applied to this process, so in-process nbclient kernels inherit it.
+    """
+    home = tmp_path_factory.mktemp("jupyter-home")
+    env = {
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "MPLCONFIGDIR": str(home / "mpl"),
+        "MPLBACKEND": "Agg",
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }
+    for path in env.values():
+        if path.startswith(str(home)):
+            Path(path).mkdir(parents=True, exist_ok=True)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield dict(os.environ)
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
