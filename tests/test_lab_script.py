@@ -1,0 +1,66 @@
+"""`make lab` starts JupyterLab on 127.0.0.1 and prints a URL that answers."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local IPv4/IPv6 addresses (hex, as the kernel prints them) listening on port."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for row in f:
+                local, state = row.split()[1], row.split()[3]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                    found.add(address)
+    return found
+
+
+@pytest.mark.slow
+def test_lab_starts_on_localhost_and_prints_its_url(repo_root, jupyter_env):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(repo_root / "scripts" / "lab.py"), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=jupyter_env, start_new_session=True,
+    )
+    lines = []
+    try:
+        url = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and url is None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.search(rf"(http://127\.0\.0\.1:{port}/lab\?token=\w+)", line)
+            if match:
+                url = match.group(1)
+        assert url, "JupyterLab printed no URL:\n" + "".join(lines)
+        token = url.split("token=")[1]
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/status?token={token}", timeout=10
+        ) as response:
+            assert response.status == 200
+        # It must listen on the loopback address only (0100007F is 127.0.0.1).
+        assert _listening_addresses(port) == {"0100007F"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
