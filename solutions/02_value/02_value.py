@@ -1,0 +1,376 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · The Value object: a number that remembers
+#
+# **Learning objectives.** By the end of this notebook you can
+#
+# 1. explain why automatic differentiation needs to *remember* how a number was computed;
+# 2. write a `Value` class that stores a number together with its inputs (`_prev`) and the
+#    operation that produced it (`_op`);
+# 3. make `+` and `*` on Values build a *computation graph* instead of just a result;
+# 4. draw that graph and read it from the inputs to the output.
+#
+# **Prerequisites.** Notebook 01 (what a derivative is, slopes by finite differences) and
+# Python classes: `__init__`, attributes, and what `self` is. We will also use *dunder methods*
+# (`__add__`, `__mul__`, `__repr__`); this notebook explains the part you need.
+#
+# **Estimated time:** 30-40 minutes.
+#
+# **What we import and why.** Nothing from microgradlab's engine: here you build `Value`
+# yourself, from an empty class. We import `draw_dot` from `microgradlab.widgets` to draw the
+# graphs you build, and `verify`, `check` and `hint` from `microgradlab.checking`, which test
+# your class against PyTorch and give you hints when you are stuck.
+
+# %% [markdown]
+# Run the set-up cell first (Shift+Enter). It only imports tools; it does not define `Value`.
+
+# %% nbgrader={"grade": false, "grade_id": "setup_02", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import math
+
+from microgradlab.checking import check, hint, verify
+from microgradlab.widgets import Flashcards, draw_dot
+
+# %% [markdown]
+# ## Why a plain number is not enough
+#
+# In notebook 01 you estimated derivatives by nudging an input and watching the output move.
+# That costs one extra evaluation of the whole function *per input*. A neural network has
+# thousands of inputs we want derivatives for (its weights), so nudging them one by one is far
+# too slow.
+#
+# Backpropagation gets *every* derivative in one backward sweep, but it needs something that
+# plain Python numbers throw away: **how each number was made**. Look at this:
+
+# %%
+a = 2.0
+b = -3.0
+c = 10.0
+e = a * b
+d = e + c
+print(d)
+
+# %% [markdown]
+# Python prints `4.0`, and that is all `d` knows. It has forgotten that it came from `e + c`,
+# and `e` has forgotten that it came from `a * b`. To answer "how much does `d` change if I nudge
+# `a`?" without re-running anything, we need that history:
+#
+# * `d` was made by **adding** `e` and `c`, so a nudge in `e` passes straight through to `d`;
+# * `e` was made by **multiplying** `a` and `b`, so a nudge in `a` is scaled by `b` on its way
+#   to `e`.
+#
+# Chain those two facts and you have `∂d/∂a = b = -3`. Every number in the chain had to
+# remember its **inputs** and its **operation**. A number that remembers both is what we will
+# call a `Value`, and the web of Values linked to their inputs is the **computation graph**.
+
+# %% [markdown]
+# ## Building it step by step
+#
+# A `Value` holds five things:
+#
+# | attribute | what it is | for `e = a * b` |
+# |---|---|---|
+# | `data` | the number itself | `-6.0` |
+# | `grad` | ∂(final output)/∂(this value); unknown yet, so it starts at `0.0` | `0.0` |
+# | `_prev` | the Values this one was computed from, in order | `(a, b)` |
+# | `_op` | the operation that produced it, as a short string | `'*'` |
+# | `label` | an optional name, only for printing and drawing | `'e'` |
+#
+# A Value you create directly, such as `a = Value(2.0)`, is a **leaf**: it was not computed from
+# anything, so its `_prev` is the empty tuple `()` and its `_op` is the empty string `''`.
+#
+# The leading underscore in `_prev` and `_op` is a Python convention for "internal: the engine
+# uses this, users usually do not". The names themselves are the ones micrograd and this course
+# use everywhere, so please keep them exactly.
+
+# %% [markdown]
+# ### Step 1: operators are method calls
+#
+# When Python sees `x + y` it calls `x.__add__(y)`, and for `x * y` it calls `x.__mul__(y)`.
+# Whatever those methods *return* becomes the result. So if `__add__` returns a new `Value` that
+# lists `x` and `y` as its inputs, every `+` quietly records a piece of the graph.
+#
+# Here is the idea on a throw-away class that announces each call, so you can watch
+# Python route `+` to `__add__`:
+
+# %%
+class Talker:
+    def __init__(self, name):
+        self.name = name
+
+    def __add__(self, other):
+        print(f"Python called {self.name}.__add__({other.name})")
+        return Talker(f"({self.name}+{other.name})")
+
+
+result = Talker("x") + Talker("y")
+print("the result is named", result.name)
+
+# %% [markdown]
+# ### Step 2: `__repr__` makes Values readable
+#
+# When a notebook shows an object, it calls its `__repr__` method. Without one, you get
+# something like `<__main__.Value object at 0x7f...>`, which tells you nothing. A good
+# `__repr__` shows the data, e.g. `Value(data=-6.0, grad=0.0)`.
+#
+# ### Step 3: keep the inputs in a tuple, in order
+#
+# Store the inputs as a **tuple** `(self, other)`, not a set. Order matters later: for `a - b`
+# (notebook 03) the two inputs get *different* derivatives (`+1` and `-1`), so we must know
+# which input came first. A tuple also cannot be changed by accident after the node is built.
+#
+# ### Step 4: never change the inputs
+#
+# `a + b` must build a *new* Value and leave `a` and `b` exactly as they were: the graph is a
+# record of what happened, and the inputs are still needed with their original numbers.
+
+# %% [markdown]
+# ## Exercise ex02_value: write the `Value` class
+#
+# Fill in the four methods below.
+#
+# * `__init__(self, data, _children=(), _op='', label='')` stores `data`, sets `grad` to `0.0`,
+#   stores the children as a tuple in `_prev` (`tuple(_children)` turns any sequence into one),
+#   and stores `_op` and `label`.
+# * `__repr__(self)` returns a string such as `Value(data=-6.0, grad=0.0)`.
+# * `__add__(self, other)` returns a **new** `Value` whose data is the sum, whose children are
+#   `(self, other)` and whose `_op` is `'+'`.
+# * `__mul__(self, other)` does the same for the product, with `_op` `'*'`.
+#
+# For now both operands are Values; plain numbers (`a + 1`) come in notebook 03. There is no
+# backward pass yet either: `grad` just sits at `0.0`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex02_value_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class Value:
+    """A number that remembers how it was computed."""
+
+    def __init__(self, data, _children=(), _op="", label=""):
+        ### BEGIN SOLUTION
+        self.data = data
+        self.grad = 0.0  # d(output)/d(self): unknown until the backward pass (notebook 04)
+        self._prev = tuple(_children)  # the inputs, in operand order
+        self._op = _op
+        self.label = label
+        ### END SOLUTION
+
+    def __repr__(self):
+        ### BEGIN SOLUTION
+        return f"Value(data={self.data}, grad={self.grad})"
+        ### END SOLUTION
+
+    def __add__(self, other):
+        ### BEGIN SOLUTION
+        return Value(self.data + other.data, (self, other), "+")
+        ### END SOLUTION
+
+    def __mul__(self, other):
+        ### BEGIN SOLUTION
+        return Value(self.data * other.data, (self, other), "*")
+        ### END SOLUTION
+
+
+# %% [markdown]
+# The tests below build small graphs with your class and say exactly what is off if something
+# is. They check the data, the children and their order, the operation, and that the inputs are
+# left untouched.
+
+# %% nbgrader={"grade": true, "grade_id": "ex02_value", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+a = Value(2.0, label="a")
+assert a.data == 2.0, f"Value(2.0).data should be 2.0, yours is {a.data!r}"
+assert a.grad == 0.0, f"a new Value's grad should start at 0.0, yours starts at {a.grad!r}"
+assert a._prev == (), f"a leaf made with Value(2.0) has no inputs: _prev should be (), yours is {a._prev!r}"
+assert a._op == "", f"a leaf's _op should be the empty string '', yours is {a._op!r}"
+assert a.label == "a", f"Value(2.0, label='a').label should be 'a', yours is {a.label!r}"
+assert "2.0" in repr(a), f"repr(Value(2.0)) should show the data 2.0, yours is {repr(a)!r}"
+
+b = Value(-3.0, label="b")
+e = a * b
+assert isinstance(e, Value), f"a * b should return a new Value, yours returned {type(e).__name__}"
+assert e.data == -6.0, f"(2.0 * -3.0).data should be -6.0, yours is {e.data!r}"
+assert e._op == "*", f"the _op of a product should be '*', yours is {e._op!r}"
+assert isinstance(e._prev, tuple), (
+    f"_prev should be a tuple (it keeps the order of the inputs), yours is a {type(e._prev).__name__}"
+)
+assert len(e._prev) == 2 and e._prev[0] is a and e._prev[1] is b, (
+    "the children of e = a * b should be exactly (a, b), the Value objects themselves and in that "
+    f"order; yours are {e._prev!r}"
+)
+assert e.grad == 0.0, f"the grad of a new product should be 0.0, yours is {e.grad!r}"
+
+c = Value(10.0, label="c")
+d = e + c
+assert d.data == 4.0, f"(-6.0 + 10.0).data should be 4.0, yours is {d.data!r}"
+assert d._op == "+", f"the _op of a sum should be '+', yours is {d._op!r}"
+assert len(d._prev) == 2 and d._prev[0] is e and d._prev[1] is c, (
+    f"the children of d = e + c should be exactly (e, c) in that order; yours are {d._prev!r}"
+)
+
+# The inputs must come out of an operation unchanged.
+for name, leaf, number in [("a", a, 2.0), ("b", b, -3.0), ("c", c, 10.0)]:
+    assert leaf.data == number, f"{name}.data changed from {number} to {leaf.data!r}: + and * must not modify their inputs"
+    assert leaf._prev == () and leaf._op == "", f"{name} was changed into a non-leaf: + and * must build a NEW Value"
+assert e.data == -6.0 and e._op == "*", "e was changed by d = e + c: + must build a NEW Value"
+
+# Order matters: b * a records (b, a), and a + a records a twice.
+f = b * a
+assert f._prev[0] is b and f._prev[1] is a, f"b * a should record its children as (b, a); yours are {f._prev!r}"
+twice = a + a
+assert twice.data == 4.0 and len(twice._prev) == 2 and twice._prev[0] is a and twice._prev[1] is a, (
+    f"a + a should have data 4.0 and children (a, a): a used twice is listed twice; yours: {twice.data!r}, {twice._prev!r}"
+)
+### BEGIN HIDDEN TESTS
+verify("ex02_value", Value=Value)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Stuck, or working on your own without a grader? This cell checks your class on fresh random
+# cases against PyTorch and prints what it finds (it prints "not attempted" until you have
+# filled in the class). Run `hint("ex02_value")` for a nudge; each call gives the next hint.
+
+# %%
+check("ex02_value", Value=Value)
+
+# %% [markdown]
+# ## Look at the graph you built
+#
+# Now build the example from the top of the notebook with your own class, and give every Value
+# a label so the drawing can name it:
+#
+# `a = 2`, `b = -3`, `c = 10`, `e = a * b`, `d = e + c`.
+#
+# `draw_dot(d)` walks backwards from `d` through `_prev` and draws every Value it reaches as a
+# box (label, data, grad), with a small circle for the operation that made it. Read it left to
+# right: leaves on the left, the output on the right. (This cell waits politely if your class
+# is not finished yet.)
+
+# %%
+try:
+    a = Value(2.0, label="a")
+    b = Value(-3.0, label="b")
+    c = Value(10.0, label="c")
+    e = a * b
+    e.label = "e"
+    d = e + c
+    d.label = "d"
+except NotImplementedError:
+    d = None
+    print("Finish the Value class in the exercise above first, then run this cell again.")
+
+if d is not None:
+    print(d)
+    display(draw_dot(d))
+
+# %% [markdown]
+# Things to notice in the drawing:
+#
+# * `a`, `b` and `c` have no operation circle in front of them: they are leaves.
+# * `e` hangs off a `*` circle fed by `a` and `b`; `d` hangs off a `+` circle fed by `e` and `c`.
+# * every `grad` is `0.0`. Filling those in is the backward pass, in notebook 04. Its answer
+#   for `a` will be `-3.0`, the value of `b`, for exactly the reason we argued at the top.
+#
+# Try it: add a line `L = d * Value(-2.0, label="f")` to the cell above, draw `L`, and find the
+# new node in the picture.
+
+# %% [markdown]
+# ## What about `a + 1`?
+#
+# Your `__add__` reads `other.data`. A plain number such as `1` has no `.data`, so `a + 1`
+# fails. And `1 + a` fails differently: Python first asks the int `1` to add a `Value`, the int
+# says it does not know how, and Python then looks for a method named `__radd__` on `Value`,
+# which does not exist yet. The cell below shows both errors without stopping the notebook.
+
+# %%
+try:
+    a = Value(2.0, label="a")
+except NotImplementedError:
+    print("Finish the Value class in the exercise above first, then run this cell again.")
+else:
+    for text, attempt in [("a + 1", lambda: a + 1), ("1 + a", lambda: 1 + a)]:
+        try:
+            result = attempt()
+        except (AttributeError, TypeError) as error:
+            print(f"{text:6} -> {type(error).__name__}: {error}")
+        else:
+            print(f"{text:6} -> {result}   (your class already handles plain numbers: ahead of the game!)")
+
+# %% [markdown]
+# Notebook 03 fixes both: it wraps plain numbers in a `Value` and adds the *reflected* methods
+# such as `__radd__`. It also gives every operation its **local derivative**, the rule the
+# backward pass will use.
+
+# %% [markdown]
+# ## Summary
+#
+# * Backpropagation needs to know how every number was made, so we wrap numbers in `Value`
+#   objects that remember their inputs (`_prev`, a tuple in operand order) and their operation
+#   (`_op`).
+# * Python turns `x + y` into `x.__add__(y)` and `x * y` into `x.__mul__(y)`; by returning a new
+#   `Value` from those methods, ordinary arithmetic builds the computation graph for us.
+# * Operations never modify their inputs; leaves have `_prev == ()` and `_op == ''`.
+# * `grad` starts at `0.0`: the backward pass (notebook 04) fills it in.
+# * `draw_dot` draws the graph: leaves on the left, the output on the right.
+#
+# ## Retrieval questions
+#
+# Answer from memory first, then open the answer.
+#
+# 1. Why can a plain Python float not be used for backpropagation?
+#
+# <details><summary>Answer</summary>A float keeps only its number. Backpropagation needs to know
+# which inputs and which operation produced each number, to apply the chain rule backwards
+# through them.</details>
+#
+# 2. What does Python actually call when it evaluates `x * y`?
+#
+# <details><summary>Answer</summary><code>x.__mul__(y)</code>, and whatever that method returns
+# is the value of the expression.</details>
+#
+# 3. Why is `_prev` a tuple and not a set?
+#
+# <details><summary>Answer</summary>A tuple keeps the order of the inputs (for <code>a - b</code>
+# the two inputs have different derivatives) and can list the same Value twice, as in
+# <code>a + a</code>; a set would lose both.</details>
+#
+# 4. For `e = a * b` with `a = Value(2.0)` and `b = Value(-3.0)`, what are `e.data`, `e._prev`,
+# `e._op` and `e.grad`?
+#
+# <details><summary>Answer</summary><code>-6.0</code>, <code>(a, b)</code>, <code>'*'</code> and
+# <code>0.0</code> (no backward pass has run yet).</details>
+#
+# 5. What are `_prev` and `_op` for a leaf such as `Value(10.0)`?
+#
+# <details><summary>Answer</summary>The empty tuple <code>()</code> and the empty string
+# <code>''</code>: it was not computed from anything.</details>
+#
+# 6. Why does `a + 1` fail with this notebook's class?
+#
+# <details><summary>Answer</summary><code>__add__</code> reads <code>other.data</code>, and the
+# int <code>1</code> has no <code>data</code> attribute (AttributeError). Notebook 03 wraps plain
+# numbers in a Value first.</details>
+#
+# ## Flashcards
+#
+# Run the cell to flip through the cards; use the print button to get one card per page.
+
+# %%
+Flashcards("02_value", [
+    ("What five attributes does a Value have?",
+     "data (the number), grad (starts at 0.0), _prev (input Values, a tuple), _op (operation string), label (a name for drawing)"),
+    ("What is the computation graph?",
+     "The Values of a calculation linked to the Values they were computed from, ending in the output."),
+    ("Which method does Python call for x + y?", "x.__add__(y); for x * y it is x.__mul__(y)."),
+    ("What do _prev and _op look like on a leaf?", "_prev == () and _op == ''"),
+    ("Why must + and * return a NEW Value?",
+     "The graph is a record of the computation; the inputs must keep their numbers for the backward pass."),
+    ("What is grad before any backward pass?", "0.0"),
+])
