@@ -1,0 +1,691 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Backward: every gradient in one sweep
+#
+# In notebook 03 each operation learned its own small piece of the chain rule:
+# `node._backward()` takes the gradient that has arrived at `node` and passes a
+# share of it to each input. In this notebook you connect those pieces into one
+# procedure, **backpropagation**, that fills in the gradient of the output with
+# respect to *every* number in the graph, in a single sweep from the output back
+# to the inputs.
+#
+# **Learning objectives.** By the end you can
+#
+# 1. carry out a backward pass by hand on a small expression, one local derivative at a time;
+# 2. say why the output's gradient is seeded with 1 and why gradients must *accumulate* (`+=`);
+# 3. predict how the output moves when the inputs move a little, from the gradients alone;
+# 4. use gradients to walk downhill (gradient descent);
+# 5. write `topological_order(root)` without recursion, and explain Python's recursion limit;
+# 6. write `backward(root)`, and know why grads must be zeroed between passes.
+#
+# **Prerequisites.** Notebooks 01 (derivatives as slopes, the chain rule) and
+# 03 (operations on `Value` and their `_backward` steps). Python: functions,
+# dictionaries, lists, sets, `for` loops.
+#
+# **Estimated time.** 75-90 minutes.
+#
+# **What we import.** We import `Value` from `microgradlab`: it is the class you
+# built in notebook 03 (same attributes `data`, `grad`, `_prev`, `_op`, and the
+# same `_backward()` step on every result), so if you got stuck there you can
+# still do all of this one. Its own built-in `backward()` is exactly what you
+# write here, so we never call it in this notebook: you will write your own.
+
+# %% [markdown]
+# The set-up cell: it imports the `Value` class, the checking tools (`verify`,
+# `check`, `hint`), the drawing and stepping widgets, and matplotlib for plots.
+# Run it first.
+
+# %% nbgrader={"grade": false, "grade_id": "ex04_setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import math
+import sys
+
+import matplotlib.pyplot as plt
+
+from microgradlab import Value
+from microgradlab.checking import check, hint, verify
+from microgradlab.widgets import BackwardStepper, Flashcards, draw_dot
+
+# %% [markdown]
+# ## 1. The picture we are working with
+#
+# Here is the expression we will take apart all notebook long:
+#
+# $$L = (a \cdot b + c) \cdot f \qquad\text{with } a = 3,\; b = -2,\; c = 4,\; f = 5.$$
+#
+# We give every intermediate result a name, because backpropagation talks about
+# each one: $e = a \cdot b$, then $d = e + c$, then $L = d \cdot f$.
+# The labels only make the drawing readable; they do not change any number.
+
+# %%
+a = Value(3.0, label="a")
+b = Value(-2.0, label="b")
+c = Value(4.0, label="c")
+f = Value(5.0, label="f")
+e = a * b
+e.label = "e"
+d = e + c
+d.label = "d"
+L = d * f
+L.label = "L"
+print(f"e = {e.data}, d = {d.data}, L = {L.data}")
+draw_dot(L)
+
+# %% [markdown]
+# Every `grad` in the drawing is still 0: nothing has been computed backwards
+# yet. The question for the rest of the notebook is:
+# **if I nudge one of these numbers, how much does `L` move?** That rate is
+# `dL/d(node)`, and it is what `node.grad` will hold.
+
+# %% [markdown]
+# ## 2. The backward pass by hand
+#
+# Work from the output towards the inputs. At each step you need only two things:
+# the gradient that has already arrived at a node, and that node's **local
+# derivative** (how its own output moves when one of its inputs moves).
+# The chain rule multiplies them:
+#
+# $$\frac{\partial L}{\partial \text{input}} = \frac{\partial L}{\partial \text{node}} \cdot \frac{\partial\, \text{node}}{\partial\, \text{input}}.$$
+#
+# 1. **Seed.** $\dfrac{\partial L}{\partial L} = 1$: if you nudge $L$ itself by a
+#    tiny amount, $L$ moves by exactly that amount. Every backward pass starts here.
+# 2. **$L = d \cdot f$.** The local derivative of a product with respect to one
+#    factor is *the other factor*: $\dfrac{\partial L}{\partial d} = f = 5$ and
+#    $\dfrac{\partial L}{\partial f} = d = -2$.
+# 3. **$d = e + c$.** A sum passes its gradient through unchanged (local
+#    derivative 1): $\dfrac{\partial L}{\partial e} = \dfrac{\partial L}{\partial d}\cdot 1 = 5$,
+#    and $\dfrac{\partial L}{\partial c} = 5$.
+# 4. **$e = a \cdot b$.** The other factor again, times what arrived:
+#    $\dfrac{\partial L}{\partial a} = \dfrac{\partial L}{\partial e}\cdot b = 5 \cdot (-2) = -10$ and
+#    $\dfrac{\partial L}{\partial b} = \dfrac{\partial L}{\partial e}\cdot a = 5 \cdot 3 = 15$.
+#
+# | node | value | local derivative used | gradient $\partial L/\partial$ node |
+# |---|---|---|---|
+# | L | -10 | (seed) | 1 |
+# | d | -2 | $\partial L/\partial d = f$ | 5 |
+# | f | 5 | $\partial L/\partial f = d$ | -2 |
+# | e | -6 | $\partial d/\partial e = 1$ | 5 |
+# | c | 4 | $\partial d/\partial c = 1$ | 5 |
+# | a | 3 | $\partial e/\partial a = b$ | -10 |
+# | b | -2 | $\partial e/\partial b = a$ | 15 |
+#
+# Notice the order: we could only work out $a$'s gradient after $e$'s was known,
+# and $e$'s only after $d$'s. That order is the whole subject of section 6.
+
+# %% [markdown]
+# ### Exercise `ex04_by_hand`: the chain rule, written as code
+#
+# Write `by_hand(a, b, c, f)` for plain numbers (floats, not Values). It computes
+# the forward values `e`, `d`, `L` and then every gradient, **as expressions of
+# `a`, `b`, `c`, `f`** following the steps above, so that it is right for any
+# four numbers, not only 3, -2, 4, 5. (The hidden tests use fresh numbers, so a
+# dictionary typed in from the table would fail.)
+#
+# Use one line per step, each gradient built from the one before it: for example
+# `dL_da` should be written using `dL_de`, because that is what the chain rule says.
+
+# %% nbgrader={"grade": false, "grade_id": "ex04_by_hand_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def by_hand(a, b, c, f):
+    """Forward and backward pass of L = (a*b + c) * f, computed by hand.
+
+    Forward:  e = a*b,  d = e + c,  L = d*f.
+    Backward (chain rule, from the output in):
+        dL/dd = f,            dL/df = d,
+        dL/de = dL/dd * 1,    dL/dc = dL/dd * 1,
+        dL/da = dL/de * b,    dL/db = dL/de * a.
+    """
+    ### BEGIN SOLUTION
+    e = a * b
+    d = e + c
+    L = d * f
+    dL_dL = 1.0  # the seed
+    dL_dd = dL_dL * f  # L = d*f: the local derivative for d is the other factor, f
+    dL_df = dL_dL * d
+    dL_de = dL_dd * 1.0  # d = e + c: a sum passes the gradient through
+    dL_dc = dL_dd * 1.0
+    dL_da = dL_de * b  # e = a*b: the other factor again
+    dL_db = dL_de * a
+    ### END SOLUTION
+    return {
+        "e": e, "d": d, "L": L,
+        "dL_dd": dL_dd, "dL_df": dL_df,
+        "dL_de": dL_de, "dL_dc": dL_dc,
+        "dL_da": dL_da, "dL_db": dL_db,
+    }
+
+
+# %% [markdown]
+# Run the tests. The visible ones use the numbers from the table above and tell
+# you which entry is off, and what it should have been built from.
+
+# %% nbgrader={"grade": true, "grade_id": "ex04_by_hand", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+_got = by_hand(3.0, -2.0, 4.0, 5.0)
+assert isinstance(_got, dict), f"by_hand should return a dict, it returned {type(_got).__name__}"
+_missing = [k for k in ("e", "d", "L", "dL_dd", "dL_df", "dL_de", "dL_dc", "dL_da", "dL_db") if k not in _got]
+assert not _missing, f"the dict from by_hand is missing the key(s) {_missing}"
+# (key, expected with a=3, b=-2, c=4, f=5, how it is built)
+for _key, _want, _why in [
+    ("e", -6.0, "e = a*b"),
+    ("d", -2.0, "d = e + c"),
+    ("L", -10.0, "L = d*f"),
+    ("dL_dd", 5.0, "L = d*f, so dL/dd is the other factor, f"),
+    ("dL_df", -2.0, "L = d*f, so dL/df is the other factor, d"),
+    ("dL_de", 5.0, "d = e + c passes its gradient through: dL/de = dL/dd * 1"),
+    ("dL_dc", 5.0, "d = e + c passes its gradient through: dL/dc = dL/dd * 1"),
+    ("dL_da", -10.0, "e = a*b, so dL/da = dL/de * b (the other factor, times what arrived at e)"),
+    ("dL_db", 15.0, "e = a*b, so dL/db = dL/de * a (the other factor, times what arrived at e)"),
+]:
+    assert math.isclose(_got[_key], _want, abs_tol=1e-9), (
+        f"with a=3, b=-2, c=4, f=5, {_key} should be {_want}; your by_hand gave {_got[_key]}. "
+        f"Remember: {_why}."
+    )
+# The same function must follow the numbers it is given.
+_other = by_hand(1.0, 2.0, 3.0, 4.0)
+assert math.isclose(_other["L"], 20.0), (
+    f"with a=1, b=2, c=3, f=4, L = (1*2 + 3)*4 = 20, but your by_hand gave {_other['L']}: "
+    "compute every entry from a, b, c, f instead of typing in numbers"
+)
+### BEGIN HIDDEN TESTS
+verify("ex04_by_hand", by_hand=by_hand)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your answer on fresh numbers (and ask for a hint with
+# `hint("ex04_by_hand")`, one more tier each time you call it):
+
+# %%
+check("ex04_by_hand", by_hand=by_hand)
+
+# %% [markdown]
+# ## 3. Why gradients add up
+#
+# So far every value was used exactly once. What if a value is used twice?
+# Take the smallest example there is: `y = w1 + w1`. Nudge `w1` by a tiny
+# amount $h$ and `y` moves by $2h$, because `w1` appears twice. So
+# $\dfrac{\partial y}{\partial w_1} = 2$.
+#
+# Now look at what the `+` node does in backward: it hands `y.grad` (which is 1)
+# to its first input, and then hands `y.grad` to its second input. Both inputs
+# are `w1`. If the step wrote `w1.grad = y.grad`, the second hand-over would
+# *overwrite* the first and we would get 1, which is wrong. Writing
+# `w1.grad += y.grad` gives 1 + 1 = 2, which is right. That is why every
+# `_backward` step in notebook 03 used `+=`: **a value that feeds several places
+# collects a share from each of them** (this is the multivariable chain rule:
+# the total effect is the sum of the effects along every path).
+#
+# A second example, with a product in it: `c = a*b + b` with
+# $a = 2$, $b = 3$. Here `b` reaches `c` along two paths:
+#
+# * through the product $a \cdot b$: share $\;a = 2$;
+# * directly through the sum: share $\;1$.
+#
+# Total: $\dfrac{\partial c}{\partial b} = 2 + 1 = 3$. And $\dfrac{\partial c}{\partial a} = b = 3$.
+# Check it with a finite difference (notebook 01), using plain numbers:
+
+# %%
+def c_of(a, b):
+    return a * b + b
+
+
+h = 1e-6
+print("dc/da ~", round((c_of(2 + h, 3) - c_of(2, 3)) / h, 4))
+print("dc/db ~", round((c_of(2, 3 + h) - c_of(2, 3)) / h, 4))
+
+# %% [markdown]
+# ## 4. What gradients predict: the perturbation experiment
+#
+# A gradient is a promise about small moves: to first order,
+#
+# $$\Delta c \approx \frac{\partial c}{\partial a}\,\Delta a + \frac{\partial c}{\partial b}\,\Delta b.$$
+#
+# With $a = 2$, $b = 3$ we have $c = 9$ and both gradients equal 3. Move to
+# $a = 2.0001$ and $b = 3.01$. The gradients predict
+# $9 + 3 \cdot 0.0001 + 3 \cdot 0.01 = 9.0303$. The truth is
+# $2.0001 \cdot 3.01 + 3.01 = 9.030301$. The tiny leftover, $0.000001$, is
+# exactly $\Delta a \cdot \Delta b$: the second-order term that a first-order
+# prediction leaves out. Smaller moves make it smaller still, much faster than the moves themselves.
+
+# %%
+a0, b0 = 2.0, 3.0
+da, db = 0.0001, 0.01
+grad_a, grad_b = b0, a0 + 1  # dc/da = b, dc/db = a + 1 (two paths)
+predicted = c_of(a0, b0) + grad_a * da + grad_b * db
+truth = c_of(a0 + da, b0 + db)
+print(f"predicted from the gradients: {predicted:.6f}")
+print(f"true value of c            : {truth:.6f}")
+print(f"difference                 : {truth - predicted:.6f}   (da * db = {da * db:.6f})")
+
+# %% [markdown]
+# ## 5. Gradients tell us which way is downhill
+#
+# The gradient points in the direction in which a function *increases* fastest.
+# So to make a loss smaller, take a small step the **other** way:
+# $w \leftarrow w - \text{rate}\cdot \dfrac{\partial\,\text{loss}}{\partial w}$. This is
+# gradient descent, and it is how neural networks learn (notebook 06).
+#
+# Our loss is $\tfrac12\big((w_1 - 1)^2 + (w_2 - 5)^2\big)$, smallest (zero) at
+# $(1, 5)$. Its gradient is $(w_1 - 1,\; w_2 - 5)$. Start at $(2, 3)$ with rate 0.5:
+# each step removes half of the remaining distance, so the loss shrinks to a quarter
+# each time: 2.5, 0.625, 0.15625, ...
+
+# %%
+def loss(w1, w2):
+    return ((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5
+
+
+def loss_gradient(w1, w2):
+    return (w1 - 1, w2 - 5)
+
+
+rate = 0.5
+w1, w2 = 2.0, 3.0
+history = [(w1, w2, loss(w1, w2))]
+for step in range(10):
+    g1, g2 = loss_gradient(w1, w2)
+    w1, w2 = w1 - rate * g1, w2 - rate * g2
+    history.append((w1, w2, loss(w1, w2)))
+
+print(f"{'step':>4} {'w1':>8} {'w2':>8} {'loss':>12}")
+for step, (hw1, hw2, hloss) in enumerate(history):
+    print(f"{step:>4} {hw1:8.4f} {hw2:8.4f} {hloss:12.6g}")
+
+# %% [markdown]
+# After ten steps we are at (1.0010, 4.9980). On the left, the loss per step
+# (on a log scale, a steady straight line means "a constant factor each step");
+# on the right, the path the weights took towards the minimum.
+
+# %%
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+left.semilogy(range(len(history)), [hl for _, _, hl in history], "o-")
+left.set_xlabel("step")
+left.set_ylabel("loss (log scale)")
+left.set_title("loss falls by 4x each step")
+right.plot([hw1 for hw1, _, _ in history], [hw2 for _, hw2, _ in history], "o-")
+right.plot([1], [5], "r*", markersize=14, label="minimum (1, 5)")
+right.set_xlabel("w1")
+right.set_ylabel("w2")
+right.set_title("path of (w1, w2)")
+right.legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 6. In which order? Topological order
+#
+# By hand, you never worked on a node until every node *using* it was done,
+# because only then has its gradient collected all its shares. For a computer
+# we turn that around: list the nodes so that **each node comes after all of
+# its inputs** (a *topological order*), then walk that list **backwards**. Walking
+# backwards, a node is reached only after every node that uses it has already
+# pushed its share into it.
+#
+# For $L = (a\cdot b + c)\cdot f$ one topological order is
+# `a, b, e, c, d, f, L`; backwards: `L, f, d, c, e, b, a`.
+#
+# ### The recursive idea, and where it breaks
+#
+# The shortest way to build the order: "to place a node, first place each of its
+# inputs (if not placed already), then place the node". Written as a recursive
+# function it is six lines long:
+
+# %%
+def topological_order_recursive(root):
+    order, visited = [], set()
+
+    def place(node):
+        if node not in visited:
+            visited.add(node)
+            for child in node._prev:
+                place(child)
+            order.append(node)
+
+    place(root)
+    return order
+
+
+print([node.label for node in topological_order_recursive(L)])
+
+# %% [markdown]
+# Every call of `place` that has not yet returned keeps a *frame* on Python's call
+# stack. Python caps the number of frames (`sys.getrecursionlimit()`, usually
+# 1000) to protect itself from running out of memory when a function recurses
+# forever. A chain of 2,000 operations (a loop that runs 2,000 times, or a
+# small network unrolled over many steps) needs 2,000 nested calls, and the
+# recursive version gives up:
+
+# %%
+print("recursion limit:", sys.getrecursionlimit())
+chain = Value(1.0)
+for _ in range(2000):
+    chain = chain * 1.0001
+try:
+    topological_order_recursive(chain)
+    print("the recursive order worked on the 2,000-deep chain")
+except RecursionError as error:
+    print("RecursionError:", error)
+
+# %% [markdown]
+# ### Exercise `ex04_topological_order`: the same order, with your own stack
+#
+# Replace Python's call stack with a list that you manage yourself. One way that
+# works: keep a list `stack` of pairs `(node, inputs_done)`.
+#
+# * Start with `[(root, False)]`.
+# * Pop a pair. If `inputs_done` is True, all of the node's inputs are already
+#   placed: append the node to `order`.
+# * Otherwise, if the node was already visited, skip it. If not, mark it visited,
+#   push `(node, True)` back (it will come off again *after* its inputs), and
+#   then push `(child, False)` for every input.
+#
+# Write `topological_order(root)`: it returns a list containing every node that
+# `root` depends on (leaves too, and `root` itself, last), each exactly once and
+# each after all of its inputs. It must work on a 2,000-deep chain.
+
+# %% nbgrader={"grade": false, "grade_id": "ex04_topological_order_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def topological_order(root):
+    """Every node root depends on, each after all of its inputs (root last).
+
+    Iterative depth-first search: a pair (node, True) on the stack means
+    "all inputs of node have been placed, place node now".
+    """
+    ### BEGIN SOLUTION
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if node in visited:  # reached again along another path: already handled
+            continue
+        visited.add(node)
+        stack.append((node, True))  # comes off again only after its inputs
+        for child in node._prev:
+            if child not in visited:
+                stack.append((child, False))
+    return order
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The tests check the three promises: every node once, each after its inputs,
+# and no recursion limit.
+
+# %% nbgrader={"grade": true, "grade_id": "ex04_topological_order", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def _all_nodes(root):
+    seen, todo = set(), [root]
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(node._prev)
+    return seen
+
+
+def _check_order(root, description):
+    order = topological_order(root)
+    assert isinstance(order, list), (
+        f"topological_order should return a list, it returned {type(order).__name__}"
+    )
+    ids = [id(node) for node in order]
+    assert len(ids) == len(set(ids)), (
+        f"in {description}, some node appears more than once in your order "
+        f"({len(ids)} entries, {len(set(ids))} different nodes): mark nodes as visited"
+    )
+    missing = [node for node in _all_nodes(root) if id(node) not in set(ids)]
+    assert not missing, (
+        f"in {description}, your order leaves out {len(missing)} node(s), for example "
+        f"{missing[0]!r}: it must list every node the output depends on, leaves included"
+    )
+    position = {id(node): i for i, node in enumerate(order)}
+    for node in order:
+        for child in node._prev:
+            assert position[id(child)] < position[id(node)], (
+                f"in {description}, {node.label or node._op or node!r} comes before its "
+                f"input {child.label or child!r}: each node must come after all of its inputs"
+            )
+    return order
+
+
+_a, _b = Value(2.0, label="a"), Value(3.0, label="b")
+_c = _a * _b + _b  # b is used twice
+_order = _check_order(_c, "c = a*b + b")
+assert _order[-1] is _c, "the output node itself should be the last entry of the order"
+_check_order(L, "L = (a*b + c)*f")
+_leaf = Value(7.0)
+assert _check_order(_leaf, "a single leaf") == [_leaf], "the order of a lone leaf is just [leaf]"
+_deep = Value(1.0)
+for _ in range(2000):
+    _deep = _deep + 0.5
+try:
+    _deep_order = _check_order(_deep, "a 2,000-deep chain")
+except RecursionError:
+    raise AssertionError(
+        "RecursionError on a 2,000-deep chain: use your own stack (a list) instead of a "
+        "function that calls itself"
+    ) from None
+assert len(_deep_order) == 4001, (
+    f"a chain of 2,000 additions of a constant has 4,001 nodes; your order has {len(_deep_order)}"
+)
+### BEGIN HIDDEN TESTS
+verify("ex04_topological_order", topological_order=topological_order)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your answer (and `hint("ex04_topological_order")` if you are stuck):
+
+# %%
+check("ex04_topological_order", topological_order=topological_order)
+
+# %% [markdown]
+# ## 7. The backward pass
+#
+# Now everything is in place. Backpropagation is three lines of idea:
+#
+# 1. build the topological order of the graph;
+# 2. **seed** the output: `root.grad = 1.0` (dL/dL = 1; without it every gradient is 0 times something);
+# 3. walk the order **backwards** and call `node._backward()` on each node, so each
+#    node pushes its (by then complete) gradient into its inputs.
+#
+# ### Exercise `ex04_backward`
+#
+# Write `backward(root)` using your `topological_order`. It returns nothing: it
+# fills in the `grad` of every node.
+
+# %% nbgrader={"grade": false, "grade_id": "ex04_backward_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def backward(root):
+    """Fill in node.grad = d(root)/d(node) for every node root depends on."""
+    ### BEGIN SOLUTION
+    order = topological_order(root)
+    root.grad = 1.0  # the seed: d(root)/d(root) = 1
+    for node in reversed(order):  # every user of a node is done before the node itself
+        node._backward()
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The tests rebuild the graphs from this notebook with fresh `grad`s and compare
+# your gradients with the ones we worked out.
+
+# %% nbgrader={"grade": true, "grade_id": "ex04_backward", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+_a, _b, _c, _f = (Value(x, label=n) for x, n in [(3.0, "a"), (-2.0, "b"), (4.0, "c"), (5.0, "f")])
+_d = _a * _b + _c
+_L = _d * _f
+backward(_L)
+assert _L.grad == 1.0, (
+    f"L.grad should be 1.0 after backward (the seed), it is {_L.grad}: set root.grad = 1.0 first"
+)
+for _name, _node, _want in [("f", _f, -2.0), ("d", _d, 5.0), ("c", _c, 5.0), ("a", _a, -10.0), ("b", _b, 15.0)]:
+    assert math.isclose(_node.grad, _want), (
+        f"in L = (a*b + c)*f with a=3, b=-2, c=4, f=5, {_name}.grad should be {_want}, "
+        f"yours is {_node.grad}. If it is 0, that node's _backward() ran before the gradient "
+        "reached it (or never ran): walk the topological order backwards."
+    )
+_w1 = Value(0.7)
+_y = _w1 + _w1
+backward(_y)
+assert _w1.grad == 2.0, (
+    f"for y = w1 + w1, w1.grad should be 2.0 (it is used twice), yours is {_w1.grad}"
+)
+_a, _b = Value(2.0), Value(3.0)
+_c = _a * _b + _b
+backward(_c)
+assert math.isclose(_a.grad, 3.0) and math.isclose(_b.grad, 3.0), (
+    f"for c = a*b + b with a=2, b=3, a.grad and b.grad should both be 3.0; yours are "
+    f"{_a.grad} and {_b.grad}"
+)
+_x = Value(1.0)
+_deep = _x
+for _ in range(2000):
+    _deep = _deep * 1.0
+try:
+    backward(_deep)
+except RecursionError:
+    raise AssertionError("RecursionError on a 2,000-deep chain: check topological_order") from None
+assert _x.grad == 1.0, f"through 2,000 multiplications by 1.0, x.grad should be 1.0, yours is {_x.grad}"
+### BEGIN HIDDEN TESTS
+verify("ex04_backward", backward=backward)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your answer (and `hint("ex04_backward")` if you are stuck):
+
+# %%
+check("ex04_backward", backward=backward)
+
+# %% [markdown]
+# ## 8. Watch it happen
+#
+# Run your `backward` on the graph from section 1 and draw it: every `grad` in
+# the picture should match the table from section 2.
+
+# %%
+try:
+    backward(L)
+    print({node.label: node.grad for node in (L, d, f, e, c, a, b)})
+except NotImplementedError:
+    print("finish the exercises above first, then run this cell again")
+draw_dot(L)
+
+# %% [markdown]
+# The stepper below walks through the same backward pass one node at a time.
+# At each step it shows the node whose `_backward()` runs, its local derivative,
+# and the gradients it pushes into its inputs. Click **Next** and, before each
+# click, predict what will change.
+
+# %%
+BackwardStepper(L)
+
+# %% [markdown]
+# ## 9. Zero the grads between passes
+#
+# Your `backward` *adds* into `grad` (it has to, section 3). So calling it a second
+# time on the same graph adds on top of the first pass. Worse, the interior
+# nodes still hold their old gradients, so they push *more* than their share:
+# the second pass does not even double the answer cleanly. Watch, with
+# `c = a*b + b` (correct answer: 3 and 3):
+
+# %%
+try:
+    a2, b2 = Value(2.0, label="a"), Value(3.0, label="b")
+    c2 = a2 * b2 + b2
+    backward(c2)
+    print("after one pass  :", a2.grad, b2.grad)
+    backward(c2)
+    print("after two passes:", a2.grad, b2.grad, " <- stale gradients added on")
+except NotImplementedError:
+    print("finish the exercises above first, then run this cell again")
+
+# %% [markdown]
+# The cure is to set every `grad` back to 0 before each new pass. Training
+# (notebook 06) does this at every step; PyTorch calls it `zero_grad()`.
+
+# %%
+def zero_grad(root):
+    for node in topological_order(root):
+        node.grad = 0.0
+
+
+try:
+    zero_grad(c2)
+    backward(c2)
+    print("zeroed, then one pass:", a2.grad, b2.grad)
+except (NotImplementedError, NameError):
+    print("finish the exercises above first, then run this cell again")
+
+# %% [markdown]
+# ## Summary
+#
+# * `node.grad` holds d(output)/d(node). Backpropagation fills in all of them in one
+#   sweep, from the output back to the leaves.
+# * Each step multiplies the gradient that arrived by a **local derivative** (chain rule).
+# * The output is **seeded** with 1, because d(output)/d(output) = 1.
+# * A value used in several places **accumulates** a share from each: `+=`, never `=`.
+# * Gradients predict small changes to first order, and their negative points downhill:
+#   gradient descent.
+# * The nodes are visited in **reverse topological order**, built with an explicit stack so
+#   that deep graphs do not hit Python's recursion limit.
+# * Gradients must be **zeroed** before a second backward pass.
+#
+# ## Retrieval questions
+#
+# Try to answer each one from memory before you open it.
+#
+# 1. Why does a backward pass start with `root.grad = 1.0`?
+#
+# <details><summary>Answer</summary>Because d(root)/d(root) = 1: nudging the output by h moves it by h.
+# Every other gradient is this seed multiplied by local derivatives; a seed of 0 would make them all 0.</details>
+#
+# 2. In `y = w1 + w1`, what is `w1.grad`, and which single character in a `_backward` step decides whether you get it right?
+#
+# <details><summary>Answer</summary>2. The `+` node hands its gradient to both inputs, which are the
+# same Value; with `+=` both shares are kept (1 + 1), with `=` the second overwrites the first (1).</details>
+#
+# 3. Why must the nodes be processed in *reverse* topological order?
+#
+# <details><summary>Answer</summary>A node may only push its gradient on once it is complete, that is,
+# once every node that uses it has pushed its share into it. Those users come later in a topological
+# order, so walking it backwards handles them first.</details>
+#
+# 4. With c = a*b + b at a = 2, b = 3, what does a first-order prediction give for a = 2.0001, b = 3.01, and why is it not exactly the truth?
+#
+# <details><summary>Answer</summary>9 + 3*0.0001 + 3*0.01 = 9.0303. The truth is 9.030301; the
+# difference 0.000001 is the second-order term da*db that the gradients leave out.</details>
+#
+# 5. Why does a recursive topological sort fail on a 2,000-deep chain, and what fixes it?
+#
+# <details><summary>Answer</summary>Each unfinished recursive call keeps a frame on Python's call stack,
+# and Python stops at its recursion limit (usually 1000) with RecursionError. Keeping the pending work in
+# your own list (an explicit stack) has no such limit.</details>
+#
+# 6. What goes wrong if you call `backward` twice without zeroing the grads?
+#
+# <details><summary>Answer</summary>Leaves get the second pass added on top of the first, and interior
+# nodes still hold their old gradients, so they push too much: the numbers are wrong, not just doubled.</details>
+#
+# ## Flashcards
+#
+# Print them (one card per page) or flip through them here.
+
+# %%
+Flashcards("04_backward", [
+    ("What does node.grad hold after backward?", "d(output)/d(node): how fast the output moves when this node is nudged."),
+    ("What is the seed of a backward pass?", "root.grad = 1.0, because d(root)/d(root) = 1."),
+    ("Local derivative of a*b with respect to a?", "b, the other factor."),
+    ("Local derivative of a + b with respect to a?", "1: a sum passes its gradient through unchanged."),
+    ("Why += and not = in a _backward step?", "A value used in several places must collect a share from each use."),
+    ("In what order does backward visit the nodes?", "Reverse topological order: every user of a node before the node itself."),
+    ("Why an explicit stack for the topological sort?", "Recursion stops at Python's recursion limit (about 1000 frames); a list does not."),
+    ("What must happen between two backward passes?", "Set every grad back to 0 (zero_grad)."),
+])
