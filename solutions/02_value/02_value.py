@@ -188,6 +188,9 @@ class Value:
 a = Value(2.0, label="a")
 assert a.data == 2.0, f"Value(2.0).data should be 2.0, yours is {a.data!r}"
 assert a.grad == 0.0, f"a new Value's grad should start at 0.0, yours starts at {a.grad!r}"
+assert isinstance(a._prev, tuple), (
+    f"_prev should be a tuple (it keeps the order of the inputs), yours is a {type(a._prev).__name__}"
+)
 assert a._prev == (), f"a leaf made with Value(2.0) has no inputs: _prev should be (), yours is {a._prev!r}"
 assert a._op == "", f"a leaf's _op should be the empty string '', yours is {a._op!r}"
 assert a.label == "a", f"Value(2.0, label='a').label should be 'a', yours is {a.label!r}"
@@ -198,9 +201,6 @@ e = a * b
 assert isinstance(e, Value), f"a * b should return a new Value, yours returned {type(e).__name__}"
 assert e.data == -6.0, f"(2.0 * -3.0).data should be -6.0, yours is {e.data!r}"
 assert e._op == "*", f"the _op of a product should be '*', yours is {e._op!r}"
-assert isinstance(e._prev, tuple), (
-    f"_prev should be a tuple (it keeps the order of the inputs), yours is a {type(e._prev).__name__}"
-)
 assert len(e._prev) == 2 and e._prev[0] is a and e._prev[1] is b, (
     "the children of e = a * b should be exactly (a, b), the Value objects themselves and in that "
     f"order; yours are {e._prev!r}"

@@ -1,0 +1,257 @@
+"""Notebooks 02 (the Value object) and 03 (operations): their visible tests and their stubs.
+
+Most tests run the notebook cells in this process (no kernel): the reference answer must
+pass the visible tests, and each realistic mistake must fail them with a message that points
+at that mistake. Two kernel tests execute the notebooks as nbgrader would hand them out.
+"""
+from __future__ import annotations
+
+import math
+
+import jupytext
+import nbformat
+import pytest
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+SOURCES = {
+    "02_value": "solutions/02_value/02_value.py",
+    "03_operations": "solutions/03_operations/03_operations.py",
+}
+
+
+def read_notebook(repo_root, name):
+    return jupytext.read(repo_root / SOURCES[name])
+
+
+def student_version(nb):
+    """The notebook as learners get it: solutions replaced by stubs, hidden tests removed."""
+    nb = nbformat.from_dict(nb)  # a copy
+    nb, resources = ClearSolutions().preprocess(nb, {"language": "python"})
+    nb, _ = ClearHiddenTests().preprocess(nb, resources)
+    return nb
+
+
+def cells_by_grade_id(nb):
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: cell.source
+        for cell in nb.cells
+        if "nbgrader" in cell.metadata
+    }
+
+
+def central_difference(f, x, h):
+    """Stand-in with the contract's signature, so these tests need only the notebook."""
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def visible_test_cells(repo_root, name):
+    """grade_id -> source, with the hidden tests removed (they need microgradlab.checking)."""
+    nb = read_notebook(repo_root, name)
+    _, resources = ClearSolutions().preprocess(nbformat.from_dict(nb), {"language": "python"})
+    nb, _ = ClearHiddenTests().preprocess(nb, resources)
+    return cells_by_grade_id(nb)
+
+
+def run_cells(sources):
+    namespace = {"math": math, "central_difference": central_difference}
+    for source in sources:
+        exec(compile(source, "<notebook cell>", "exec"), namespace)
+    return namespace
+
+
+# ----------------------------------------------------------------------------------------
+# notebook 02
+# ----------------------------------------------------------------------------------------
+def test_02_reference_answer_passes_visible_tests(repo_root):
+    cells = visible_test_cells(repo_root, "02_value")
+    namespace = run_cells([cells["ex02_value_answer"], cells["ex02_value"]])
+    d = namespace["d"]
+    assert (d.data, d._op, [child.data for child in d._prev]) == (4.0, "+", [-6.0, 10.0])
+
+
+MISTAKES_02 = [
+    # (what the learner did, replace this, with this, words the failure message must contain)
+    ("children kept in a set", "self._prev = tuple(_children)", "self._prev = set(_children)", "tuple"),
+    ("grad starts at None", "self.grad = 0.0", "self.grad = None", "start at 0.0"),
+    ("children in the wrong order",
+     'Value(self.data * other.data, (self, other), "*")',
+     'Value(self.data * other.data, (other, self), "*")', "in that order"),
+    ("+ changes its left input",
+     'return Value(self.data + other.data, (self, other), "+")',
+     'self.data += other.data\n        return Value(self.data, (self, other), "+")', "NEW Value"),
+    ("wrong op string", '(self, other), "*")', '(self, other), "mul")', "'*'"),
+]
+
+
+@pytest.mark.parametrize("mistake, old, new, words", MISTAKES_02, ids=[m[0] for m in MISTAKES_02])
+def test_02_visible_tests_catch_mistake(repo_root, mistake, old, new, words):
+    cells = visible_test_cells(repo_root, "02_value")
+    answer = read_answer(repo_root, "02_value", "ex02_value_answer")
+    assert old in answer, f"the reference answer no longer contains {old!r}; update this test"
+    with pytest.raises(AssertionError, match=None) as failure:
+        run_cells([answer.replace(old, new), cells["ex02_value"]])
+    assert words in str(failure.value), f"{mistake}: message was {failure.value}"
+
+
+def read_answer(repo_root, name, grade_id):
+    """The reference (solution) source of one answer cell."""
+    return cells_by_grade_id(read_notebook(repo_root, name))[grade_id]
+
+
+# ----------------------------------------------------------------------------------------
+# notebook 03
+# ----------------------------------------------------------------------------------------
+ANSWERS_03 = ["ex03_add_mul_answer", "ex03_sub_neg_answer", "ex03_div_pow_answer"]
+GRADED_03 = ["ex03_add_mul", "ex03_sub_neg", "ex03_div_pow"]
+
+
+def notebook_03_namespace(repo_root, replace=None):
+    """Run the class, tools and reference answers of notebook 03; replace: (grade_id, old, new)."""
+    solution = cells_by_grade_id(read_notebook(repo_root, "03_operations"))
+    sources = [solution["value_class_03"], solution["tools_03"]]
+    for grade_id in ANSWERS_03:
+        source = solution[grade_id]
+        if replace and replace[0] == grade_id:
+            assert replace[1] in source, f"the reference answer no longer contains {replace[1]!r}"
+            source = source.replace(replace[1], replace[2])
+        sources.append(source)
+    return run_cells(sources)
+
+
+@pytest.mark.parametrize("graded", GRADED_03)
+def test_03_reference_answers_pass_visible_tests(repo_root, graded):
+    cells = visible_test_cells(repo_root, "03_operations")
+    namespace = notebook_03_namespace(repo_root)
+    exec(compile(cells[graded], graded, "exec"), namespace)
+
+
+def test_03_reference_class_matches_local_derivative_table(repo_root):
+    Value = notebook_03_namespace(repo_root)["Value"]
+    a, b = Value(3.0), Value(-2.0)
+    cases = [  # (output, local derivatives from the table in the notebook, op string)
+        (a + b, [1.0, 1.0], "+"),
+        (a * b, [b.data, a.data], "*"),
+        (a - b, [1.0, -1.0], "-"),
+        (-a, [-1.0], "neg"),
+        (a**2.5, [2.5 * 3.0**1.5], "**2.5"),
+        (a / b, [1 / b.data, -a.data / b.data**2], "/"),
+    ]
+    for out, local, op in cases:
+        for leaf in (a, b):
+            leaf.grad = 0.0
+        out.grad = 1.0
+        out._backward()
+        got = [child.grad for child in out._prev]
+        assert out._op == op and all(math.isclose(g, w) for g, w in zip(got, local)), (op, got, local)
+
+
+def test_03_pow_rejects_a_value_exponent_with_a_clear_error(repo_root):
+    Value = notebook_03_namespace(repo_root)["Value"]
+    with pytest.raises(TypeError, match="exponent must be a plain int or float"):
+        Value(2.0) ** Value(3.0)
+
+
+MISTAKES_03 = [
+    # (mistake, answer cell, old, new, graded cell, words in the message)
+    ("= instead of += in add", "ex03_add_mul_answer",
+     "self.grad += 1.0 * out.grad\n        other.grad += 1.0 * out.grad",
+     "self.grad = 1.0 * out.grad\n        other.grad = 1.0 * out.grad", "ex03_add_mul", "+="),
+    ("mul uses its own data", "ex03_add_mul_answer",
+     "self.grad += other.data * out.grad  # the OTHER factor\n        other.grad += self.data",
+     "self.grad += self.data * out.grad\n        other.grad += other.data", "ex03_add_mul", "OTHER factor"),
+    ("mul ignores out.grad", "ex03_add_mul_answer",
+     "self.grad += other.data * out.grad  # the OTHER factor\n        other.grad += self.data * out.grad",
+     "self.grad += other.data\n        other.grad += self.data", "ex03_add_mul", "by out.grad"),
+    ("sub signs flipped", "ex03_sub_neg_answer",
+     "self.grad += 1.0 * out.grad\n        other.grad += -1.0 * out.grad",
+     "self.grad += -1.0 * out.grad\n        other.grad += 1.0 * out.grad", "ex03_sub_neg", "signs are swapped"),
+    ("rsub reversed", "ex03_sub_neg_answer", "return Value(other) - self", "return self - Value(other)",
+     "ex03_sub_neg", "order is reversed"),
+    ("neg derivative +1", "ex03_sub_neg_answer", "self.grad += -1.0 * out.grad\n", "self.grad += out.grad\n",
+     "ex03_sub_neg", "a.grad should be -1"),
+    ("pow missing the -1", "ex03_div_pow_answer", "self.data ** (k - 1)", "self.data ** k",
+     "ex03_div_pow", "forget the - 1"),
+    ("rtruediv reversed", "ex03_div_pow_answer", "return Value(other) / self", "return self / Value(other)",
+     "ex03_div_pow", "order is reversed"),
+    ("div: wrong sign for b", "ex03_div_pow_answer", "(-self.data / other.data**2)",
+     "(self.data / other.data**2)", "ex03_div_pow", "-a/b**2"),
+]
+
+
+@pytest.mark.parametrize(
+    "mistake, answer, old, new, graded, words", MISTAKES_03, ids=[m[0] for m in MISTAKES_03]
+)
+def test_03_visible_tests_catch_mistake(repo_root, mistake, answer, old, new, graded, words):
+    cells = visible_test_cells(repo_root, "03_operations")
+    namespace = notebook_03_namespace(repo_root, replace=(answer, old, new))
+    with pytest.raises(AssertionError) as failure:
+        exec(compile(cells[graded], graded, "exec"), namespace)
+    assert words in str(failure.value), f"{mistake}: message was {failure.value}"
+
+
+def test_03_missing_wrapping_fails_the_add_mul_tests(repo_root):
+    cells = visible_test_cells(repo_root, "03_operations")
+    namespace = notebook_03_namespace(
+        repo_root,
+        replace=("ex03_add_mul_answer", "    other = other if isinstance(other, Value) else Value(other)\n", ""),
+    )
+    with pytest.raises(AttributeError, match="data"):
+        exec(compile(cells["ex03_add_mul"], "ex03_add_mul", "exec"), namespace)
+
+
+# ----------------------------------------------------------------------------------------
+# the hidden tests: the reference answers must satisfy the PyTorch comparison
+# ----------------------------------------------------------------------------------------
+def test_reference_answers_pass_the_hidden_pytorch_comparison(repo_root):
+    from microgradlab.checking import verify
+
+    solution02 = cells_by_grade_id(read_notebook(repo_root, "02_value"))
+    verify("ex02_value", Value=run_cells([solution02["ex02_value_answer"]])["Value"])
+    Value = notebook_03_namespace(repo_root)["Value"]
+    for exercise in GRADED_03:
+        verify(exercise, Value=Value)
+
+
+# ----------------------------------------------------------------------------------------
+# in a kernel, as nbgrader runs them
+# ----------------------------------------------------------------------------------------
+def execute(nb):
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    return nb
+
+
+def errors_and_stderr(nb):
+    found = []
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                found.append((grade_id, f"{output.ename}: {output.evalue}"))
+            elif output.output_type == "stream" and output.name == "stderr":
+                found.append((grade_id, "stderr: " + output.text))
+    return found
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_notebook_runs_clean_and_its_stubs_fail_only_where_allowed(repo_root, jupyter_env, name):
+    solution = execute(read_notebook(repo_root, name))
+    assert errors_and_stderr(solution) == []
+
+    student = execute(student_version(read_notebook(repo_root, name)))
+    graded = {
+        cell.metadata["nbgrader"]["grade_id"]
+        for cell in student.cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+    }
+    failed = {grade_id for grade_id, _ in errors_and_stderr(student)}
+    assert failed == graded, f"with the stubs in place, these cells failed: {failed}; only {graded} may"
+    check_cells = [cell for cell in student.cells if cell.source.startswith("check(")]
+    assert check_cells, "every exercise needs a self-check cell"
+    for cell in check_cells:
+        text = "".join(
+            output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            for output in cell.outputs
+        )
+        assert "not attempted" in text, f"{cell.source!r} should report 'not attempted', printed {text!r}"
