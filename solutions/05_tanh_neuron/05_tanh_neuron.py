@@ -239,7 +239,13 @@ assert math.isclose(_x.grad, _want, rel_tol=1e-9), (
 )
 for _big in [400.0, -400.0, 1e4, -1e4]:
     _vb = Value(_big)
-    _ob = tanh(_vb)
+    try:
+        _ob = tanh(_vb)
+    except OverflowError:
+        raise AssertionError(
+            f"tanh(Value({_big})) raised OverflowError: e**(2*x) is too large for a float here; "
+            "use the stable form with t = e**(-2*abs(x))"
+        ) from None
     assert math.isfinite(_ob.data) and math.isclose(_ob.data, math.copysign(1.0, _big)), (
         f"tanh(Value({_big})).data should be {math.copysign(1.0, _big)}, yours is {_ob.data}: "
         "use the stable form with e**(-2*abs(x))"
@@ -399,7 +405,23 @@ def neuron(xs, ws, b):
 # %% nbgrader={"grade": true, "grade_id": "ex05_neuron", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 _ws = [Value(0.8), Value(-1.2)]
 _b = Value(-1.3)
-_o = neuron([1.5, -0.5], _ws, _b)
+# Watch the calls to your tanh while the neuron is built, so we can tell it is the one used.
+_your_tanh, _tanh_calls = tanh, []
+
+
+def tanh(v):
+    _tanh_calls.append(v)
+    return _your_tanh(v)
+
+
+try:
+    _o = neuron([1.5, -0.5], _ws, _b)
+finally:
+    tanh = _your_tanh
+assert _tanh_calls, (
+    "neuron did not call your tanh: squash the sum with tanh(...) from the exercise above, "
+    "not with another tanh (such as a method of Value or math.tanh)"
+)
 assert isinstance(_o, Value), f"neuron should return a Value, it returned {type(_o).__name__}"
 assert math.isclose(_o.data, math.tanh(0.5), rel_tol=1e-9), (
     f"with x = (1.5, -0.5), w = (0.8, -1.2), b = -1.3 the neuron's output should be tanh(0.5) = "
