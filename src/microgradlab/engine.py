@@ -254,7 +254,8 @@ class Value:
     # ------------------------------------------------------------------
     def relu(self):
         x = self.data
-        return Value._result(x if x > 0 else 0.0, (self,), "relu", _relu_backward)
+        # Written so that nan passes through (nan <= 0 is False), as in PyTorch.
+        return Value._result(0.0 if x <= 0 else x, (self,), "relu", _relu_backward)
 
     # ------------------------------------------------------------------
     # Logistic sigmoid:  out = 1 / (1 + e**-a).   d(out)/da = out * (1 - out)
@@ -396,8 +397,10 @@ def _tanh_backward(out):
 
 def _relu_backward(out):
     (a,) = out._prev
-    if out.data > 0:
-        a.grad += out.grad
+    if out.data <= 0:  # relu was flat here: nothing flows back
+        return
+    # Positive input, or nan (nan <= 0 is False): like PyTorch, pass the gradient on.
+    a.grad += out.grad
 
 
 def _sigmoid_backward(out):
