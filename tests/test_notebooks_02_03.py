@@ -6,6 +6,7 @@ at that mistake. Two kernel tests execute the notebooks as nbgrader would hand t
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jupytext
@@ -19,8 +20,14 @@ SOURCES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _notebook_text(path):
+    return path.read_text(encoding="utf-8")
+
+
 def read_notebook(repo_root, name):
-    return jupytext.read(repo_root / SOURCES[name])
+    """A fresh notebook object parsed from the jupytext source (callers may modify it)."""
+    return jupytext.reads(_notebook_text(repo_root / SOURCES[name]), fmt="py:percent")
 
 
 def student_version(nb):
