@@ -250,8 +250,8 @@ check("ex02_value", Value=Value)
 #
 # `draw_dot(d)` walks backwards from `d` through `_prev` and draws every Value it reaches as a
 # box (label, data, grad), with a small circle for the operation that made it. Read it left to
-# right: leaves on the left, the output on the right. (This cell waits politely if your class
-# is not finished yet.)
+# right: leaves on the left, the output on the right. (If your class is not finished yet, this
+# cell prints a reminder instead of failing.)
 
 # %%
 try:
