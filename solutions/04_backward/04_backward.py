@@ -462,7 +462,8 @@ _a, _b = Value(2.0, label="a"), Value(3.0, label="b")
 _c = _a * _b + _b  # b is used twice
 _order = _check_order(_c, "c = a*b + b")
 assert _order[-1] is _c, "the output node itself should be the last entry of the order"
-_check_order(L, "L = (a*b + c)*f")
+_L = (Value(3.0, label="a") * Value(-2.0, label="b") + Value(4.0, label="c")) * Value(5.0, label="f")
+_check_order(_L, "L = (a*b + c)*f")
 _leaf = Value(7.0)
 assert _check_order(_leaf, "a single leaf") == [_leaf], "the order of a lone leaf is just [leaf]"
 _deep = Value(1.0)

@@ -1,0 +1,231 @@
+"""Notebooks 04 (backward) and 05 (tanh and the neuron): their visible tests and their stubs.
+
+Most tests run notebook cells in this process (no kernel): the reference answers must pass
+the visible tests, and each realistic mistake must fail them with a message that points at
+that mistake. Kernel tests execute the notebooks as written and as nbgrader hands them out.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import jupytext
+import nbformat
+import pytest
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+from microgradlab import Value
+
+SOURCES = {
+    "04_backward": "solutions/04_backward/04_backward.py",
+    "05_tanh_neuron": "solutions/05_tanh_neuron/05_tanh_neuron.py",
+}
+ANSWERS = {
+    "04_backward": ["ex04_by_hand_answer", "ex04_topological_order_answer", "ex04_backward_answer"],
+    "05_tanh_neuron": ["ex05_tanh_answer", "ex05_neuron_answer"],
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _source_text(path):
+    return path.read_text(encoding="utf-8")
+
+
+def read_notebook(repo_root, name):
+    """A fresh notebook parsed from the jupytext source (callers may modify it)."""
+    return jupytext.reads(_source_text(repo_root / SOURCES[name]), fmt="py:percent")
+
+
+def cells_by_grade_id(nb):
+    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if "nbgrader" in c.metadata}
+
+
+def student_version(nb):
+    """As learners get it: solutions replaced by nbgrader's stubs, hidden tests removed."""
+    nb, resources = ClearSolutions().preprocess(nbformat.from_dict(nb), {"language": "python"})
+    nb, _ = ClearHiddenTests().preprocess(nb, resources)
+    return nb
+
+
+def visible_tests(repo_root, name):
+    """grade_id -> source of the graded cells without their hidden block."""
+    return cells_by_grade_id(student_version(read_notebook(repo_root, name)))
+
+
+def answers_namespace(repo_root, name, replace=None):
+    """Run the reference answers of a notebook; replace = (grade_id, old, new) plants a mistake."""
+    solution = cells_by_grade_id(read_notebook(repo_root, name))
+    namespace = {"math": math, "Value": Value}
+    for grade_id in ANSWERS[name]:
+        source = solution[grade_id]
+        if replace and replace[0] == grade_id:
+            assert replace[1] in source, f"the reference answer no longer contains {replace[1]!r}"
+            source = source.replace(replace[1], replace[2])
+        exec(compile(source, grade_id, "exec"), namespace)
+    return namespace
+
+
+def run_graded(repo_root, name, graded, namespace):
+    exec(compile(visible_tests(repo_root, name)[graded], graded, "exec"), namespace)
+
+
+GRADED = [(name, a.removesuffix("_answer")) for name, answers in ANSWERS.items() for a in answers]
+
+
+@pytest.mark.parametrize("name, graded", GRADED, ids=[g for _, g in GRADED])
+def test_reference_answer_passes_visible_tests(repo_root, name, graded):
+    run_graded(repo_root, name, graded, answers_namespace(repo_root, name))
+
+
+RECURSIVE_ORDER = '''
+def topological_order(root):
+    order, visited = [], set()
+
+    def place(node):
+        if node not in visited:
+            visited.add(node)
+            for child in node._prev:
+                place(child)
+            order.append(node)
+
+    place(root)
+    return order
+'''
+
+TEXTBOOK_TANH = '''
+def tanh(v):
+    u = math.exp(2 * v.data)
+    out = Value((u - 1) / (u + 1), (v,), "tanh")
+
+    def _backward():
+        v.grad += (1.0 - out.data**2) * out.grad
+
+    out._backward = _backward
+    return out
+'''
+
+MISTAKES = [
+    # (mistake, notebook, answer cell, old (None: whole cell), new, graded cell, words in the message)
+    ("by_hand: dL_da uses its own factor", "04_backward", "ex04_by_hand_answer",
+     "dL_da = dL_de * b", "dL_da = dL_de * a", "ex04_by_hand", "dL_da should be -10.0"),
+    ("by_hand: dL_dd forgets it is the other factor", "04_backward", "ex04_by_hand_answer",
+     "dL_dd = dL_dL * f", "dL_dd = dL_dL * d", "ex04_by_hand", "the other factor, f"),
+    ("by_hand: a typed-in number", "04_backward", "ex04_by_hand_answer",
+     "L = d * f\n", "L = -10.0\n", "ex04_by_hand", "instead of typing in numbers"),
+    ("order: recursion", "04_backward", "ex04_topological_order_answer",
+     None, RECURSIVE_ORDER, "ex04_topological_order", "RecursionError"),
+    ("order: no visited check", "04_backward", "ex04_topological_order_answer",
+     "visited.add(node)", "pass", "ex04_topological_order", "more than once"),
+    ("order: output first", "04_backward", "ex04_topological_order_answer",
+     "    return order\n", "    return order[::-1]\n", "ex04_topological_order", "before its"),
+    ("backward: no seed", "04_backward", "ex04_backward_answer",
+     "root.grad = 1.0", "pass", "ex04_backward", "set root.grad = 1.0"),
+    ("backward: forward order", "04_backward", "ex04_backward_answer",
+     "in reversed(order)", "in order", "ex04_backward", "backwards"),
+    ("tanh: textbook formula overflows", "05_tanh_neuron", "ex05_tanh_answer",
+     None, TEXTBOOK_TANH, "ex05_tanh", "stable form"),
+    ("tanh: = instead of +=", "05_tanh_neuron", "ex05_tanh_answer",
+     "v.grad += ", "v.grad = ", "ex05_tanh", "+="),
+    ("tanh: derivative of the input", "05_tanh_neuron", "ex05_tanh_answer",
+     "(1.0 - out.data**2)", "(1.0 - v.data**2)", "ex05_tanh", "not the input"),
+    ("tanh: _backward never attached", "05_tanh_neuron", "ex05_tanh_answer",
+     "out._backward = _backward", "pass", "ex05_tanh", "out._backward = _backward"),
+    ("neuron: the engine's tanh", "05_tanh_neuron", "ex05_neuron_answer",
+     "tanh(weighted_sum + b)", "(weighted_sum + b).tanh()", "ex05_neuron", "did not call your tanh"),
+    ("neuron: bias left out", "05_tanh_neuron", "ex05_neuron_answer",
+     "tanh(weighted_sum + b)", "tanh(weighted_sum)", "ex05_neuron", "tanh(0.5)"),
+    ("neuron: first two inputs only", "05_tanh_neuron", "ex05_neuron_answer",
+     "zip(ws, xs)", "zip(ws[:2], xs[:2])", "ex05_neuron", "every input"),
+]
+
+
+@pytest.mark.parametrize("mistake, name, answer, old, new, graded, words", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_visible_tests_catch_mistake(repo_root, mistake, name, answer, old, new, graded, words):
+    if old is None:  # the whole answer cell is the learner's different attempt
+        old = cells_by_grade_id(read_notebook(repo_root, name))[answer]
+    namespace = answers_namespace(repo_root, name, replace=(answer, old, new))
+    with pytest.raises(AssertionError) as failure:
+        run_graded(repo_root, name, graded, namespace)
+    assert words in str(failure.value), f"{mistake}: message was {failure.value}"
+
+
+def test_reference_backward_matches_the_table_on_fresh_numbers(repo_root):
+    """The by-hand dict and the learner-style backward agree with the engine on other inputs."""
+    namespace = answers_namespace(repo_root, "04_backward")
+    a, b, c, f = Value(1.7), Value(-0.4), Value(2.2), Value(-3.1)
+    L = (a * b + c) * f
+    namespace["backward"](L)
+    table = namespace["by_hand"](1.7, -0.4, 2.2, -3.1)
+    for key, node in [("dL_da", a), ("dL_db", b), ("dL_dc", c), ("dL_df", f)]:
+        assert math.isclose(table[key], node.grad), (key, table[key], node.grad)
+    assert math.isclose(table["L"], L.data)
+
+
+def test_reference_tanh_is_finite_and_odd_far_out(repo_root):
+    tanh = answers_namespace(repo_root, "05_tanh_neuron")["tanh"]
+    for x in (1e-12, 0.5, 20.0, 355.0, 1e4, 1e300):
+        up, down = tanh(Value(x)), tanh(Value(-x))
+        assert math.isfinite(up.data) and up.data == -down.data
+        assert math.isclose(up.data, math.tanh(x), rel_tol=1e-12, abs_tol=1e-15)
+
+
+def test_neuron_with_mismatched_lengths_names_the_problem(repo_root):
+    neuron = answers_namespace(repo_root, "05_tanh_neuron")["neuron"]
+    with pytest.raises(ValueError, match="one weight per input: got 3 inputs and 2 weights"):
+        neuron([1.0, 2.0, 3.0], [Value(0.1), Value(0.2)], Value(0.0))
+
+
+# ----------------------------------------------------------------------------------------
+# the hidden tests: the reference answers must pass the PyTorch comparison
+# ----------------------------------------------------------------------------------------
+def test_reference_answers_pass_the_hidden_pytorch_comparison(repo_root):
+    from microgradlab.checking import verify
+
+    nb04 = answers_namespace(repo_root, "04_backward")
+    verify("ex04_by_hand", by_hand=nb04["by_hand"])
+    verify("ex04_topological_order", topological_order=nb04["topological_order"])
+    verify("ex04_backward", backward=nb04["backward"])
+    nb05 = answers_namespace(repo_root, "05_tanh_neuron")
+    verify("ex05_tanh", tanh=nb05["tanh"])
+    verify("ex05_neuron", neuron=nb05["neuron"])
+
+
+# ----------------------------------------------------------------------------------------
+# in a kernel, as nbgrader runs them
+# ----------------------------------------------------------------------------------------
+def execute(nb):
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    return nb
+
+
+def errors_and_stderr(nb):
+    found = []
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                found.append((grade_id, f"{output.ename}: {output.evalue}"))
+            elif output.output_type == "stream" and output.name == "stderr":
+                found.append((grade_id, "stderr: " + output.text))
+    return found
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_notebook_runs_clean_and_its_stubs_fail_only_where_allowed(repo_root, jupyter_env, name):
+    solution = execute(read_notebook(repo_root, name))
+    assert errors_and_stderr(solution) == []
+
+    student = execute(student_version(read_notebook(repo_root, name)))
+    graded = {c.metadata["nbgrader"]["grade_id"] for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    failed = {grade_id for grade_id, _ in errors_and_stderr(student)}
+    assert failed == graded, f"with the stubs in place, these cells failed: {failed}; only {graded} may"
+    check_cells = [c for c in student.cells if c.source.startswith("check(")]
+    assert len(check_cells) == len(graded), "every exercise needs a self-check cell"
+    for cell in check_cells:
+        text = "".join(
+            output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            for output in cell.outputs
+        )
+        assert "not attempted" in text, f"{cell.source!r} should report 'not attempted', printed {text!r}"
