@@ -1,0 +1,109 @@
+"""check_panel: the "Check my answer" / "Hint" widget for learning on your own.
+
+The panel knows nothing about exercises: it calls ``make_report()`` when the
+learner clicks, and shows what comes back. A report has
+
+* ``state``: "not_attempted", "correct" or "wrong",
+* ``text``: what to tell the learner,
+* ``graph_root``: None, or a Value whose graph is worth drawing,
+* ``highlight``: {node: short note} for the nodes that went wrong.
+
+The result lands in an HTML element with the CSS class ``mgl-check-result``
+(the browser test looks for it there).
+"""
+
+from __future__ import annotations
+
+import traceback
+from html import escape
+
+STATE_LINES = {
+    "not_attempted": ("○ Not attempted yet", "#555555"),
+    "correct": ("✓ Correct", "#009E73"),  # Okabe-Ito bluish green
+    "wrong": ("✗ Not yet", "#D55E00"),    # Okabe-Ito vermillion
+}
+
+
+def report_html(report) -> str:
+    """The result of one check as HTML (a state line, the text, perhaps a graph)."""
+    state = getattr(report, "state", None)
+    if state not in STATE_LINES:
+        return _error_html(
+            f"the checker returned a report with state {state!r}; expected one of "
+            f"{', '.join(STATE_LINES)}")
+    line, colour = STATE_LINES[state]
+    text = str(getattr(report, "text", "") or "")
+    parts = [f'<div class="mgl-check-state mgl-state-{state}" style="color:{colour};'
+             f'font-weight:bold">{escape(line)}</div>',
+             f'<pre class="mgl-check-text" style="white-space:pre-wrap">{escape(text)}</pre>']
+    root = getattr(report, "graph_root", None)
+    if state == "wrong" and root is not None:
+        from .draw import draw_dot
+
+        try:
+            drawing = draw_dot(root, highlight=getattr(report, "highlight", None) or {})
+            parts.append(f'<div class="mgl-check-graph">{drawing.svg()}</div>')
+        except Exception as error:  # a picture is a bonus; never lose the message for it
+            parts.append(f"<div>(could not draw the graph: {escape(_one_line(error))})</div>")
+    return "".join(parts)
+
+
+def _one_line(error) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _error_html(message: str) -> str:
+    return (f'<div class="mgl-check-state mgl-state-error" style="color:#D55E00;'
+            f'font-weight:bold">⚠ The check itself could not run</div>'
+            f'<pre class="mgl-check-text" style="white-space:pre-wrap">{escape(message)}</pre>')
+
+
+def run_check(make_report) -> str:
+    """Call ``make_report`` and turn whatever happens (even an exception) into HTML."""
+    try:
+        report = make_report()
+    except Exception as error:
+        # Most often the learner's code raised inside the checker: show where, readably.
+        frames = traceback.extract_tb(error.__traceback__)
+        where = f" (in {frames[-1].name}, line {frames[-1].lineno})" if frames else ""
+        return _error_html(f"{_one_line(error)}{where}")
+    return report_html(report)
+
+
+def check_panel(exercise_id: str, make_report, next_hint):
+    """A "Check my answer" button, a "Hint" button and the area where results appear."""
+    import ipywidgets as widgets
+
+    if not callable(make_report) or not callable(next_hint):
+        raise TypeError("check_panel needs make_report and next_hint to be functions "
+                        "(called with no arguments)")
+    check_button = widgets.Button(description="Check my answer", button_style="primary",
+                                  icon="check")
+    hint_button = widgets.Button(description="Hint", icon="lightbulb-o")
+    check_button.add_class("mgl-check-button")
+    hint_button.add_class("mgl-hint-button")
+    result = widgets.HTML(value="")
+    result.add_class("mgl-check-result")
+    hint_area = widgets.HTML(value="")
+    hint_area.add_class("mgl-hint")
+
+    def on_check(_):
+        result.value = '<div class="mgl-check-state">Checking…</div>'
+        result.value = run_check(make_report)
+
+    def on_hint(_):
+        try:
+            text = next_hint()
+        except Exception as error:
+            text = f"(no hint available: {_one_line(error)})"
+        hint_area.value = f'<div style="background:#fff7e0;padding:4px">💡 {escape(str(text))}</div>'
+
+    check_button.on_click(on_check)
+    hint_button.on_click(on_hint)
+    title = widgets.HTML(f"<b>Self-check</b> <code>{escape(str(exercise_id))}</code>")
+    panel = widgets.VBox([widgets.HBox([title, check_button, hint_button]), result, hint_area])
+    panel.add_class("mgl-check-panel")
+    # Handles for tests and for code that wants to press the buttons itself.
+    panel.check_button, panel.hint_button = check_button, hint_button
+    panel.result, panel.hint_area = result, hint_area
+    return panel
