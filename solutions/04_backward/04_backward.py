@@ -40,6 +40,12 @@
 # same `_backward()` step on every result), so if you got stuck there you can
 # still do all of this one. Its own built-in `backward()` is exactly what you
 # write here, so we never call it in this notebook: you will write your own.
+#
+# **Working on your own?** You have everything you need here. Every exercise ends
+# with a `check(...)` cell that tests your answer on fresh numbers and says what
+# is wrong, and `hint(...)` gives a stronger hint each time you call it. In
+# section 8 a stepper lets you click through the backward pass one node at a
+# time and see each local derivative.
 
 # %% [markdown]
 # The set-up cell: it imports the `Value` class, the checking tools (`verify`,
@@ -583,7 +589,8 @@ draw_dot(L)
 # The stepper below walks through the same backward pass one node at a time.
 # At each step it shows the node whose `_backward()` runs, its local derivative,
 # and the gradients it pushes into its inputs. Click **Next** and, before each
-# click, predict what will change.
+# click, predict what will change. (It replays the pass on a record of the
+# numbers, so stepping back and forth leaves your `grad`s as they are.)
 
 # %%
 BackwardStepper(L)

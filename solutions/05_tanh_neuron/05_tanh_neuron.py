@@ -35,8 +35,8 @@
 # **Estimated time.** 60-75 minutes.
 #
 # **What we import.** We import `Value` from `microgradlab`: it is the class you
-# built in notebook 03, and its `backward()` is the one you wrote in notebook 04,
-# so if you got stuck there you can still do all of this one. It has no say in
+# built in notebook 03, and its `backward()` does what your `backward` from
+# notebook 04 does, so if you got stuck there you can still do all of this one. It has no say in
 # tanh here: you write `tanh` yourself. At the end we import PyTorch to compare
 # against a library used in practice.
 
@@ -317,7 +317,7 @@ for name, grad in by_hand.items():
 # ### By the engine
 #
 # Now the same neuron from `Value`s, with your `tanh`, and the engine's
-# `backward()` (yours from notebook 04). The drawing shows every node with its gradient.
+# `backward()` (the procedure you wrote in notebook 04). The drawing shows every node with its gradient.
 
 # %%
 vx1, vx2 = Value(x1, label="x1"), Value(x2, label="x2")
