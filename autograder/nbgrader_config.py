@@ -1,0 +1,84 @@
+"""The nbgrader course for microgradlab (nbgrader 0.9.6).
+
+Run nbgrader from this folder (`cd autograder && nbgrader generate_assignment 04_backward`),
+or pass `--config autograder/nbgrader_config.py`: either way the paths below are
+anchored to this file, not to the current directory.
+
+Layout nbgrader sees (its `directory_structure` is `{nbgrader_step}/{student_id}/{assignment_id}`):
+
+    autograder/                   course root
+      ../solutions/NN_name/       source step: the instructor notebooks, the ones in git
+      release/NN_name/            student version (scripts/build_notebooks.py copies it to notebooks/)
+      submitted/, autograded/, feedback/, gradebook.db, exchange/   (all gitignored)
+"""
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - nbgrader injects get_config into config files
+
+COURSE_ROOT = Path(__file__).resolve().parent
+
+# One assignment per notebook; the assignment id is the notebook name, so a
+# learner's `01_derivatives.ipynb` is graded as assignment `01_derivatives`.
+ASSIGNMENTS = [
+    "01_derivatives",
+    "02_value",
+    "03_operations",
+    "04_backward",
+    "05_tanh_neuron",
+    "06_mlp",
+]
+
+# The course id names the course in the exchange and in the lab extension's lists.
+c.CourseDirectory.course_id = "microgradlab"
+
+# An absolute root, so the commands work from any folder (nbgrader's default root
+# is the current directory, which silently creates a second, empty course).
+c.CourseDirectory.root = str(COURSE_ROOT)
+
+# The source step is a path *relative to the root*: nbgrader joins
+# root/source_directory/./assignment_id. Pointing it at ../solutions makes the
+# committed solutions the single source of truth: there is no second copy under
+# autograder/source/ that could drift from what the tests execute.
+c.CourseDirectory.source_directory = "../solutions"
+
+# The instructor notebook folder also holds the hand-edited jupytext .py source.
+# It is not part of the assignment, so it must not be released to learners
+# (it contains the solutions in plain text).
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "*.py",
+]
+
+# The exchange is where `nbgrader release/collect` move files. The default
+# (/usr/local/share/nbgrader/exchange) does not exist here, and a missing
+# exchange makes the JupyterLab extension show errors, so keep it inside the
+# course (gitignored) and create it on first use.
+EXCHANGE = COURSE_ROOT / "exchange"
+EXCHANGE.mkdir(exist_ok=True)
+c.Exchange.root = str(EXCHANGE)
+
+# Per-cell time limit during autograding. The slowest solution cell (training a
+# small MLP in notebook 06) takes a few seconds; 60 s leaves room for a slow
+# machine while still stopping an endless loop in a learner's code.
+c.Execute.timeout = 60
+
+# The gradebook. nbgrader 0.9 has no `db_assignments` setting any more (it was
+# removed in 0.6): an assignment enters the gradebook when `generate_assignment`
+# runs on it (GenerateAssignment.create_assignment, True by default) or with
+# `nbgrader db assignment add NN_name`. scripts/build_notebooks.py runs
+# generate_assignment against a throwaway gradebook so a build never writes here;
+# the grader adds the assignments to this one.
+c.CourseDirectory.db_url = f"sqlite:///{COURSE_ROOT / 'gradebook.db'}"
+c.GenerateAssignment.create_assignment = True
+
+# Feedback HTML shows hidden tests by default, which would hand learners the
+# verify(...) calls and the cases they draw from. ClearHiddenTests removes the
+# BEGIN/END HIDDEN TESTS block from each test cell before the HTML is written.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
