@@ -1,0 +1,25 @@
+"""Matplotlib figures as PNG bytes, without pyplot.
+
+A ``matplotlib.figure.Figure`` drawn on an Agg canvas needs no backend and no
+global state, so the same code works in a kernel, in a test and in a script.
+Widgets then show the bytes in an ``ipywidgets.Image``.
+"""
+
+from __future__ import annotations
+
+import io
+
+
+def new_figure(width=5.5, height=3.5):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=90)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def png_bytes(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
