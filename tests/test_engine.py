@@ -382,3 +382,12 @@ def test_negative_base_to_an_integer_valued_float_power_is_allowed():
     out = v**3.0
     out.backward()
     assert out.data == -8.0 and v.grad == 12.0
+
+
+@pytest.mark.parametrize("x", [0.0, 2.225073858507e-311, -3.0])
+def test_power_zero_has_gradient_zero_like_pytorch(x):
+    # found by the property tests: 0 * x**-1 is 0 * inf = nan for a tiny x
+    v, tv = Value(x), t64(x)
+    (v**0).backward()
+    (tv**0).backward()
+    assert v.grad == tv.grad.item() == 0.0

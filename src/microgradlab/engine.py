@@ -213,8 +213,12 @@ class Value:
         # cycle is created.
         def pow_backward(out):
             (base,) = out._prev
-            if base.data == 0 and k < 1:
-                local = math.inf if k > 0 else 0.0  # d/dx x**k at 0 for 0<k<1
+            if k == 0:
+                # x**0 is the constant 1. Not 0 * x**-1: that is nan when x**-1
+                # overflows (x = 0 or a tiny x). PyTorch also gives 0 here.
+                local = 0.0
+            elif base.data == 0 and k < 1:
+                local = math.inf  # d/dx x**k at 0 for 0 < k < 1
             else:
                 local = k * _power(base.data, k - 1)
             base.grad += local * out.grad
