@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from numbers import Real
 
 __all__ = ["make_moons"]
 
@@ -16,9 +17,15 @@ def make_moons(n_samples=100, noise=0.1, seed=None):
     ``noise`` is the standard deviation of Gaussian noise added to each
     coordinate. The same ``seed`` gives the same points on every machine.
     """
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int):
+        raise TypeError(
+            f"n_samples must be a whole number, got {type(n_samples).__name__} {n_samples!r}"
+        )
+    if isinstance(noise, bool) or not isinstance(noise, Real):
+        raise TypeError(f"noise must be a number, got {type(noise).__name__} {noise!r}")
     if n_samples < 2:
         raise ValueError(f"make_moons needs at least 2 samples, got {n_samples}")
-    if noise < 0:
+    if not noise >= 0:  # also rejects nan
         raise ValueError(f"noise must be >= 0, got {noise}")
     rng = random.Random(seed)
     n_upper = n_samples // 2
