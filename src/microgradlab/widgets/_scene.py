@@ -42,7 +42,10 @@ class Scene:
 
 
 def highlight_notes(highlight) -> dict[int, str]:
-    """Normalise ``highlight`` to {id(node): note}; nodes may be unhashable, so key on id."""
+    """Normalise ``highlight`` to {id(node): note}; nodes may be unhashable, so key on id.
+
+    Accepted: a dict {node: note}, an iterable of nodes, or of (node, note) pairs.
+    """
     if highlight is None:
         return {}
     if isinstance(highlight, dict):
@@ -54,7 +57,14 @@ def highlight_notes(highlight) -> dict[int, str]:
             "highlight must be a list of nodes or a dict {node: note}, "
             f"got {type(highlight).__name__} {_graph.short_repr(highlight)}"
         )
-    return {id(node): "" for node in highlight}
+    notes = {}
+    for item in highlight:
+        # (node, note) pairs work too: nodes of a class that defines __eq__ cannot be dict keys.
+        if isinstance(item, tuple) and len(item) == 2 and hasattr(item[0], "data"):
+            notes[id(item[0])] = "" if item[1] is None else str(item[1])
+        else:
+            notes[id(item)] = ""
+    return notes
 
 
 def build_scene(root, *, highlight=None, show_grad=True, grads=None,

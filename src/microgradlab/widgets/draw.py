@@ -62,7 +62,8 @@ def draw_dot(root, *, highlight=None, rankdir="LR", show_grad=True):
     Works with any micrograd-style value: it reads only ``data``, ``grad``,
     ``_prev`` (a tuple or a set), ``_op`` and ``label``.
 
-    ``highlight``: a list of nodes, or a dict ``{node: "short note"}``, to mark.
+    ``highlight``: a list of nodes, or a dict ``{node: "short note"}`` (or a list of
+    ``(node, note)`` pairs, for nodes that cannot be dict keys), to mark.
     ``rankdir``: "LR" (inputs left, output right), "RL", "TB" or "BT".
     ``show_grad``: False leaves the grad field out (before backward it is 0 anyway).
     """
@@ -129,7 +130,12 @@ def _escape_plain(text: str) -> str:
 
 
 def _escape_record(text: str) -> str:
-    """Record labels give meaning to { } | < > and spaces at the ends; escape them."""
+    """Record labels give meaning to { } | < >; escape them.
+
+    dot also drops the space after the "✗" mark, so that one becomes a no-break space.
+    """
+    if text.startswith(_scene.MARK):
+        text = _scene.MARK.rstrip() + "\u00a0" + text[len(_scene.MARK):]
     text = _escape_plain(text)
     for char in "{}|<>":
         text = text.replace(char, "\\" + char)
