@@ -1,0 +1,689 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · The MLP: a network that learns
+#
+# One neuron can only draw a straight line through its inputs. Put many
+# neurons side by side and you get a **layer**; stack layers and you get a
+# **multi-layer perceptron** (MLP), which can bend its decision around curved
+# data. In this notebook you build the network out of `Value`s, give it a loss
+# that says how wrong it is, and write the **training loop** that makes the
+# loss go down: forward, zero the gradients, backward, update. Then you watch
+# it learn to separate two interleaving moons.
+#
+# **Learning objectives.** By the end you can
+#
+# 1. build `Neuron`, `Layer` and `MLP` classes and count their parameters;
+# 2. list a network's parameters in a fixed order and explain why the order matters;
+# 3. write the sum-of-squared-errors loss and say what its gradient pushes the network to do;
+# 4. write the four steps of a training loop and say what each one is for;
+# 5. explain, with a loss curve, what goes wrong when the gradients are not zeroed;
+# 6. build the same network in PyTorch and check that both give the same gradients.
+#
+# **Prerequisites.** Notebooks 04 (backward: the seed, the reverse topological
+# order, `+=`) and 05 (tanh and one neuron). Python: classes with `__init__`
+# and `__call__`, list comprehensions.
+#
+# **Estimated time.** 75-90 minutes.
+#
+# **What we import.** We import `Value` from `microgradlab`: it is the class
+# you built in notebooks 02 and 03, with the `backward()` you wrote in 04 and
+# the `tanh` you added in 05. If you got stuck in any of those, you can still
+# do all of this one. The network itself you write here, from scratch.
+#
+# **Working on your own?** Every exercise ends with a `check(...)` cell that
+# tests your answer on fresh numbers and says what is wrong; `hint(...)` gives
+# a stronger hint each time you call it.
+
+# %% [markdown]
+# The set-up cell: `Value`, the checking tools (`verify`, `check`, `hint`), the
+# two-moons data, the training view and flashcard widgets, and plotting. Run it first.
+
+# %% nbgrader={"grade": false, "grade_id": "ex06_setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import math
+import random
+
+import matplotlib.pyplot as plt
+
+from microgradlab import Value
+from microgradlab.checking import check, hint, verify
+from microgradlab.data import make_moons
+from microgradlab.widgets import Flashcards, TrainingView, draw_dot
+
+# %% [markdown]
+# ## 1. From one neuron to many
+#
+# A neuron with $n$ inputs owns $n$ weights and one bias, and computes
+#
+# $$\text{out} = \tanh\Big(\sum_{i=1}^{n} w_i x_i + b\Big).$$
+#
+# A **layer** is a row of neurons that all read the *same* inputs; a layer of
+# `nout` neurons turns `nin` numbers into `nout` numbers. An **MLP** feeds each
+# layer's outputs into the next layer as its inputs. `MLP(3, [4, 4, 1])` means:
+# 3 inputs, a hidden layer of 4 neurons, another of 4, and 1 output neuron.
+#
+# ```
+#  x1 ─┐   ○ ─┐   ○ ─┐
+#  x2 ─┼─► ○ ─┼─► ○ ─┼─► ○  ─► prediction
+#  x3 ─┘   ○ ─┘   ○ ─┘
+#          ○      ○
+#        hidden  hidden  output
+# ```
+#
+# Two design choices to keep in mind:
+#
+# * **Hidden layers squash with tanh, the last layer does not.** tanh on the
+#   hidden layers is what lets the network bend; without it, a stack of layers
+#   collapses into one big weighted sum (a sum of sums is still a sum). The
+#   output neuron is left *linear* (no tanh) so the network can produce any
+#   number, not only numbers in $(-1, 1)$.
+# * **Weights start random.** If every weight started at the same number, every
+#   neuron in a layer would compute the same thing and receive the same
+#   gradient, and they would stay identical forever. Random starting weights in
+#   $[-1, 1]$ break that symmetry. Biases may start at 0.
+#
+# **Counting parameters.** A layer with `nin` inputs and `nout` neurons has
+# `nout * (nin + 1)` parameters (each neuron: `nin` weights plus a bias). For
+# `MLP(3, [4, 4, 1])`: $4\cdot4 + 4\cdot5 + 1\cdot5 = 16 + 20 + 5 = 41$.
+
+# %%
+def count_parameters(nin, nouts):
+    sizes = [nin] + list(nouts)
+    return sum(sizes[k + 1] * (sizes[k] + 1) for k in range(len(nouts)))
+
+
+for shape in [(3, [4, 4, 1]), (2, [16, 16, 1]), (784, [128, 10])]:
+    print(f"MLP{shape}: {count_parameters(*shape):,} parameters")
+
+# %% [markdown]
+# ### Parameters in a fixed order
+#
+# Training needs a list of every parameter, to zero their gradients and to
+# nudge them. `parameters()` returns that list. Its **order** is part of the
+# contract: layer by layer, inside a layer neuron by neuron, inside a neuron
+# the weights first and then the bias. A fixed order is what lets us save a
+# network's weights as a plain list of numbers and load them back, or copy
+# them into a PyTorch network, and know which number goes where.
+#
+# ### Exercise `ex06_mlp`: Neuron, Layer, MLP
+#
+# Write three classes.
+#
+# * `Neuron(nin, nonlin=True)`: `nin` weights drawn with `random.uniform(-1, 1)`
+#   and a bias `Value(0.0)`. Calling it on a list `x` of `nin` inputs (numbers
+#   or `Value`s) returns the `Value` $\sum_i w_i x_i + b$, squashed with
+#   `.tanh()` when `nonlin` is true and left as it is otherwise.
+#   `parameters()` returns the weights, then the bias.
+# * `Layer(nin, nout, nonlin=True)`: `nout` neurons, each with `nin` inputs and
+#   the same `nonlin`. Calling it returns the list of the neurons' outputs, or
+#   the single `Value` itself when the layer has one neuron (so a network with
+#   one output returns one number, not a list of one). `parameters()` returns
+#   the parameters of each neuron in turn.
+# * `MLP(nin, nouts)`: layers of sizes `nouts`, the first reading `nin`
+#   inputs; every layer uses tanh except the last, which is linear. Calling it
+#   feeds `x` through the layers in order. `parameters()` goes layer by layer.
+#
+# `Value.tanh()` is the stable tanh from notebook 05. A check that a neuron
+# gets the right number of inputs is already written for you: a wrong-sized
+# input is the most common bug when wiring layers together.
+
+# %% nbgrader={"grade": false, "grade_id": "ex06_mlp_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class Neuron:
+    """out = tanh(w . x + b) when nonlin, else w . x + b."""
+
+    def __init__(self, nin, nonlin=True):
+        ### BEGIN SOLUTION
+        # Random weights break the symmetry between neurons of the same layer.
+        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+        self.nonlin = nonlin
+        ### END SOLUTION
+
+    def __call__(self, x):
+        if len(x) != len(self.parameters()) - 1:
+            raise ValueError(
+                f"this neuron takes {len(self.parameters()) - 1} inputs, got {len(x)}"
+            )
+        ### BEGIN SOLUTION
+        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        return act.tanh() if self.nonlin else act
+        ### END SOLUTION
+
+    def parameters(self):
+        ### BEGIN SOLUTION
+        return self.w + [self.b]
+        ### END SOLUTION
+
+
+class Layer:
+    """nout neurons that all read the same nin inputs."""
+
+    def __init__(self, nin, nout, nonlin=True):
+        ### BEGIN SOLUTION
+        self.neurons = [Neuron(nin, nonlin) for _ in range(nout)]
+        ### END SOLUTION
+
+    def __call__(self, x):
+        ### BEGIN SOLUTION
+        outs = [n(x) for n in self.neurons]
+        return outs[0] if len(outs) == 1 else outs
+        ### END SOLUTION
+
+    def parameters(self):
+        ### BEGIN SOLUTION
+        return [p for n in self.neurons for p in n.parameters()]
+        ### END SOLUTION
+
+
+class MLP:
+    """Layers of sizes nouts after nin inputs; tanh on hidden layers, the last one linear."""
+
+    def __init__(self, nin, nouts):
+        ### BEGIN SOLUTION
+        sizes = [nin] + list(nouts)
+        self.layers = [
+            Layer(sizes[k], sizes[k + 1], nonlin=(k < len(nouts) - 1))
+            for k in range(len(nouts))
+        ]
+        ### END SOLUTION
+
+    def __call__(self, x):
+        ### BEGIN SOLUTION
+        for layer in self.layers:
+            x = layer(x)
+        return x
+        ### END SOLUTION
+
+    def parameters(self):
+        ### BEGIN SOLUTION
+        return [p for layer in self.layers for p in layer.parameters()]
+        ### END SOLUTION
+
+
+# %% [markdown]
+# The visible tests count parameters, set them to known numbers through
+# `parameters()` (so the order is tested), compare outputs with a hand
+# computation, and check two gradients after a backward pass.
+
+# %% nbgrader={"grade": true, "grade_id": "ex06_mlp", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+def _set(params, numbers):
+    for _p, _x in zip(params, numbers):
+        _p.data = float(_x)
+
+
+_n = Neuron(2, nonlin=False)
+_ps = _n.parameters()
+assert len(_ps) == 3, (
+    f"Neuron(2) should have 3 parameters (2 weights and a bias), parameters() gave {len(_ps)}"
+)
+assert all(isinstance(_p, Value) for _p in _ps), "parameters() should return Values, not plain numbers"
+_set(_ps, [1.0, 2.0, 3.0])
+_out = _n([10.0, 100.0])
+assert isinstance(_out, Value), f"calling a Neuron should return a Value, yours returned {_out!r}"
+_got = _out.data
+assert _got == 213.0, (
+    f"a linear Neuron(2, nonlin=False) with parameters() set to [1, 2, 3] should give "
+    f"1*10 + 2*100 + 3 = 213 for x = [10, 100], yours gave {_got}"
+    + (": parameters() should list the weights first, then the bias" if _got in (321.0, 123.0, 312.0, 132.0, 231.0) else "")
+    + (": with nonlin=False the neuron must not apply tanh" if -1 <= _got <= 1 else "")
+)
+_t = Neuron(2)
+_set(_t.parameters(), [0.5, -0.25, 0.1])
+assert math.isclose(_t([1.0, 2.0]).data, math.tanh(0.5 - 0.5 + 0.1), rel_tol=1e-12), (
+    f"Neuron(2) (nonlin=True) with w = [0.5, -0.25], b = 0.1 should give tanh(0.1) = "
+    f"{math.tanh(0.1):.6f} for x = [1, 2], yours gave {_t([1.0, 2.0]).data}: squash the sum with .tanh()"
+)
+_w0 = [_p.data for _p in Neuron(50).parameters()[:-1]]
+assert len(set(_w0)) > 1 and all(-1 <= _v <= 1 for _v in _w0), (
+    "a new neuron's weights should be random numbers in [-1, 1] (so that neurons differ), "
+    f"yours start at {sorted(set(_w0))[:5]}..."
+)
+_layer = Layer(3, 2)
+assert len(_layer.parameters()) == 8, (
+    f"Layer(3, 2) has 2 neurons of 3 weights and a bias: 8 parameters; yours has {len(_layer.parameters())}"
+)
+_outs = _layer([1.0, 2.0, 3.0])
+assert isinstance(_outs, list) and len(_outs) == 2, (
+    f"Layer(3, 2) should return a list of 2 Values, yours returned {_outs!r}"
+)
+_model = MLP(3, [4, 4, 1])
+_count = len(_model.parameters())
+assert _count == 41, (
+    f"MLP(3, [4, 4, 1]) has 4*(3+1) + 4*(4+1) + 1*(4+1) = 41 parameters, yours has {_count}"
+    + (": did you forget the biases?" if _count == 36 else "")
+)
+assert len({id(_p) for _p in _model.parameters()}) == 41, (
+    "parameters() lists the same Value twice: each parameter should appear exactly once"
+)
+# A 2-2-1 network with hand-picked parameters, in the contract order:
+# hidden neuron 1 (w, w, b), hidden neuron 2 (w, w, b), output neuron (w, w, b).
+_small = MLP(2, [2, 1])
+_set(_small.parameters(), [0.5, -1.0, 0.25, 1.5, 0.5, -0.5, 2.0, -3.0, 0.75])
+_h1 = math.tanh(0.5 * 1.0 - 1.0 * 2.0 + 0.25)
+_h2 = math.tanh(1.5 * 1.0 + 0.5 * 2.0 - 0.5)
+_want = 2.0 * _h1 - 3.0 * _h2 + 0.75
+_pred = _small([1.0, 2.0])
+assert isinstance(_pred, Value), (
+    f"an MLP with one output should return that one Value, not {type(_pred).__name__} "
+    "(a Layer of one neuron returns the Value itself)"
+)
+assert math.isclose(_pred.data, _want, rel_tol=1e-9), (
+    f"MLP(2, [2, 1]) with the parameters set in order (layer by layer, neuron by neuron, "
+    f"weights then bias) should give {_want:.6f} for x = [1, 2], yours gave {_pred.data}"
+    + (": the last layer must be linear (no tanh)" if math.isclose(_pred.data, math.tanh(_want)) else "")
+)
+_pred.backward()
+_ps = _small.parameters()
+assert math.isclose(_ps[8].grad, 1.0), (
+    f"the output bias's gradient should be 1.0 (the output is linear in it), yours is {_ps[8].grad}"
+)
+assert math.isclose(_ps[2].grad, 2.0 * (1 - _h1**2), rel_tol=1e-9), (
+    f"the first hidden neuron's bias should get gradient 2.0 * (1 - h1**2) = {2.0 * (1 - _h1**2):.6f}, "
+    f"yours is {_ps[2].grad}"
+)
+### BEGIN HIDDEN TESTS
+verify("ex06_mlp", Neuron=Neuron, Layer=Layer, MLP=MLP)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your classes on fresh networks (and `hint("ex06_mlp")` when you are stuck):
+
+# %%
+check("ex06_mlp", Neuron=Neuron, Layer=Layer, MLP=MLP)
+
+# %% [markdown]
+# Here is a small network of your own, drawn. Every weight and bias is a leaf
+# (a node with no inputs); the output is at the right. Even a 2-2-1 network
+# has a graph of a few dozen nodes: this is why we never draw the big ones.
+
+# %%
+random.seed(6)
+try:
+    tiny = MLP(2, [2, 1])
+    tiny_out = tiny([1.0, -1.0])
+    tiny_out.backward()
+    display(draw_dot(tiny_out))
+except NotImplementedError:
+    print("finish the exercise ex06_mlp above first, then run this cell again")
+
+# %% [markdown]
+# ### The same network in PyTorch
+#
+# PyTorch's `nn.Linear(nin, nout)` is a whole layer: a weight *matrix* of
+# shape `(nout, nin)` (row $k$ holds neuron $k$'s weights) and a bias vector.
+# Copy your parameters into it in the same order, run the same input, and the
+# gradients must agree, number for number. This is exactly what the hidden
+# tests do on fresh networks.
+
+# %%
+import torch
+
+random.seed(7)
+try:
+    mine = MLP(3, [4, 4, 1])
+    sizes = [3, 4, 4, 1]
+    twin_layers = [torch.nn.Linear(sizes[k], sizes[k + 1]).double() for k in range(3)]
+    numbers = iter([p.data for p in mine.parameters()])
+    with torch.no_grad():
+        for linear in twin_layers:
+            for row in range(linear.out_features):  # neuron by neuron
+                for col in range(linear.in_features):  # its weights...
+                    linear.weight[row, col] = next(numbers)
+                linear.bias[row] = next(numbers)  # ...then its bias
+
+    def twin(x):
+        h = torch.tanh(twin_layers[0](x))
+        h = torch.tanh(twin_layers[1](h))
+        return twin_layers[2](h)  # the last layer is linear, as in yours
+
+    x = [2.0, 3.0, -1.0]
+    out_mine = mine(x)
+    out_mine.backward()
+    out_torch = twin(torch.tensor(x, dtype=torch.float64))
+    out_torch.backward()
+    grads_torch = [g.item() for linear in twin_layers
+                   for row in range(linear.out_features)
+                   for g in [*linear.weight.grad[row], linear.bias.grad[row]]]
+    grads_mine = [p.grad for p in mine.parameters()]
+    print(f"output: yours {out_mine.data:.10f}, PyTorch {out_torch.item():.10f}")
+    print(f"largest gradient difference over {len(grads_mine)} parameters: "
+          f"{max(abs(a - b) for a, b in zip(grads_mine, grads_torch)):.1e}")
+except NotImplementedError:
+    print("finish the exercise ex06_mlp above first, then run this cell again")
+
+# %% [markdown]
+# ## 2. How wrong is the network? The loss
+#
+# Here is a tiny data set: four examples of three inputs each, with a target
+# of +1 or -1 for each.
+
+# %%
+xs = [
+    [2.0, 3.0, -1.0],
+    [3.0, -1.0, 0.5],
+    [0.5, 1.0, 1.0],
+    [1.0, 1.0, -1.0],
+]
+ys = [1.0, -1.0, -1.0, 1.0]
+
+# %% [markdown]
+# A freshly made network predicts nonsense. To improve it we need one number
+# that says how wrong it is: the **loss**. We use the sum of squared errors,
+#
+# $$L = \sum_{k} \big(\text{pred}_k - y_k\big)^2.$$
+#
+# Squaring makes every error count positively (a prediction 0.5 too high is as
+# bad as one 0.5 too low), and it punishes big errors more than small ones.
+# $L = 0$ exactly when every prediction hits its target. Its derivative with
+# respect to one prediction is $2(\text{pred}_k - y_k)$: the gradient tells each
+# prediction to move *towards* its target, harder the further away it is.
+# Since the loss is a `Value` built from the network's outputs, one
+# `backward()` gives the gradient of the loss with respect to *every* weight.
+
+# %%
+def squared_error_loss(predictions, targets):
+    return sum((p - y) ** 2 for p, y in zip(predictions, targets))
+
+
+random.seed(42)
+try:
+    model = MLP(3, [4, 4, 1])
+    predictions = [model(x) for x in xs]
+    loss = squared_error_loss(predictions, ys)
+    print("predictions:", [round(p.data, 3) for p in predictions], " targets:", ys)
+    print(f"loss = {loss.data:.4f}")
+except NotImplementedError:
+    print("finish the exercise ex06_mlp above first, then run this cell again")
+
+# %% [markdown]
+# ## 3. The training loop
+#
+# Training repeats four steps:
+#
+# 1. **Forward**: run every example through the network and compute the loss.
+# 2. **Zero the gradients**: set every parameter's `grad` to 0. Backward
+#    *adds* into `grad` (it must, for nodes used more than once), so without
+#    this the gradients of all earlier steps pile up.
+# 3. **Backward**: `loss.backward()` fills in every parameter's gradient.
+# 4. **Update**: move every parameter a small step *against* its gradient,
+#    `p.data -= lr * p.grad`: the gradient points uphill, and we want the loss
+#    to go down. `lr`, the **learning rate**, sets the step size.
+#
+# ### Exercise `ex06_training`
+#
+# Write `train(model, xs, ys, steps, lr)`: run `steps` steps of the loop on the
+# whole data set (`model(x)` gives one prediction per example) and return the
+# list of the `steps` losses as plain floats, each the loss computed in the
+# forward pass of that step (before that step's update). Use the sum of
+# squared errors. Zero the gradients just before `backward()`, so that after
+# `train` returns every `p.grad` holds the gradient of the last step's loss.
+
+# %% nbgrader={"grade": false, "grade_id": "ex06_training_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train(model, xs, ys, steps, lr):
+    """Gradient descent on the sum of squared errors; returns the loss of every step."""
+    if len(xs) != len(ys):
+        raise ValueError(f"train needs one target per example: got {len(xs)} examples and {len(ys)} targets")
+    losses = []
+    ### BEGIN SOLUTION
+    parameters = model.parameters()
+    for _ in range(steps):
+        loss = sum((model(x) - y) ** 2 for x, y in zip(xs, ys))  # forward
+        for p in parameters:  # zero: backward adds into grad
+            p.grad = 0.0
+        loss.backward()
+        for p in parameters:  # update: a small step downhill
+            p.data -= lr * p.grad
+        losses.append(loss.data)
+    ### END SOLUTION
+    return losses
+
+
+# %% [markdown]
+# The visible tests train small networks on the data set above.
+
+# %% nbgrader={"grade": true, "grade_id": "ex06_training", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+random.seed(1)
+_model = MLP(3, [4, 4, 1])
+_before = sum((_model(_x) - _y) ** 2 for _x, _y in zip(xs, ys)).data
+_losses = train(_model, xs, ys, 20, 0.05)
+assert isinstance(_losses, list) and len(_losses) == 20, (
+    f"train(..., steps=20, ...) should return a list of 20 losses, yours returned {_losses!r:.80}"
+)
+assert all(isinstance(_l, float) for _l in _losses), (
+    "each loss should be a plain float (loss.data), not a Value: "
+    f"yours has {type(_losses[0]).__name__}"
+)
+assert math.isclose(_losses[0], _before, rel_tol=1e-9), (
+    f"the first loss should be the sum of squared errors of the untrained model, {_before:.6f}; "
+    f"yours is {_losses[0]:.6f}"
+    + (" (that is the mean: use the sum)" if math.isclose(_losses[0], _before / 4) else "")
+)
+assert _losses[-1] < _losses[0], (
+    f"with lr = 0.05 the loss should go down over 20 steps; yours went from {_losses[0]:.4f} "
+    f"to {_losses[-1]:.4f}: step against the gradient, p.data -= lr * p.grad"
+)
+# With lr = 0 nothing moves, so every step must see the very same gradient.
+random.seed(2)
+_model = MLP(3, [4, 4, 1])
+train(_model, xs, ys, 1, 0.0)
+_one = [_p.grad for _p in _model.parameters()]
+train(_model, xs, ys, 3, 0.0)
+_three = [_p.grad for _p in _model.parameters()]
+_k = max(range(len(_one)), key=lambda i: abs(_one[i]))
+assert all(math.isclose(_a, _b, rel_tol=1e-9, abs_tol=1e-12) for _a, _b in zip(_one, _three)), (
+    f"with lr = 0 every step sees the same gradient, but a parameter's grad went from {_one[_k]:.6f} "
+    f"after one step to {_three[_k]:.6f} after more: gradients piled up. "
+    "Zero every p.grad before loss.backward() in each step."
+    if any(_one) else
+    "after train, every p.grad should hold the gradient of the last step's loss, yours are all 0: "
+    "zero the grads just before backward(), not after the update"
+)
+### BEGIN HIDDEN TESTS
+verify("ex06_training", train=train)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your training loop (and `hint("ex06_training")` when you are stuck):
+
+# %%
+check("ex06_training", train=train)
+
+# %% [markdown]
+# Now train the network from section 2 on the four examples and plot the loss.
+
+# %%
+random.seed(42)
+try:
+    model = MLP(3, [4, 4, 1])
+    losses = train(model, xs, ys, 50, 0.05)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(losses)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (sum of squared errors)")
+    ax.set_title(f"4 examples: loss {losses[0]:.3f} -> {losses[-1]:.4f}")
+    plt.show()
+    print("predictions:", [round(model(x).data, 3) for x in xs], " targets:", ys)
+except NotImplementedError:
+    print("finish the exercises above first, then run this cell again")
+
+# %% [markdown]
+# The predictions have moved close to the targets. Try a larger learning rate
+# (0.5, then 1.0) in the cell above: the loss falls faster at first, and then,
+# past some size, the steps overshoot and the loss jumps around or blows up.
+#
+# ## 4. What goes wrong without zeroing
+#
+# Here is the loop again with step 2 left out. Each `backward()` now adds the
+# new gradient to all the old ones, so after 10 steps the "gradient" is the sum
+# of 10 gradients taken at 10 different places: the steps grow larger and point
+# in stale directions. Both runs below start from the very same weights.
+
+# %%
+def train_without_zero_grad(model, xs, ys, steps, lr):
+    losses = []
+    for _ in range(steps):
+        loss = sum((model(x) - y) ** 2 for x, y in zip(xs, ys))
+        loss.backward()  # adds to whatever was already in p.grad
+        for p in model.parameters():
+            p.data -= lr * p.grad
+        losses.append(loss.data)
+    return losses
+
+
+try:
+    random.seed(5)
+    with_zero = train(MLP(3, [4, 4, 1]), xs, ys, 40, 0.05)
+    random.seed(5)  # the same starting weights
+    without_zero = train_without_zero_grad(MLP(3, [4, 4, 1]), xs, ys, 40, 0.05)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
+    left.plot(with_zero)
+    left.set_title("zero the grads every step")
+    right.plot(without_zero, color="tab:red")
+    right.set_title("never zero the grads")
+    for ax in (left, right):
+        ax.set_xlabel("step")
+    left.set_ylabel("loss")
+    plt.show()
+    print(f"after 40 steps: {with_zero[-1]:.4f} with zeroing, {without_zero[-1]:.4f} without")
+except NotImplementedError:
+    print("finish the exercises above first, then run this cell again")
+
+# %% [markdown]
+# Without zeroing, the loss may fall at first (the first step is the same in
+# both runs), but then it overshoots and swings: the accumulated gradient keeps
+# pushing in directions that were right many steps ago. It is the most common
+# bug in hand-written training loops, and PyTorch has the same rule: call
+# `optimizer.zero_grad()` (or set `p.grad = None`) every step.
+#
+# ## 5. Two moons
+#
+# Now a real classification problem: 60 points in the plane, from two
+# interleaving half circles. No straight line separates them, so a single
+# neuron cannot do it; a network with two hidden layers can. Labels 0 and 1
+# become targets -1 and +1, and the network's prediction is read as "upper
+# moon" when it is below 0, "lower moon" when above.
+
+# %%
+moons_X, moons_labels = make_moons(n_samples=60, noise=0.1, seed=0)
+moons_y = [2.0 * label - 1.0 for label in moons_labels]  # 0/1 -> -1/+1
+
+fig, ax = plt.subplots(figsize=(5, 3.5))
+ax.scatter([p[0] for p in moons_X], [p[1] for p in moons_X], c=moons_y, cmap="coolwarm", s=18)
+ax.set_title("two moons: red = +1, blue = -1")
+plt.show()
+
+# %% [markdown]
+# One change to the loss for this data set: we divide the sum by the number of
+# examples, the **mean** squared error. With 60 examples the sum, and with it
+# every gradient, is 60 times larger than for one example, and a learning rate
+# that suits 4 examples throws the weights far off (try it: pass
+# `squared_error_loss` below and watch the loss explode). The mean keeps the
+# size of a step independent of the size of the data set.
+
+# %%
+def mean_squared_error(predictions, targets):
+    return squared_error_loss(predictions, targets) * (1.0 / len(predictions))
+
+
+# %% [markdown]
+# The training view below trains your `MLP(2, [8, 8, 1])` with the same four
+# steps as your `train` (on the mean squared error) and shows the loss
+# curve and the **decision boundary**: the plane coloured by which side of 0
+# the network's prediction falls on. Running the cell trains all the steps and
+# draws as it goes. Afterwards, ▶ trains more in small chunks while you watch
+# (⏸ or Stop to pause), "Train 10 more steps" does just that, and the slider
+# changes the learning rate: try a large one and watch what happens.
+
+# %%
+random.seed(5)
+try:
+    moons_model = MLP(2, [8, 8, 1])
+    view = TrainingView(moons_model, moons_X, moons_y, mean_squared_error,
+                        steps=60, lr=0.1, redraw_every=20)
+    moons_losses = view.run()
+    wrong = sum((moons_model(x).data > 0) != (y > 0) for x, y in zip(moons_X, moons_y))
+    print(f"loss {moons_losses[0]:.2f} -> {moons_losses[-1]:.2f}; "
+          f"{len(moons_X) - wrong} of {len(moons_X)} points on the right side")
+except NotImplementedError:
+    print("finish the exercises above first, then run this cell again")
+
+# %% [markdown]
+# Sixty steps is a short training run, chosen so the notebook runs quickly;
+# raise `steps` (say to 300) to see the boundary wrap all the way around the
+# moons. Each step builds a graph of thousands of `Value`s and walks it
+# backwards: that is all a neural network library does, on much larger numbers.
+#
+# ## Summary
+#
+# * A **neuron** is $\tanh(\sum_i w_i x_i + b)$; a **layer** is many neurons on the
+#   same inputs; an **MLP** feeds each layer into the next. Hidden layers use tanh,
+#   the output layer is linear.
+# * `parameters()` lists every weight and bias in a fixed order (layer, neuron,
+#   weights then bias), which is what lets us copy a network into PyTorch and compare.
+# * The **loss** (here the sum of squared errors) is one `Value`; one `backward()` on
+#   it gives the gradient for every parameter.
+# * The **training loop**: forward, zero the grads, backward, `p.data -= lr * p.grad`.
+# * Forgetting to **zero the grads** makes every step use the sum of all earlier
+#   gradients, and training goes wrong.
+#
+# ## Retrieval questions
+#
+# Answer from memory first, then open the answer.
+#
+# 1. How many parameters does `MLP(2, [3, 1])` have?
+#
+# <details><summary>Answer</summary>3 neurons of 2 weights and a bias (9), plus 1 neuron of 3 weights and a
+# bias (4): 13.</details>
+#
+# 2. Why is the last layer linear?
+#
+# <details><summary>Answer</summary>So the network can output any number; tanh would limit the
+# prediction to (-1, 1). The nonlinearity is needed on the hidden layers, where it
+# lets the network bend.</details>
+#
+# 3. Why do the weights start random rather than all zero?
+#
+# <details><summary>Answer</summary>Neurons of a layer that start identical compute the same output and
+# receive the same gradient, so they stay identical. Random weights break the symmetry.</details>
+#
+# 4. What are the four steps of a training step, in order?
+#
+# <details><summary>Answer</summary>Forward (predictions and loss), zero every grad, backward,
+# update every parameter with `p.data -= lr * p.grad`.</details>
+#
+# 5. Why is the update `-=` and not `+=`?
+#
+# <details><summary>Answer</summary>The gradient points in the direction in which the loss grows fastest;
+# we want the loss to shrink, so we step the other way.</details>
+#
+# 6. What happens if you never zero the grads?
+#
+# <details><summary>Answer</summary>backward adds each new gradient to the old ones, so each update uses
+# the sum of all gradients so far: the steps grow and point in stale directions, and the
+# loss stops falling or swings.</details>
+#
+# ## Flashcards
+#
+# Print them (one card per page) or flip through them here.
+
+# %%
+Flashcards("06_mlp", [
+    ("What is a layer?", "Several neurons that all read the same inputs; it returns one output per neuron."),
+    ("Parameters of a layer with nin inputs and nout neurons?", "nout * (nin + 1)"),
+    ("Order of MLP.parameters()?", "Layer by layer, neuron by neuron, weights then bias."),
+    ("Which layer of the MLP has no tanh, and why?", "The last one, so the prediction can be any number."),
+    ("Sum of squared errors?", "L = sum over examples of (pred - y)**2; dL/dpred = 2 (pred - y)."),
+    ("The four steps of training?", "Forward, zero grads, backward, p.data -= lr * p.grad."),
+    ("Why zero the grads?", "backward adds into grad; without zeroing, old gradients pile up."),
+    ("Why random initial weights?", "To break the symmetry: identical neurons would stay identical."),
+])
