@@ -1,0 +1,175 @@
+"""Notebook 03 (operations): each op with its local chain-rule step.
+
+Ops are checked one at a time: build ``out`` from fresh inputs with the
+learner's Value, check ``out.data`` and that ``out`` records its inputs, set
+``out.grad = g`` and run the learner's ``_backward`` steps from ``out`` down to
+the inputs (one step for a direct op; several if the learner built the op from
+others, as in ``a / b = a * b**-1``), then read the inputs' grads.
+"""
+
+from __future__ import annotations
+
+from . import programs as P
+from . import register as _register
+from ._base import Exercise, nodes_inputs_first, number, run_backward
+from .nb02 import refuse_reference_class
+
+NOTEBOOK = "03_operations"
+
+_SHOW = {"add": "a + b", "sub": "a - b", "mul": "a * b", "div": "a / b", "neg": "-a",
+         "radd": "{c} + a", "rsub": "{c} - a", "rmul": "{c} * a", "rdiv": "{c} / a",
+         "addc": "a + {c}", "subc": "a - {c}", "mulc": "a * {c}", "divc": "a / {c}",
+         "pow": "a ** {c}"}
+
+
+def op_case(kind, a, b=None, c=None, g=1.0, shown=False, same=False):
+    """One op as a program: out = a <op> b (or with the constant c)."""
+    leaves = {"a": a} if (b is None or same) else {"a": a, "b": b}
+    second = "a" if same else "b"
+    if kind in ("add", "sub", "mul", "div"):
+        op = ["out", kind, "a", second]
+    elif kind == "neg":
+        op = ["out", "neg", "a"]
+    elif kind in ("radd", "rsub", "rmul", "rdiv"):
+        op = ["out", kind, c, "a"]
+    else:  # addc subc mulc divc pow
+        op = ["out", kind, "a", c]
+    text = _SHOW[kind].format(c=c)
+    if same:
+        text = text.replace("b", "a")
+    values = ", ".join(f"{k}={v}" for k, v in leaves.items())
+    return {"name": f"out = {text} with {values}, out.grad = {g}", "shown": shown,
+            "program": {"leaves": leaves, "ops": [op], "output": "out"}, "g": g}
+
+
+def _constants_of(program):
+    return [arg for op in program["ops"] for arg in op[2:]
+            if isinstance(arg, (int, float)) and op[1] != "pow"]
+
+
+def _produce(case, names):
+    Value = names["Value"]
+    refuse_reference_class(Value, _current_id(case))
+    program = case["program"]
+    nodes = P.build(program, Value)
+    leaves = [nodes[n] for n in program["leaves"]]
+    out = nodes[program["output"]]
+    values, facts = {}, {}
+    values["out.data"] = number(getattr(out, "data", None), "out.data")
+    graph = nodes_inputs_first(out, stop=leaves)
+    reached = {id(n) for n in graph}
+    for name in program["leaves"]:
+        facts[f"out records {name} (through _prev)"] = id(nodes[name]) in reached
+    for c in _constants_of(program):
+        # the wrapped constant: a Value holding c (or -c, for a - c written as a + (-c))
+        facts[f"out records the constant {c} as a Value"] = any(
+            not getattr(n, "_prev", ()) and id(n) not in {id(x) for x in leaves}
+            and getattr(n, "data", None) in (c, -c) for n in graph)
+    if facts and not all(facts.values()):
+        return {"values": values, "facts": facts}
+    run_backward(out, case["g"], stop=leaves)
+    for name in program["leaves"]:
+        values[f"{name}.data"] = number(getattr(nodes[name], "data", None), f"{name}.data")
+        values[f"{name}.grad"] = number(getattr(nodes[name], "grad", None), f"{name}.grad")
+    return {"values": values, "facts": facts}
+
+
+def _current_id(case):
+    return case.get("exercise", "ex03")
+
+
+def _facts(case):
+    program = case["program"]
+    facts = {f"out records {n} (through _prev)": True for n in program["leaves"]}
+    facts.update({f"out records the constant {c} as a Value": True for c in _constants_of(program)})
+    return facts
+
+
+def _report(case, values, grads):
+    program = case["program"]
+    out = {"out.data": values[program["output"]]}
+    for name in program["leaves"]:
+        out[f"{name}.data"] = values[name]
+        out[f"{name}.grad"] = grads[name]
+    return out
+
+
+def _make(exercise_id, title, fixed, kinds, expression_ops, hints):
+    def fixed_cases():
+        cases = fixed()
+        for case in cases:
+            case["exercise"] = exercise_id
+        return cases
+
+    def draw(rng):
+        cases = []
+        for kind in rng.sample(kinds, min(3, len(kinds))):
+            a = round(rng.choice([-1, 1]) * rng.uniform(0.5, 3), 3)
+            b = round(rng.choice([-1, 1]) * rng.uniform(0.5, 3), 3)
+            c = rng.choice([2, 3, -1, 0.5]) if kind == "pow" else round(rng.uniform(0.5, 3), 2)
+            if kind == "pow" and c == 0.5:
+                a = abs(a)
+            g = round(rng.uniform(-2, 2), 3)
+            cases.append(op_case(kind, a, b if kind in ("add", "sub", "mul", "div") else None, c, g))
+        program = P.random_program(rng, ops=expression_ops, n_leaves=2, n_ops=4)
+        # The output is named "out" so the report reads the same as for one op.
+        last = program["ops"][-1][0]
+        program = {"leaves": program["leaves"], "output": "out",
+                   "ops": [[("out" if x == last else x) if i == 0 or isinstance(x, str) else x
+                            for i, x in enumerate(op)] for op in program["ops"]]}
+        cases.append({"name": "a random expression using " + ", ".join(expression_ops),
+                      "program": program, "g": 1.0})
+        for case in cases:
+            case["exercise"] = exercise_id
+        return cases
+
+    _register(Exercise(exercise_id, NOTEBOOK, title, ("Value",), hints, fixed_cases, draw,
+                       _produce, report=_report, facts=_facts))
+
+
+_make("ex03_add_mul", "+ and * with their _backward", lambda: [
+    op_case("add", 2.0, -3.0, shown=True),
+    op_case("mul", 2.0, -3.0, shown=True),
+    op_case("mul", 2.0, -3.0, g=0.5, shown=True),
+    op_case("add", 1.5, same=True),
+    op_case("mul", -1.5, same=True, g=2.0),
+    op_case("addc", 2.0, c=3.0), op_case("radd", 2.0, c=3.0, g=-1.0),
+    op_case("mulc", 2.0, c=4.0, g=0.5), op_case("rmul", -2.0, c=4.0),
+], ["add", "mul", "addc", "radd", "mulc", "rmul"], ("add", "mul", "addc", "rmul"), (
+    "Each op must also tell its inputs how much they moved the output: that is _backward.",
+    "For out = a + b both inputs get out.grad; for out = a * b, a gets b.data * out.grad and b "
+    "gets a.data * out.grad (the OTHER factor).",
+    "Add (+=) into self.grad and other.grad instead of assigning: in a * a or a + a the same "
+    "Value receives two shares. Wrap a plain number with Value(...) first, and let __radd__ "
+    "and __rmul__ reuse __add__ and __mul__.",
+))
+
+_make("ex03_sub_neg", "-a, a - b and 1 - a", lambda: [
+    op_case("sub", 2.0, -3.0, shown=True),
+    op_case("neg", 2.0, shown=True),
+    op_case("rsub", 2.0, c=1.0, shown=True),
+    op_case("sub", 1.25, same=True),
+    op_case("subc", 2.0, c=5.0, g=0.5), op_case("rsub", -1.5, c=4.0, g=2.0),
+    op_case("neg", -0.75, g=-3.0),
+], ["sub", "neg", "subc", "rsub"], ("add", "mul", "sub", "neg", "rsub"), (
+    "Subtraction is addition of a negated number; negation is multiplication by -1.",
+    "For out = a - b: d(out)/da = 1 and d(out)/db = -1, so b's grad goes DOWN by out.grad.",
+    "For 1 - a Python calls a.__rsub__(1): wrap 1 as a Value and compute Value(1) - a (the "
+    "order matters, unlike for + and *).",
+))
+
+_make("ex03_div_pow", "a ** k, a / b and 1 / a", lambda: [
+    op_case("pow", 2.0, c=3, shown=True),
+    op_case("div", 3.0, 2.0, shown=True),
+    op_case("rdiv", 2.0, c=1.0, shown=True),
+    op_case("pow", 4.0, c=0.5), op_case("pow", -2.0, c=3, g=0.5), op_case("pow", 2.0, c=-1),
+    op_case("pow", 1.5, c=2, g=-2.0),
+    op_case("div", -1.5, 0.5, g=2.0), op_case("div", 1.25, same=True),
+    op_case("divc", 3.0, c=4.0), op_case("rdiv", -0.5, c=2.0, g=3.0),
+], ["pow", "div", "divc", "rdiv"], ("add", "mul", "div", "pow"), (
+    "The power rule: the derivative of a**k is k * a**(k - 1), for any number k.",
+    "Division is multiplication by a reciprocal: a / b = a * b**-1, so you can build / out of "
+    "* and **, or write its rule: d(out)/da = 1/b, d(out)/db = -a/b**2.",
+    "In __pow__ capture k (a plain number) and add k * self.data**(k - 1) * out.grad to "
+    "self.grad; for 1 / a, __rtruediv__ computes Value(1) / a.",
+))

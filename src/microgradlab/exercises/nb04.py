@@ -1,0 +1,194 @@
+"""Notebook 04 (backward): the chain rule by hand, topological order, backward.
+
+Graphs are built from ``microgradlab.Value`` (its ops and their local rules
+are not what this notebook grades); the learner's code does the walking.
+"""
+
+from __future__ import annotations
+
+from . import programs as P
+from . import register as _register
+from ._base import Exercise, LearnerOutputError, number
+
+NOTEBOOK = "04_backward"
+
+
+def _reference_value():
+    # Imported here, not at the top: the specifications stay importable (and
+    # cheap) where the engine is not needed.
+    from microgradlab.engine import Value
+    return Value
+
+
+def course_example(a=3.0, b=-2.0, c=4.0, f=5.0):
+    """e = a*b, d = e + c, L = d*f."""
+    return {"leaves": {"a": a, "b": b, "c": c, "f": f},
+            "ops": [["e", "mul", "a", "b"], ["d", "add", "e", "c"], ["L", "mul", "d", "f"]],
+            "output": "L"}
+
+
+def shared_example(a=2.0, b=3.0):
+    """c = a*b + b: b is used twice."""
+    return {"leaves": {"a": a, "b": b}, "ops": [["ab", "mul", "a", "b"], ["c", "add", "ab", "b"]],
+            "output": "c"}
+
+
+def twice_example(w1=0.7):
+    return {"leaves": {"w1": w1}, "ops": [["y", "add", "w1", "w1"]], "output": "y"}
+
+
+def build_labelled(program):
+    """The program built from microgradlab.Value, each node labelled with its name."""
+    Value = _reference_value()
+    nodes = P.build(program, Value)
+    for name, node in nodes.items():
+        node.label = name
+    return nodes
+
+
+# ---------------------------------------------------------------- ex04_by_hand
+BY_HAND_KEYS = ("e", "d", "L", "dL_dd", "dL_df", "dL_de", "dL_dc", "dL_da", "dL_db")
+
+
+def _by_hand_case(name, shown, a, b, c, f):
+    return {"name": name, "shown": shown, "program": course_example(a, b, c, f),
+            "inputs": [a, b, c, f]}
+
+
+def _by_hand_fixed():
+    return [_by_hand_case("a=3, b=-2, c=4, f=5 (the course example)", True, 3.0, -2.0, 4.0, 5.0),
+            _by_hand_case("a=1, b=2, c=3, f=4", True, 1.0, 2.0, 3.0, 4.0),
+            _by_hand_case("a=-1.5, b=0.5, c=-2, f=-3", False, -1.5, 0.5, -2.0, -3.0)]
+
+
+def _by_hand_draw(rng):
+    return [_by_hand_case("random numbers", False, *(round(rng.uniform(-4, 4), 3) for _ in range(4)))
+            for _ in range(2)]
+
+
+def _by_hand_produce(case, names):
+    result = names["by_hand"](*case["inputs"])
+    if not isinstance(result, dict):
+        raise LearnerOutputError(f"by_hand should return a dict, got {type(result).__name__}")
+    missing = [k for k in BY_HAND_KEYS if k not in result]
+    if missing:
+        raise LearnerOutputError(f"the dict by_hand returns lacks the key(s) {', '.join(missing)}")
+    return {"values": {k: number(result[k], f"by_hand(...)[{k!r}]") for k in BY_HAND_KEYS}}
+
+
+def _by_hand_report(case, values, grads):
+    out = {k: values[k] for k in ("e", "d", "L")}
+    out.update({f"dL_d{n}": grads[n] for n in ("d", "f", "e", "c", "a", "b")})
+    return out
+
+
+# ---------------------------------------------------------------- ex04_topological_order
+def _order_fixed():
+    return [
+        {"name": "c = a*b + b (b used twice)", "shown": True, "program": shared_example()},
+        {"name": "L = (a*b + c)*f", "shown": True, "program": course_example()},
+        {"name": "a single leaf", "shown": True, "program": {"leaves": {"x": 7.0}, "ops": [], "output": "x"}},
+        {"name": "a 2,000-deep chain", "shown": True, "program": P.chain_program(2000)},
+        {"name": "y = w1 + w1", "shown": False, "program": twice_example()},
+    ]
+
+
+def _order_draw(rng):
+    return [{"name": "a random graph with shared nodes",
+             "program": P.random_program(rng, ops=("add", "mul", "sub", "mulc"), n_leaves=3, n_ops=8)}]
+
+
+def _order_produce(case, names):
+    program = case["program"]
+    nodes = build_labelled(program)
+    order = names["topological_order"](nodes[program["output"]])
+    if isinstance(order, (str, bytes, dict)) or not hasattr(order, "__iter__"):
+        raise LearnerOutputError(f"topological_order should return a list, got {type(order).__name__}")
+    order = list(order)
+    position = {}
+    for i, node in enumerate(order):
+        position.setdefault(id(node), i)
+    every = [name for name in program["leaves"]] + [op[0] for op in program["ops"]]
+    needed = set(P.topological_names(program))  # the nodes the output depends on
+    misplaced = None
+    for op in program["ops"]:
+        if op[0] in needed and id(nodes[op[0]]) in position:
+            for arg in P.node_args(op):
+                if id(nodes[arg]) in position and position[id(nodes[arg])] > position[id(nodes[op[0]])]:
+                    misplaced = misplaced or f"{op[0]} comes before its input {arg}"
+    missing = [n for n in every if n in needed and id(nodes[n]) not in position]
+    return {"values": {"len(order)": float(len(order))}, "facts": {
+        "every node listed exactly once": len(position) == len(order) and not missing,
+        "each node after all its inputs": misplaced is None,
+        "the output comes last": bool(order) and order[-1] is nodes[program["output"]],
+    }, "detail": {"missing": missing[:3], "misplaced": misplaced,
+                  "repeated": len(order) - len(position)}}
+
+
+def _order_facts(case):
+    return {"every node listed exactly once": True, "each node after all its inputs": True,
+            "the output comes last": True}
+
+
+def _order_report(case, values, grads):
+    return {"len(order)": float(len(P.topological_names(case["program"])))}
+
+
+# ---------------------------------------------------------------- ex04_backward
+def _backward_fixed():
+    return [
+        {"name": "L = (a*b + c)*f with a=3, b=-2, c=4, f=5", "shown": True, "program": course_example()},
+        {"name": "y = w1 + w1 (w1 used twice)", "shown": True, "program": twice_example()},
+        {"name": "shared subexpression c = a*b + b with a=2, b=3", "shown": True, "program": shared_example()},
+        {"name": "a 2,000-deep chain", "shown": False, "program": P.chain_program(2000, 1.0)},
+        {"name": "a diamond: s = x*x, t = s + x, u = t*s", "shown": False, "program": {
+            "leaves": {"x": -1.5}, "ops": [["s", "mul", "x", "x"], ["t", "add", "s", "x"],
+                                          ["u", "mul", "t", "s"]], "output": "u"}},
+    ]
+
+
+def _backward_draw(rng):
+    return [{"name": "a random graph with shared nodes",
+             "program": P.random_program(rng, ops=("add", "mul", "sub", "div", "pow", "rsub"),
+                                         n_leaves=3, n_ops=7)} for _ in range(2)]
+
+
+def _backward_produce(case, names):
+    program = case["program"]
+    nodes = build_labelled(program)
+    names["backward"](nodes[program["output"]])
+    deep = len(program["ops"]) > 50
+    shown = ([program["output"], *program["leaves"]] if deep else list(nodes))
+    return {"values": {f"{n}.grad": number(nodes[n].grad, f"{n}.grad") for n in shown}}
+
+
+def _backward_report(case, values, grads):
+    program = case["program"]
+    shown = [program["output"], *program["leaves"]] if len(program["ops"]) > 50 else list(values)
+    return {f"{n}.grad": grads[n] for n in shown}
+
+
+_register(Exercise(
+    "ex04_by_hand", NOTEBOOK, "The chain rule by hand", ("by_hand",), (
+        "Work backwards from L: first the local derivatives of L = d*f, then of d = e + c, then of e = a*b.",
+        "dL/dL = 1. A product passes each factor the OTHER factor times the gradient arriving; a "
+        "sum passes the arriving gradient unchanged to both inputs.",
+        "dL_dd = f and dL_df = d; dL_de = dL_dc = dL_dd; then multiply dL_de by the other factor "
+        "of e for a and for b.",
+    ), _by_hand_fixed, _by_hand_draw, _by_hand_produce, report=_by_hand_report))
+
+_register(Exercise(
+    "ex04_topological_order", NOTEBOOK, "Topological order with your own stack", ("topological_order",), (
+        "A node may only be listed once all the nodes in its _prev are listed.",
+        "Depth-first: visit a node's inputs first, then append the node; remember visited nodes in a set.",
+        "Recursion breaks at about 1,000 levels: keep a list of (node, next input to look at) as your "
+        "own stack, push an unvisited input, and append a node when it has no unvisited inputs left.",
+    ), _order_fixed, _order_draw, _order_produce, report=_order_report, facts=_order_facts))
+
+_register(Exercise(
+    "ex04_backward", NOTEBOOK, "backward()", ("backward",), (
+        "The output's gradient with respect to itself is 1: start there.",
+        "A node may push its gradient to its inputs only when everything that uses it has pushed into it.",
+        "Set root.grad = 1.0, get the topological order, and call node._backward() for each node of the "
+        "order in reverse (output first).",
+    ), _backward_fixed, _backward_draw, _backward_produce, report=_backward_report))

@@ -1,0 +1,190 @@
+"""Notebook 05 (tanh and the neuron): a new op with its own rule, then a neuron.
+
+Graphs are built from ``microgradlab.Value`` with the learner's ``tanh``
+function standing in for every tanh; the checker's own walk runs the
+``_backward`` steps (the learner's closure for tanh, the engine's for + and *).
+"""
+
+from __future__ import annotations
+
+from . import programs as P
+from . import register as _register
+from ._base import Exercise, LearnerOutputError, nodes_inputs_first, number, run_backward
+from .nb02 import describe_prev, name_nodes
+
+NOTEBOOK = "05_tanh_neuron"
+
+
+def _reference_value():
+    from microgradlab.engine import Value
+    return Value
+
+
+def _build_with(program, tanh):
+    Value = _reference_value()
+
+    def unary(name, x):
+        if name != "tanh":
+            raise ValueError(f"notebook 05 programs use only tanh, got {name}")
+        return tanh(x)
+
+    nodes = P.build(program, Value, unary=unary)
+    return nodes
+
+
+# ---------------------------------------------------------------- ex05_tanh
+def _tanh_case(name, shown, leaves, ops, output):
+    return {"name": name, "shown": shown,
+            "program": {"leaves": leaves, "ops": ops, "output": output}}
+
+
+def _tanh_fixed():
+    return [
+        _tanh_case("out = tanh(v) at v = 0.5", True, {"v": 0.5}, [["out", "tanh", "v"]], "out"),
+        _tanh_case("y = tanh(x) * x at x = 0.3 (x used twice)", True, {"x": 0.3},
+                   [["t", "tanh", "x"], ["y", "mul", "t", "x"]], "y"),
+        _tanh_case("out = tanh(v) at v = 1e4 (very large)", False, {"v": 1e4}, [["out", "tanh", "v"]], "out"),
+        _tanh_case("out = tanh(v) at v = -1e4 (very negative)", False, {"v": -1e4}, [["out", "tanh", "v"]], "out"),
+        _tanh_case("out = tanh(v) at v = -800", False, {"v": -800.0}, [["out", "tanh", "v"]], "out"),
+        _tanh_case("y = tanh(t) * tanh(t) with t = a*b + b, a=0.4, b=-1.2", False, {"a": 0.4, "b": -1.2},
+                   [["ab", "mul", "a", "b"], ["t", "add", "ab", "b"], ["u", "tanh", "t"],
+                    ["y", "mul", "u", "u"]], "y"),
+    ]
+
+
+def _tanh_draw(rng):
+    cases = []
+    x = round(rng.uniform(-3, 3), 3)
+    cases.append(_tanh_case(f"out = tanh(v) at v = {x}", False, {"v": x}, [["out", "tanh", "v"]], "out"))
+    cases.append({"name": "a random expression with tanh",
+                  "program": P.random_program(rng, ops=("add", "mul", "tanh"), n_leaves=2, n_ops=5)})
+    return cases
+
+
+def _tanh_produce(case, names):
+    program = case["program"]
+    nodes = _build_with(program, names["tanh"])
+    naming = name_nodes(nodes)
+    facts = {}
+    for op in program["ops"]:
+        if op[1] == "tanh":
+            node = nodes[op[0]]
+            facts[f"{op[0]}._op"] = getattr(node, "_op", None)
+            facts[f"{op[0]}._prev"] = describe_prev(node, naming)
+    out = nodes[program["output"]]
+    values = {f"{n}.data": number(getattr(nodes[n], "data", None), f"{n}.data") for n in nodes}
+    run_backward(out)
+    for name in program["leaves"]:
+        values[f"{name}.grad"] = number(nodes[name].grad, f"{name}.grad")
+    return {"values": values, "facts": facts}
+
+
+def _tanh_facts(case):
+    return {k: v for op in case["program"]["ops"] if op[1] == "tanh"
+            for k, v in ((f"{op[0]}._op", "tanh"), (f"{op[0]}._prev", [op[2]]))}
+
+
+def _tanh_report(case, values, grads):
+    out = {f"{n}.data": v for n, v in values.items()}
+    out.update({f"{n}.grad": grads[n] for n in case["program"]["leaves"]})
+    return out
+
+
+# ---------------------------------------------------------------- ex05_neuron
+def neuron_program(xs, ws, b, with_tanh=True):
+    """o = tanh(w1*x1 + ... + wn*xn + b) as a program (sum from the left, then + b)."""
+    leaves = {f"x{i}": x for i, x in enumerate(xs)}
+    leaves.update({f"w{i}": w for i, w in enumerate(ws)})
+    leaves["b"] = b
+    ops, total = [], None
+    for i in range(len(xs)):
+        ops.append([f"p{i}", "mul", f"w{i}", f"x{i}"])
+        if total is None:
+            total = f"p{i}"
+        else:
+            ops.append([f"s{i}", "add", total, f"p{i}"])
+            total = f"s{i}"
+    if total is None:
+        ops.append(["n", "addc", "b", 0.0])
+    else:
+        ops.append(["n", "add", total, "b"])
+    if with_tanh:
+        ops.append(["o", "tanh", "n"])
+    else:
+        ops.append(["o", "mulc", "n", 1.0])
+    return {"leaves": leaves, "ops": ops, "output": "o"}
+
+
+def _neuron_case(name, shown, xs, ws, b):
+    return {"name": name, "shown": shown, "xs": xs, "ws": ws, "b": b,
+            "program": neuron_program(xs, ws, b)}
+
+
+def _neuron_fixed():
+    return [
+        _neuron_case("x = [2, 0], w = [-3, 1], b = 6.8814 (the course neuron)", True,
+                     [2.0, 0.0], [-3.0, 1.0], 6.881373587019543),
+        _neuron_case("one input: x = [0.5], w = [1.5], b = -0.25", False, [0.5], [1.5], -0.25),
+        _neuron_case("three inputs, a saturated neuron", False, [3.0, -2.0, 4.0], [2.0, -1.5, 1.0], 1.0),
+    ]
+
+
+def _neuron_draw(rng):
+    cases = []
+    for _ in range(2):
+        n = rng.randint(2, 4)
+        xs = [round(rng.uniform(-2, 2), 3) for _ in range(n)]
+        ws = [round(rng.uniform(-1, 1), 3) for _ in range(n)]
+        cases.append(_neuron_case(f"a random neuron with {n} inputs", False, xs, ws,
+                                  round(rng.uniform(-1, 1), 3)))
+    return cases
+
+
+def _neuron_produce(case, names):
+    Value = _reference_value()
+    xs = [Value(x) for x in case["xs"]]
+    ws = [Value(w) for w in case["ws"]]
+    b = Value(case["b"])
+    out = names["neuron"](xs, ws, b)
+    if not (hasattr(out, "data") and hasattr(out, "_prev")):
+        raise LearnerOutputError(f"neuron should return a Value, got {type(out).__name__}")
+    values = {"neuron(xs, ws, b).data": number(out.data, "the neuron's output .data")}
+    run_backward(out, stop=xs + ws + [b])
+    for label, group in (("xs", xs), ("ws", ws)):
+        for i, v in enumerate(group):
+            values[f"{label}[{i}].grad"] = number(v.grad, f"{label}[{i}].grad")
+    values["b.grad"] = number(b.grad, "b.grad")
+    reached = {id(n) for n in nodes_inputs_first(out, stop=xs + ws + [b])}
+    return {"values": values,
+            "facts": {"the output depends on every weight and the bias":
+                      all(id(v) in reached for v in ws + [b])}}
+
+
+def _neuron_report(case, values, grads):
+    out = {"neuron(xs, ws, b).data": values["o"]}
+    out.update({f"xs[{i}].grad": grads[f"x{i}"] for i in range(len(case["xs"]))})
+    out.update({f"ws[{i}].grad": grads[f"w{i}"] for i in range(len(case["ws"]))})
+    out["b.grad"] = grads["b"]
+    return out
+
+
+def _neuron_variants(case):
+    return {"forgot_tanh": neuron_program(case["xs"], case["ws"], case["b"], with_tanh=False)}
+
+
+_register(Exercise(
+    "ex05_tanh", NOTEBOOK, "tanh as a Value operation", ("tanh",), (
+        "tanh is one more operation: compute its value, record its input, and give it a _backward.",
+        "The local derivative of tanh is 1 - tanh(x)**2: written with the OUTPUT, not the input.",
+        "Use math.tanh(v.data) (it does not overflow for large |x|), make "
+        "out = Value(t, (v,), 'tanh'), and in out._backward add (1 - t**2) * out.grad to v.grad.",
+    ), _tanh_fixed, _tanh_draw, _tanh_produce, report=_tanh_report, facts=_tanh_facts))
+
+_register(Exercise(
+    "ex05_neuron", NOTEBOOK, "A neuron", ("neuron",), (
+        "A neuron multiplies each input by its weight, adds everything up with the bias, and squashes.",
+        "Build the sum with Value operations (so the graph is recorded) and apply YOUR tanh at the end.",
+        "weighted = sum of w * x over zip(ws, xs); return tanh(weighted + b).",
+    ), _neuron_fixed, _neuron_draw, _neuron_produce, report=_neuron_report,
+    variants=_neuron_variants,
+    facts=lambda case: {"the output depends on every weight and the bias": True}))
