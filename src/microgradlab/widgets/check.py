@@ -42,7 +42,9 @@ def report_html(report) -> str:
 
         try:
             drawing = draw_dot(root, highlight=getattr(report, "highlight", None) or {})
-            parts.append(f'<div class="mgl-check-graph">{drawing.svg()}</div>')
+            # A wide graph scrolls sideways instead of being cut off at the cell's edge.
+            parts.append(f'<div class="mgl-check-graph" style="overflow-x:auto;max-width:100%">'
+                         f'{drawing.svg()}</div>')
         except Exception as error:  # a picture is a bonus; never lose the message for it
             parts.append(f"<div>(could not draw the graph: {escape(_one_line(error))})</div>")
     return "".join(parts)
@@ -77,9 +79,10 @@ def check_panel(exercise_id: str, make_report, next_hint):
     if not callable(make_report) or not callable(next_hint):
         raise TypeError("check_panel needs make_report and next_hint to be functions "
                         "(called with no arguments)")
+    fit = widgets.Layout(width="auto")  # the default width cuts "Check my answer" short
     check_button = widgets.Button(description="Check my answer", button_style="primary",
-                                  icon="check")
-    hint_button = widgets.Button(description="Hint", icon="lightbulb-o")
+                                  icon="check", layout=fit)
+    hint_button = widgets.Button(description="Hint", icon="lightbulb-o", layout=fit)
     check_button.add_class("mgl-check-button")
     hint_button.add_class("mgl-hint-button")
     result = widgets.HTML(value="")

@@ -147,9 +147,10 @@ def _make_widget_class():
         def __init__(self, recorded: BackwardPass):
             self.recorded = recorded
             last = len(recorded.steps) - 1
-            self.previous_button = widgets.Button(description="◀ Previous")
-            self.next_button = widgets.Button(description="Next ▶")
-            self.reset_button = widgets.Button(description="Reset")
+            fit = widgets.Layout(width="auto")
+            self.previous_button = widgets.Button(description="◀ Previous", layout=fit)
+            self.next_button = widgets.Button(description="Next ▶", layout=fit)
+            self.reset_button = widgets.Button(description="Reset", layout=fit)
             self.slider = widgets.IntSlider(value=0, min=0, max=last, description="step",
                                             continuous_update=True)
             self.caption = widgets.HTML()
@@ -180,7 +181,8 @@ def _make_widget_class():
             drawing = render_graph(self.recorded.root, highlight={current.node: note},
                                    grads=grads)
             self.caption.value = f"<code>{escape(current.text)}</code>"
-            self.picture.value = drawing.svg()
+            self.picture.value = (f'<div style="overflow-x:auto;max-width:100%">'
+                                  f"{drawing.svg()}</div>")
             self.previous_button.disabled = step == 0
             self.next_button.disabled = step == self.slider.max
 

@@ -122,8 +122,10 @@ class TrainingView:
         self.progress = widgets.IntProgress(value=0, min=0, max=steps, description="steps")
         self.play = widgets.Play(value=0, min=0, max=10**9, interval=300, show_repeat=False,
                                  description="Train")
-        self.more_button = widgets.Button(description=f"Train {chunk * 2} more steps")
-        self.stop_button = widgets.Button(description="Stop", button_style="warning", icon="stop")
+        fit = widgets.Layout(width="auto")
+        self.more_button = widgets.Button(description=f"Train {chunk * 2} more steps", layout=fit)
+        self.stop_button = widgets.Button(description="Stop", button_style="warning", icon="stop",
+                                          layout=fit)
         self.status = widgets.HTML()
         self.loss_picture = widgets.Image(format="png")
         self.boundary_picture = widgets.Image(format="png")

@@ -1,0 +1,214 @@
+"""A learner's view, for real: JupyterLab in headless Chromium.
+
+Starts JupyterLab on 127.0.0.1 (free port, no token, private Jupyter dirs),
+opens a notebook, waits for the kernel, runs every cell, clicks "Check my
+answer" and reads the result that appears in the page. A screenshot lands in
+test-artifacts/. The server log is attached to any failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+STATE_LINES = ("○ Not attempted yet", "✓ Correct", "✗ Not yet")
+MINUTE = 60_000  # Playwright timeouts are in milliseconds
+
+KERNEL_CONNECTED = """() => {
+    const app = window.jupyterapp;
+    const panel = app && app.shell.currentWidget;
+    const kernel = panel && panel.sessionContext && panel.sessionContext.session
+                   && panel.sessionContext.session.kernel;
+    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
+
+KERNEL_IDLE = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const kernel = panel.sessionContext.session.kernel;
+    return kernel.status === 'idle';
+}"""
+
+
+def checking_ready() -> bool:
+    """True once microgradlab.checking provides check() (another part of the project)."""
+    done = subprocess.run([sys.executable, "-c", "from microgradlab.checking import check"],
+                          capture_output=True, timeout=120)
+    return done.returncode == 0
+
+
+def generated_notebook() -> nbformat.NotebookNode:
+    """A small notebook in the course's style: a graph, a learner's backward with the
+    classic `=` instead of `+=` bug, and a check panel that finds it."""
+    cells = [
+        "from microgradlab import Value\n"
+        "from microgradlab.widgets import check_panel, draw_dot\n"
+        "from types import SimpleNamespace",
+        "a = Value(2.0, label='a')\nb = Value(3.0, label='b')\n"
+        "c = a * b + a  # a is used twice\nc.label = 'c'\ndraw_dot(c)",
+        "def backward(root):  # the learner's version, with a bug\n"
+        "    root.grad = 1.0\n"
+        "    product, _ = root._prev\n"
+        "    product.grad = root.grad\n"
+        "    a.grad = product.grad * b.data\n"
+        "    a.grad = root.grad          # overwrites instead of adding: should be +=\n"
+        "    b.grad = product.grad * a.data",
+        "def make_report():\n"
+        "    backward(c)\n"
+        "    expected_a = b.data + 1\n"
+        "    if a.grad == expected_a:\n"
+        "        return SimpleNamespace(state='correct', text='a.grad matches', "
+        "graph_root=None, highlight={})\n"
+        "    return SimpleNamespace(\n"
+        "        state='wrong',\n"
+        "        text=f'a.grad is {a.grad} but a is used twice: each use must add its share',\n"
+        "        graph_root=c, highlight={a: 'used twice'})\n\n"
+        "check_panel('ex04_backward', make_report, lambda: 'use += in every _backward')",
+    ]
+    notebook = nbformat.v4.new_notebook()
+    for source in cells:
+        notebook.cells.append(nbformat.v4.new_markdown_cell("A step of the demo."))
+        notebook.cells.append(nbformat.v4.new_code_cell(source))
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    return notebook
+
+
+def student_notebook(path: Path) -> nbformat.NotebookNode:
+    """The real student notebook, with every graded cell tagged `raises-exception` so
+    Run All goes on past the unfinished exercises (JupyterLab honours that tag)."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        grading = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and (grading.get("solution") or grading.get("grade")):
+            tags = cell.metadata.setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")
+    return notebook
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def lab_server(jupyter_env, tmp_path):
+    """A JupyterLab server with a notebook in its root; yields (url, notebook name, log)."""
+    config_dir = Path(jupyter_env["JUPYTER_CONFIG_DIR"])
+    news = config_dir / "lab/user-settings/@jupyterlab/apputils-extension"
+    news.mkdir(parents=True, exist_ok=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+
+    root = tmp_path / "lab-root"
+    root.mkdir()
+    real = REPO / "notebooks" / "04_backward.ipynb"
+    if real.exists() and checking_ready():
+        name, notebook = "04_backward.ipynb", student_notebook(real)
+    else:
+        name, notebook = "check_panel_demo.ipynb", generated_notebook()
+    nbformat.write(notebook, root / name)
+
+    port = free_port()
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
+               f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+               "--ServerApp.port_retries=0"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log_path = tmp_path / "jupyter-server.log"
+    log = open(log_path, "w")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=jupyter_env,
+                              cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"JupyterLab exited with {server.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not answer in 90 s:\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield url, name, log_path
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed "
+                    "(Debian: apt-get install chromium)")
+def test_check_button_shows_the_result_in_jupyterlab(lab_server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url, name, log_path = lab_server
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    screenshot = artifacts / f"browser_{Path(name).stem}.png"
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(2 * MINUTE)
+        try:
+            page.goto(f"{url}/lab/tree/{name}")
+            page.wait_for_selector(".jp-Notebook")
+            # "Run All" before the kernel is connected hangs: wait for it explicitly.
+            page.wait_for_function(KERNEL_CONNECTED, timeout=2 * MINUTE, polling=250)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # Every cell has run when the last one has an execution count.
+            page.wait_for_function(
+                """() => {
+                    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+                    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+                }""", timeout=3 * MINUTE, polling=500)
+            page.wait_for_function(KERNEL_IDLE, timeout=2 * MINUTE, polling=250)
+
+            button = page.locator("button.mgl-check-button").first
+            button.scroll_into_view_if_needed()
+            button.click()
+            result = page.locator(".mgl-check-result").first
+            result.locator(".mgl-check-state").filter(
+                has_text=re.compile("|".join(STATE_LINES))).wait_for()
+            text = result.inner_text()
+            result.scroll_into_view_if_needed()
+            page.screenshot(path=str(screenshot), full_page=False)
+        except Exception:
+            page.screenshot(path=str(screenshot), full_page=False)
+            print("---- JupyterLab server log ----\n" + log_path.read_text())
+            raise
+        finally:
+            browser.close()
+
+    assert any(line in text for line in STATE_LINES), text
+    if name == "check_panel_demo.ipynb":
+        # The learner's bug was found, explained, and drawn with `a` marked.
+        assert "✗ Not yet" in text
+        assert "a.grad is 1.0 but a is used twice" in text
+        assert "used twice" in text and "✗ a" in text.replace("\u00a0", " ")
