@@ -324,9 +324,9 @@ def main(argv=None):
         return 0
 
     quick = args.quick
-    samples, steps = (30, 5) if quick else (100, 100)
-    chain_n = 20_000 if quick else 1_000_000
-    product_sizes = [10_000, 20_000] if quick else [100_000, 1_000_000]
+    samples, steps = (20, 3) if quick else (100, 100)
+    chain_n = 5_000 if quick else 1_000_000
+    product_sizes = [2_000, 5_000] if quick else [100_000, 1_000_000]
     figures = {"quick": quick, "python": sys.version.split()[0]}
     print(f"microgradlab engine benchmark ({'quick' if quick else 'full'}; Python {figures['python']})")
 
