@@ -119,9 +119,11 @@ def _render_with_graphviz(scene, rankdir) -> str | None:
     for src, dst in scene.edges:
         dot.edge(src, dst)
     try:
-        return dot.pipe(format="svg", encoding="utf-8")
+        svg = dot.pipe(format="svg", encoding="utf-8")
     except graphviz.ExecutableNotFound:
         return None
+    # Drop the XML declaration and DOCTYPE: the SVG is embedded in HTML pages and widgets.
+    return svg[svg.index("<svg"):]
 
 
 def _escape_plain(text: str) -> str:
