@@ -85,6 +85,13 @@ class Exercise:
                              + ", ".join(f"{n}={n}" for n in self.uses) + ")",
                     "not_attempted": False, "reference_used": False}
         try:
+            for name in self.uses:
+                module = getattr(names[name], "__module__", None) or ""
+                if isinstance(module, str) and module.startswith("microgradlab."):
+                    raise ReferenceSolutionUsed(
+                        f"exercise {self.id} is graded on your own code: the {name} you passed "
+                        f"comes from {module}, the reference solution. Pass the {name} you "
+                        "wrote in this notebook.")
             return self.producer(case, {n: names[n] for n in self.uses})
         except KeyboardInterrupt:
             raise

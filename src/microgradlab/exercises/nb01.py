@@ -172,6 +172,8 @@ _register(Exercise("ex01_difference", NOTEBOOK, "Forward and central differences
                    ("forward_difference", "central_difference"), HINTS_DIFFERENCE,
                    _difference_fixed, _difference_draw, _difference_produce))
 _register(Exercise("ex01_gradient", NOTEBOOK, "The numerical gradient", ("numerical_gradient",),
-                   HINTS_GRADIENT, _gradient_fixed, _gradient_draw, _gradient_produce))
+                   HINTS_GRADIENT, _gradient_fixed, _gradient_draw, _gradient_produce,
+                   facts=lambda case: {"point unchanged": True}))
 _register(Exercise("ex01_descent", NOTEBOOK, "Gradient descent", ("gradient_descent",),
-                   HINTS_DESCENT, _descent_fixed, _descent_draw, _descent_produce))
+                   HINTS_DESCENT, _descent_fixed, _descent_draw, _descent_produce,
+                   facts=lambda case: {"start unchanged": True}))
