@@ -49,14 +49,21 @@ def student_version(nb):
     return nb
 
 
+@functools.lru_cache(maxsize=None)
 def visible_tests(repo_root, name):
-    """grade_id -> source of the graded cells without their hidden block."""
+    """grade_id -> source of the graded cells without their hidden block (parsed once)."""
     return cells_by_grade_id(student_version(read_notebook(repo_root, name)))
+
+
+@functools.lru_cache(maxsize=None)
+def solution_cells(repo_root, name):
+    """grade_id -> source of the reference notebook's nbgrader cells (parsed once)."""
+    return cells_by_grade_id(read_notebook(repo_root, name))
 
 
 def answers_namespace(repo_root, name, replace=None):
     """Run the reference answers of a notebook; replace = (grade_id, old, new) plants a mistake."""
-    solution = cells_by_grade_id(read_notebook(repo_root, name))
+    solution = solution_cells(repo_root, name)
     namespace = {"math": math, "Value": Value}
     for grade_id in ANSWERS[name]:
         source = solution[grade_id]
@@ -144,7 +151,7 @@ MISTAKES = [
 @pytest.mark.parametrize("mistake, name, answer, old, new, graded, words", MISTAKES, ids=[m[0] for m in MISTAKES])
 def test_visible_tests_catch_mistake(repo_root, mistake, name, answer, old, new, graded, words):
     if old is None:  # the whole answer cell is the learner's different attempt
-        old = cells_by_grade_id(read_notebook(repo_root, name))[answer]
+        old = solution_cells(repo_root, name)[answer]
     namespace = answers_namespace(repo_root, name, replace=(answer, old, new))
     with pytest.raises(AssertionError) as failure:
         run_graded(repo_root, name, graded, namespace)
