@@ -233,7 +233,7 @@ def compare(exercise_id, case, produced, expected):
                    "recursion_too_deep" if "RecursionError" in produced["error"] else None)
         message = f"{title}: your code raised {produced['error']}"
         if mistake and mistake != "reference_solution":
-            message += f" -- {MISTAKES[mistake]}"
+            message += f". Known mistake `{mistake}`: {MISTAKES[mistake]}"
         return CaseResult(False, message, mistake=mistake, shown=shown, case_name=case.get("name", ""))
 
     # Structure first: a graph that does not record its inputs cannot have right grads.
@@ -252,7 +252,7 @@ def compare(exercise_id, case, produced, expected):
                 lines.append(f"`{k}` is {got_facts.get(k)!r}, it should be {want!r}")
         message = f"{title}: " + "; ".join(lines)
         if mistake:
-            message += f" -- {MISTAKES[mistake]}"
+            message += f". Known mistake `{mistake}`: {MISTAKES[mistake]}"
         return CaseResult(False, message, mistake=mistake, wrong=wrong_facts, shown=shown,
                           case_name=case.get("name", ""))
 

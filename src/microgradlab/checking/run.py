@@ -48,8 +48,9 @@ def run_exercise(exercise_id, names, seed=None) -> ExerciseResult:
         results = [compare(exercise_id, case, got, expected(exercise_id, case))
                    for case, got in zip(cases, produced)]
     failed = [r for r in results if not r.passed]
-    not_attempted = bool(failed) and all(r.not_attempted for r in failed) and \
-        not any(r.passed for r in results)
+    # A stub raises NotImplementedError wherever it is called; cases that never
+    # call it may pass, which still counts as not attempted.
+    not_attempted = bool(failed) and all(r.not_attempted for r in failed)
     if not failed:
         summary = f"{exercise_id}: all {len(results)} cases pass. Well done!"
     elif not_attempted:

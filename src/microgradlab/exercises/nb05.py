@@ -56,8 +56,10 @@ def _tanh_draw(rng):
     cases = []
     x = round(rng.uniform(-3, 3), 3)
     cases.append(_tanh_case(f"out = tanh(v) at v = {x}", False, {"v": x}, [["out", "tanh", "v"]], "out"))
-    cases.append({"name": "a random expression with tanh",
-                  "program": P.random_program(rng, ops=("add", "mul", "tanh"), n_leaves=2, n_ops=5)})
+    program = P.random_program(rng, ops=("add", "mul", "tanh"), n_leaves=2, n_ops=5)
+    program["ops"].append(["squashed", "tanh", program["output"]])  # at least one tanh
+    program["output"] = "squashed"
+    cases.append({"name": "a random expression with tanh", "program": program})
     return cases
 
 
