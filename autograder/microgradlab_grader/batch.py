@@ -1,0 +1,79 @@
+"""Grading a whole class: draw the cases once, compute PyTorch's answers once,
+then fan the submissions out over sandboxed worker processes.
+
+Each worker thread only supervises one sandbox at a time (a separate process
+running the learner's notebook) and then compares that learner's numbers; the
+threads spend nearly all their time waiting, so ``--workers N`` means "N
+notebooks running at once".
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
+from pathlib import Path
+
+from microgradlab.exercises import NOTEBOOKS, get
+
+from . import sandbox
+from .grading import Grade, Plan, Settings, grade_submission
+from .source import load_source
+from .submissions import Submission
+
+
+def exercise_seed(run_seed: int, exercise_id: str) -> int:
+    """One seed per exercise, derived from the run's seed (stable across runs and machines)."""
+    return random.Random(f"{run_seed}:{exercise_id}").getrandbits(32)
+
+
+def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir: Path,
+               expected, package_dir: Path) -> dict[str, Plan]:
+    """For each notebook: the source's graded cells, the cases, PyTorch's answers, the
+    stripped package (built once per notebook, mounted read-only for every learner)."""
+    torch_stub = sandbox.write_torch_stub(workdir)
+    plans = {}
+    for notebook in notebooks:
+        source = load_source(solutions_dir, notebook)
+        cases, answers = {}, {}
+        for cell in source.graded:
+            drawn = get(cell.grade_id).cases(exercise_seed(run_seed, cell.grade_id))
+            cases[cell.grade_id] = drawn
+            answers[cell.grade_id] = [expected(cell.grade_id, case) for case in drawn]
+        package = sandbox.build_stripped_package(package_dir, notebook,
+                                                 workdir / f"package-{notebook}" / "microgradlab")
+        plans[notebook] = Plan(source, cases, answers, package, torch_stub)
+    return plans
+
+
+def grade_class(submissions: list[Submission], notebooks: list[str], solutions_dir: Path,
+                settings: Settings, workers: int | None = None, seed: int | None = None,
+                progress=None) -> list[Grade]:
+    """Every submission's Grade, in (student, notebook) order."""
+    from microgradlab import checking
+
+    unknown = [n for n in notebooks if n not in NOTEBOOKS]
+    if unknown:
+        raise KeyError(f"unknown notebook(s) {', '.join(unknown)}; known: {', '.join(NOTEBOOKS)}")
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little")
+    workers = workers or os.cpu_count() or 1
+    package_dir = sandbox.package_mount_point()
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mglab-grade-")))
+        os.chmod(workdir, 0o755)
+        plans = make_plans(notebooks, solutions_dir, seed, workdir, checking.expected, package_dir)
+        grades = []
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(grade_submission, s.student, s.notebook, s.path,
+                                   plans[s.notebook], settings, checking.compare)
+                       for s in submissions]
+            for future in as_completed(futures):
+                grades.append(future.result())
+                if progress is not None:
+                    progress.update(1)
+    order = {n: i for i, n in enumerate(NOTEBOOKS)}
+    grades.sort(key=lambda g: (g.student, order[g.notebook]))
+    return grades

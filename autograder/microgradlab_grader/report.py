@@ -1,0 +1,124 @@
+"""What the instructor reads: grades.csv, report.txt and report.png.
+
+``grades.csv`` has one row per (student, notebook): ``student, notebook,
+status, score, max_score, tampered``, then one column per exercise id with the
+points earned. A row that could not be graded has an empty score (and empty
+exercise cells for exercises that produced nothing): it must never read as an
+honest 0.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+from microgradlab.exercises import exercises_of
+
+from .grading import GRADED, Grade
+
+FIXED_COLUMNS = ["student", "notebook", "status", "score", "max_score", "tampered"]
+
+
+def _points(x: float | None) -> str:
+    if x is None:
+        return ""
+    return f"{x:g}"
+
+
+def exercise_columns(notebooks: list[str]) -> list[str]:
+    return [e.id for n in notebooks for e in exercises_of(n)]
+
+
+def write_csv(grades: list[Grade], notebooks: list[str], path: Path) -> None:
+    columns = exercise_columns(notebooks)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FIXED_COLUMNS + columns)
+        for g in grades:
+            row = [g.student, g.notebook, g.status, _points(g.score), _points(g.max_score),
+                   "; ".join(g.tampered)]
+            for column in columns:
+                verdict = g.verdicts.get(column)
+                if verdict is None or (g.status != GRADED and not verdict.delivered):
+                    row.append("")
+                else:
+                    row.append(_points(verdict.points))
+            writer.writerow(row)
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def summarise(grades: list[Grade], notebooks: list[str]) -> dict:
+    """Per exercise: graded count, passes, pass rate, the commonest mistakes."""
+    stats = {}
+    for column in exercise_columns(notebooks):
+        verdicts = [g.verdicts[column] for g in grades
+                    if g.status == GRADED and column in g.verdicts]
+        passed = sum(v.passed for v in verdicts)
+        mistakes = Counter(v.mistake for v in verdicts if not v.passed and v.mistake)
+        stats[column] = {"graded": len(verdicts), "passed": passed,
+                         "rate": passed / len(verdicts) if verdicts else None,
+                         "not_attempted": sum(v.not_attempted for v in verdicts),
+                         "mistakes": mistakes.most_common(3)}
+    return stats
+
+
+def write_text_report(grades: list[Grade], notebooks: list[str], path: Path) -> str:
+    stats = summarise(grades, notebooks)
+    status_counts = Counter(g.status for g in grades)
+    lines = ["microgradlab grade report", "",
+             f"submissions: {len(grades)} ({len(set(g.student for g in grades))} students, "
+             f"{len(notebooks)} notebooks)",
+             "status: " + ", ".join(f"{s} {n}" for s, n in sorted(status_counts.items())), ""]
+    lines.append("per exercise (graded submissions only):")
+    for exercise, s in stats.items():
+        rate = "-" if s["rate"] is None else f"{100 * s['rate']:.0f}%"
+        lines.append(f"  {exercise:26s} pass {s['passed']:4d}/{s['graded']:<4d} {rate:>5s}"
+                     f"   not attempted {s['not_attempted']}")
+        for mistake, count in s["mistakes"]:
+            lines.append(f"      mistake {mistake}: {count}")
+    problems = [g for g in grades if g.status not in (GRADED, "missing")]
+    if problems:
+        lines += ["", "not graded (score left empty):"]
+        lines += [f"  {g.student} {g.notebook}: {g.status} - {g.detail}" for g in problems]
+    flagged = [g for g in grades if g.tampered]
+    if flagged:
+        lines += ["", "test cells changed by the learner (their text never ran; graded anyway):"]
+        lines += [f"  {g.student} {g.notebook}: {'; '.join(g.tampered)}" for g in flagged]
+    text = "\n".join(lines) + "\n"
+    Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def write_plot(grades: list[Grade], notebooks: list[str], path: Path) -> None:
+    """Two panels: pass rate per exercise; the most common named mistakes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stats = summarise(grades, notebooks)
+    names = list(stats)
+    rates = [100 * (s["rate"] or 0.0) for s in stats.values()]
+    mistakes = Counter()
+    for s in stats.values():
+        mistakes.update(dict(s["mistakes"]))
+    top = mistakes.most_common(8)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, max(3.0, 0.4 * len(names) + 1.5)))
+    left.barh(names[::-1], rates[::-1], color="#4c72b0")
+    left.set_xlim(0, 100)
+    left.set_xlabel("pass rate (%) among graded submissions")
+    left.set_title("Exercises")
+    if top:
+        right.barh([m for m, _ in top][::-1], [c for _, c in top][::-1], color="#dd8452")
+        right.set_xlabel("submissions")
+    else:
+        right.text(0.5, 0.5, "no catalogued mistake seen", ha="center", va="center")
+        right.set_axis_off()
+    right.set_title("Most common mistakes")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,209 @@
+"""The sandbox a learner's notebook runs in: bubblewrap plus resource limits.
+
+Inside, the learner's code sees a nearly empty file system:
+
+* read-only: ``/usr`` (the C library, fonts), the Python install, the venv
+  (with PyTorch's folders masked by an empty tmpfs holding only an
+  ``__init__.py`` that raises ImportError), a *stripped* copy of
+  ``microgradlab`` mounted exactly where the editable install looks for it,
+  and the runner script;
+* writable: ``/scratch`` (a private copy of this one submission) and ``/tmp``
+  (a tmpfs that vanishes with the sandbox);
+* not there at all: the course tree, ``solutions/``, the gradebook, other
+  learners' files, the network (``--unshare-all``), the host's processes.
+
+Limits are set with ``setrlimit`` in the child before ``bwrap`` starts, so they
+hold for everything the learner starts: address space (``RLIMIT_AS``), process
+count (``RLIMIT_NPROC``), CPU seconds (``RLIMIT_CPU``), file size
+(``RLIMIT_FSIZE``). Wall-clock limits are the grader's job (it SIGKILLs).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import resource
+import shutil
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+RUNNER = Path(__file__).with_name("runner.py")
+TORCH_DIRS = ("torch", "functorch", "torchgen")
+BLOCKED_IMPORT = (
+    'raise ImportError("PyTorch is not available while your notebook is graded: '
+    'the grade is for your own code")\n'
+)
+CHECKING_STUB = '''"""Withheld while grading: the grader compares your results itself."""
+
+
+def _withheld(*args, **kwargs):
+    print("(microgradlab.checking is not available while your notebook is graded)")
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return _withheld
+'''
+
+
+class SandboxUnavailable(RuntimeError):
+    """bwrap is missing or does not work on this machine."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 2 * 1024**3
+    processes: int = 64
+    cpu_seconds: int = 900
+    file_bytes: int = 64 * 1024**2
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+# --------------------------------------------------------------- stripped package
+def _strip_source(text: str, qualnames: list[str], module: str) -> tuple[str, list[str]]:
+    """``text`` with the bodies of ``qualnames`` replaced by a raise; also the names not found."""
+    tree = ast.parse(text)
+    wanted = set(qualnames)
+    found = set()
+
+    def visit(body, prefix):
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                visit(node.body, prefix + node.name + ".")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                qualname = prefix + node.name
+                if qualname in wanted:
+                    found.add(qualname)
+                    message = (f"{module}:{qualname} is the reference solution, which is withheld "
+                               "while your notebook is graded. Use your own code instead.")
+                    raise_stmt = ast.parse(
+                        "raise __import__('microgradlab.exercises._base', fromlist=['_'])"
+                        f".ReferenceSolutionUsed({message!r})").body[0]
+                    node.body = [raise_stmt]
+
+    visit(tree.body, "")
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n", sorted(wanted - found)
+
+
+def build_stripped_package(package_dir: Path, notebook: str, target: Path) -> Path:
+    """Copy ``package_dir`` (src/microgradlab) to ``target`` with the reference
+    pieces of ``notebook`` and every later notebook stripped from the source and
+    ``checking`` replaced by a stub. Returns ``target``."""
+    from microgradlab.exercises import NOTEBOOKS, REFERENCE_PIECES
+
+    if notebook not in NOTEBOOKS:
+        raise KeyError(f"no notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOKS)}")
+    shutil.copytree(package_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    by_module: dict[str, list[str]] = {}
+    for later in NOTEBOOKS[NOTEBOOKS.index(notebook):]:
+        for piece in REFERENCE_PIECES[later]:
+            module, _, qualname = piece.partition(":")
+            by_module.setdefault(module, []).append(qualname)
+    for module, qualnames in by_module.items():
+        parts = module.split(".")
+        if parts[0] != "microgradlab":
+            raise ValueError(f"reference piece outside microgradlab: {module}")
+        path = target.joinpath(*parts[1:]).with_suffix(".py")
+        if not path.exists():
+            raise FileNotFoundError(f"reference piece module {module} has no file {path}")
+        text, missing = _strip_source(path.read_text(encoding="utf-8"), qualnames, module)
+        if missing:
+            raise LookupError(f"reference pieces not found in {module}: {', '.join(missing)}")
+        path.write_text(text, encoding="utf-8")
+    checking = target / "checking"
+    shutil.rmtree(checking, ignore_errors=True)
+    checking.mkdir()
+    (checking / "__init__.py").write_text(CHECKING_STUB, encoding="utf-8")
+    return target
+
+
+# --------------------------------------------------------------- the command
+def _python_roots() -> list[str]:
+    """The folders a Python interpreter of this venv needs: the base install and the venv."""
+    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    # The venv's python is a symlink into the base install; both must resolve inside.
+    roots.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+    return sorted(r for r in roots if not r.startswith("/usr"))
+
+
+def site_packages() -> Path:
+    return Path(sysconfig.get_paths()["purelib"])
+
+
+def package_mount_point() -> Path:
+    """Where this interpreter imports microgradlab from (the editable install's folder)."""
+    import microgradlab
+    return Path(microgradlab.__path__[0])
+
+
+def bwrap_command(scratch: Path, package_copy: Path, torch_stub: Path, job: str,
+                  python: str | None = None) -> list[str]:
+    """The bwrap command line that runs the runner on ``job`` (a path inside /scratch)."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailable("bwrap (bubblewrap) is not installed")
+    python = python or sys.executable
+    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session",
+           "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
+           "--ro-bind", "/usr", "/usr"]
+    for name in ("lib", "lib64", "bin"):
+        if os.path.islink(f"/{name}"):
+            cmd += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
+        elif os.path.isdir(f"/{name}"):
+            cmd += ["--ro-bind", f"/{name}", f"/{name}"]
+    if os.path.isdir("/etc/fonts"):
+        cmd += ["--ro-bind", "/etc/fonts", "/etc/fonts"]
+    for root in _python_roots():
+        cmd += ["--ro-bind", root, root]
+    packages = site_packages()
+    for name in TORCH_DIRS:
+        if (packages / name).is_dir():
+            cmd += ["--tmpfs", str(packages / name),
+                    "--ro-bind", str(torch_stub), str(packages / name / "__init__.py")]
+    cmd += ["--ro-bind", str(package_copy), str(package_mount_point()),
+            "--ro-bind", str(RUNNER), "/grader/runner.py",
+            "--bind", str(scratch), "/scratch",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--chdir", "/scratch",
+            "--setenv", "HOME", "/scratch",
+            "--setenv", "IPYTHONDIR", "/scratch/.ipython",
+            "--setenv", "MPLCONFIGDIR", "/scratch/.matplotlib",
+            "--setenv", "MPLBACKEND", "Agg",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--setenv", "PYTHONHASHSEED", "0",
+            "--",
+            python, "-I", "/grader/runner.py", job]
+    return cmd
+
+
+def set_limits(limits: Limits):
+    """A ``preexec_fn``: the limits for the child and everything it starts."""
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return apply
+
+
+def write_torch_stub(folder: Path) -> Path:
+    path = folder / "torch_blocked.py"
+    path.write_text(BLOCKED_IMPORT, encoding="utf-8")
+    return path
+
+
+def clean_environment() -> dict:
+    """The environment for bwrap itself: nothing of the instructor's leaks in."""
+    keep = {"LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"}
+    return keep
+
+
+__all__ = ["Limits", "SandboxUnavailable", "bwrap_path", "bwrap_command", "set_limits",
+           "build_stripped_package", "write_torch_stub", "clean_environment"]
