@@ -1,0 +1,102 @@
+"""Every notebook runs: solutions cleanly, student versions failing only where the learner works.
+
+Each notebook is executed once per version in a fresh python3 kernel (nbclient),
+with the notebook's own folder as the working directory, as JupyterLab would.
+About 2.5 s per kernel, most of it `import torch` inside the checker.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import NOTEBOOK_NAMES, ROOT
+
+CELL_TIMEOUT = 60  # seconds per cell, as in the autograder's c.Execute.timeout
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def hidden_block(source: str) -> str:
+    """The code between ### BEGIN HIDDEN TESTS and ### END HIDDEN TESTS."""
+    lines = source.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "### BEGIN HIDDEN TESTS")
+    end = next(i for i, line in enumerate(lines) if line.strip() == "### END HIDDEN TESTS")
+    return "\n".join(lines[start + 1:end])
+
+
+def notebook_path(name: str, version: str) -> Path:
+    path = (ROOT / "solutions" / name / f"{name}.ipynb") if version == "solution" else (
+        ROOT / "notebooks" / f"{name}.ipynb")
+    if not path.exists():
+        pytest.fail(f"notebook {name} missing: {path.relative_to(ROOT)} does not exist (run `make notebooks`)")
+    return path
+
+
+def execute(nb, folder: Path) -> None:
+    """Run every cell in a fresh kernel, recording errors as outputs instead of stopping."""
+    client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, allow_errors=True,
+                            resources={"metadata": {"path": str(folder)}})
+    client.execute()
+
+
+def errors_of(cell) -> list[str]:
+    return [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.output_type == "error"]
+
+
+def stderr_of(cell) -> str:
+    return "".join(o.text for o in cell.get("outputs", []) if o.output_type == "stream" and o.name == "stderr")
+
+
+def describe(cell) -> str:
+    meta = nbgrader_meta(cell)
+    return meta.get("grade_id") or repr(cell.source.strip().splitlines()[0][:60] if cell.source.strip() else "")
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+def test_solution_notebook_runs_without_errors(name, jupyter_env):
+    path = notebook_path(name, "solution")
+    nb = nbformat.read(path, as_version=4)
+    graded = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+    assert graded, f"{name}: no graded test cells"
+    # The hidden block alone, run after the notebook: it must pass on the solution too
+    # (the graded cells below already contain it; this pins that verify itself runs).
+    extra = [nbformat.v4.new_code_cell(hidden_block(c.source)) for c in graded]
+    nb.cells.extend(extra)
+    execute(nb, path.parent)
+    failures = [f"{describe(c)}: {errors_of(c)[0]}" for c in nb.cells if c.cell_type == "code" and errors_of(c)]
+    assert not failures, f"{name} (solution) raised in:\n" + "\n".join(failures)
+    noisy = [f"{describe(c)}: {stderr_of(c)[:300]!r}" for c in graded if stderr_of(c)]
+    assert not noisy, f"{name}: graded test cells wrote to stderr (nbgrader scores that 0):\n" + "\n".join(noisy)
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+def test_student_notebook_fails_only_where_the_learner_works(name, jupyter_env):
+    path = notebook_path(name, "student")
+    solution = nbformat.read(notebook_path(name, "solution"), as_version=4)
+    nb = nbformat.read(path, as_version=4)
+    # Put the solution's hidden tests back, each in its own cell after the notebook,
+    # so we see them fail on the stubs rather than the visible tests failing first.
+    hidden = {nbgrader_meta(c)["grade_id"]: hidden_block(c.source)
+              for c in solution.cells if nbgrader_meta(c).get("grade")}
+    extra = {}
+    for grade_id, code in hidden.items():
+        cell = nbformat.v4.new_code_cell(code)
+        nb.cells.append(cell)
+        extra[grade_id] = cell
+    execute(nb, path.parent)
+
+    learner_cells = [c for c in nb.cells[:len(nb.cells) - len(extra)] if c.cell_type == "code"]
+    may_fail = [c for c in learner_cells if nbgrader_meta(c).get("solution") or nbgrader_meta(c).get("grade")]
+    wrong = [f"{describe(c)}: {errors_of(c)[0]}" for c in learner_cells if errors_of(c) and c not in may_fail]
+    assert not wrong, (f"{name} (student): cells other than answer and graded test cells fail with the stubs "
+                       "in place:\n" + "\n".join(wrong))
+    graded = [c for c in learner_cells if nbgrader_meta(c).get("grade")]
+    passing = [describe(c) for c in graded if not errors_of(c)]
+    assert not passing, f"{name} (student): graded test cells pass on the stubs (free points): {passing}"
+    not_failing = [grade_id for grade_id, cell in extra.items() if not errors_of(cell)]
+    assert not not_failing, f"{name}: the hidden tests of {not_failing} pass on the stubs"
