@@ -206,8 +206,13 @@ def local_derivatives(op, values):
     out = values[op[0]]
     if name in BINARY_OPS:
         a, b = values[args[0]], values[args[1]]
-        return {"add": (1.0, 1.0), "sub": (1.0, -1.0), "mul": (b, a),
-                "div": (1.0 / b, -a / (b * b))}[name]
+        if name == "add":
+            return (1.0, 1.0)
+        if name == "sub":
+            return (1.0, -1.0)
+        if name == "mul":
+            return (b, a)
+        return (1.0 / b, -a / (b * b))
     x = values[node_args(op)[0]]
     if name == "neg":
         return (-1.0,)
@@ -226,7 +231,9 @@ def local_derivatives(op, values):
         return (k * x ** (k - 1),)
     if name in REFLECTED_OPS:
         c = args[0]
-        return ({"radd": 1.0, "rsub": -1.0, "rmul": c, "rdiv": -c / (x * x)}[name],)
+        if name == "rdiv":
+            return (-c / (x * x),)
+        return ({"radd": 1.0, "rsub": -1.0, "rmul": c}[name],)
     c = args[1]
     return ({"addc": 1.0, "subc": 1.0, "mulc": c, "divc": 1.0 / c}[name],)
 
