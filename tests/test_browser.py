@@ -30,6 +30,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-component-update", "--disable-sync"]
 STATE_LINES = ("○ Not attempted yet", "✓ Correct", "✗ Not yet")
 MINUTE = 60_000  # Playwright timeouts are in milliseconds
+GENERATED = "check_panel_demo.ipynb"
+STUDENT = "04_backward.ipynb"
 
 KERNEL_CONNECTED = """() => {
     const app = window.jupyterapp;
@@ -58,7 +60,7 @@ def generated_notebook() -> nbformat.NotebookNode:
     classic `=` instead of `+=` bug, and a check panel that finds it."""
     cells = [
         "from microgradlab import Value\n"
-        "from microgradlab.widgets import check_panel, draw_dot\n"
+        "from microgradlab.widgets import BackwardStepper, check_panel, draw_dot\n"
         "from types import SimpleNamespace",
         "a = Value(2.0, label='a')\nb = Value(3.0, label='b')\n"
         "c = a * b + a  # a is used twice\nc.label = 'c'\ndraw_dot(c)",
@@ -80,6 +82,7 @@ def generated_notebook() -> nbformat.NotebookNode:
         "        text=f'a.grad is {a.grad} but a is used twice: each use must add its share',\n"
         "        graph_root=c, highlight={a: 'used twice'})\n\n"
         "check_panel('ex04_backward', make_report, lambda: 'use += in every _backward')",
+        "BackwardStepper(c)",
     ]
     notebook = nbformat.v4.new_notebook()
     for source in cells:
@@ -111,7 +114,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def lab_server(jupyter_env, tmp_path):
-    """A JupyterLab server with a notebook in its root; yields (url, notebook name, log)."""
+    """A JupyterLab server with the notebooks in its root; yields (url, notebook names, log).
+
+    The generated notebook is always there; the real student notebook 04 joins it once it
+    and microgradlab.checking exist."""
     config_dir = Path(jupyter_env["JUPYTER_CONFIG_DIR"])
     news = config_dir / "lab/user-settings/@jupyterlab/apputils-extension"
     news.mkdir(parents=True, exist_ok=True)
@@ -119,12 +125,12 @@ def lab_server(jupyter_env, tmp_path):
 
     root = tmp_path / "lab-root"
     root.mkdir()
-    real = REPO / "notebooks" / "04_backward.ipynb"
+    names = [GENERATED]
+    nbformat.write(generated_notebook(), root / GENERATED)
+    real = REPO / "notebooks" / STUDENT
     if real.exists() and checking_ready():
-        name, notebook = "04_backward.ipynb", student_notebook(real)
-    else:
-        name, notebook = "check_panel_demo.ipynb", generated_notebook()
-    nbformat.write(notebook, root / name)
+        nbformat.write(student_notebook(real), root / STUDENT)
+        names.append(STUDENT)
 
     port = free_port()
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
@@ -152,7 +158,7 @@ def lab_server(jupyter_env, tmp_path):
             if time.monotonic() > deadline:
                 pytest.fail(f"JupyterLab did not answer in 90 s:\n{log_path.read_text()}")
             time.sleep(0.3)
-        yield url, name, log_path
+        yield url, names, log_path
     finally:
         server.terminate()
         try:
@@ -163,52 +169,71 @@ def lab_server(jupyter_env, tmp_path):
         log.close()
 
 
+def run_all_and_click(page, url: str, name: str, workspace: str, artifacts: Path):
+    """Open ``name`` in a fresh workspace, run every cell, click the first "Check my answer"
+    and the first stepper's "Next"; return the texts that appeared."""
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{name}")
+    page.wait_for_selector(".jp-Notebook")
+    # "Run All" before the kernel is connected hangs: wait for it explicitly.
+    page.wait_for_function(KERNEL_CONNECTED, timeout=2 * MINUTE, polling=250)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    # Every cell has run when every prompt shows an execution count.
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""", timeout=3 * MINUTE, polling=500)
+    page.wait_for_function(KERNEL_IDLE, timeout=2 * MINUTE, polling=250)
+
+    notebook.locator("button.mgl-check-button").first.click()
+    result = notebook.locator(".mgl-check-result").first
+    result.locator(".mgl-check-state").filter(
+        has_text=re.compile("|".join(STATE_LINES))).wait_for()
+    result.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / f"browser_{Path(name).stem}_check.png"))
+    check_text = result.inner_text()
+
+    notebook.locator("button", has_text="Next ▶").first.click()
+    caption = notebook.locator(".mgl-stepper-text").first
+    caption.filter(has_text="step 1/").wait_for()
+    caption.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / f"browser_{Path(name).stem}_stepper.png"))
+    return check_text, caption.inner_text()
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed "
                     "(Debian: apt-get install chromium)")
-def test_check_button_shows_the_result_in_jupyterlab(lab_server):
+def test_check_button_and_stepper_answer_clicks_in_jupyterlab(lab_server):
     sync_api = pytest.importorskip("playwright.sync_api")
-    url, name, log_path = lab_server
+    url, names, log_path = lab_server
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    screenshot = artifacts / f"browser_{Path(name).stem}.png"
 
+    seen = {}
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(2 * MINUTE)
         try:
-            page.goto(f"{url}/lab/tree/{name}")
-            page.wait_for_selector(".jp-Notebook")
-            # "Run All" before the kernel is connected hangs: wait for it explicitly.
-            page.wait_for_function(KERNEL_CONNECTED, timeout=2 * MINUTE, polling=250)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            # Every cell has run when the last one has an execution count.
-            page.wait_for_function(
-                """() => {
-                    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
-                    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-                }""", timeout=3 * MINUTE, polling=500)
-            page.wait_for_function(KERNEL_IDLE, timeout=2 * MINUTE, polling=250)
-
-            button = page.locator("button.mgl-check-button").first
-            button.scroll_into_view_if_needed()
-            button.click()
-            result = page.locator(".mgl-check-result").first
-            result.locator(".mgl-check-state").filter(
-                has_text=re.compile("|".join(STATE_LINES))).wait_for()
-            text = result.inner_text()
-            result.scroll_into_view_if_needed()
-            page.screenshot(path=str(screenshot), full_page=False)
+            for k, name in enumerate(names):
+                seen[name] = run_all_and_click(page, url, name, f"test{k}", artifacts)
         except Exception:
-            page.screenshot(path=str(screenshot), full_page=False)
+            page.screenshot(path=str(artifacts / "browser_failure.png"))
             print("---- JupyterLab server log ----\n" + log_path.read_text())
             raise
         finally:
             browser.close()
 
-    assert any(line in text for line in STATE_LINES), text
-    if name == "check_panel_demo.ipynb":
-        # The learner's bug was found, explained, and drawn with `a` marked.
-        assert "✗ Not yet" in text
-        assert "a.grad is 1.0 but a is used twice" in text
-        assert "used twice" in text and "✗ a" in text.replace("\u00a0", " ")
+    # The generated notebook: the learner's `=` bug is found, explained and drawn.
+    check_text, stepper_text = seen[GENERATED]
+    assert "✗ Not yet" in check_text
+    assert "a.grad is 1.0 but a is used twice" in check_text
+    assert "✗ a" in check_text.replace("\u00a0", " ") and "used twice" in check_text
+    assert stepper_text.startswith("step 1/4: c = ")
+
+    if STUDENT in seen:  # the real notebook, exercises unfinished: "not attempted"
+        check_text, stepper_text = seen[STUDENT]
+        assert "○ Not attempted yet" in check_text, check_text
+        assert stepper_text.startswith("step 1/7: L = d * f"), stepper_text

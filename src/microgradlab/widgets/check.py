@@ -42,9 +42,7 @@ def report_html(report) -> str:
 
         try:
             drawing = draw_dot(root, highlight=getattr(report, "highlight", None) or {})
-            # A wide graph scrolls sideways instead of being cut off at the cell's edge.
-            parts.append(f'<div class="mgl-check-graph" style="overflow-x:auto;max-width:100%">'
-                         f'{drawing.svg()}</div>')
+            parts.append(f'<div class="mgl-check-graph">{drawing.html()}</div>')
         except Exception as error:  # a picture is a bonus; never lose the message for it
             parts.append(f"<div>(could not draw the graph: {escape(_one_line(error))})</div>")
     return "".join(parts)

@@ -48,6 +48,10 @@ class GraphDrawing:
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"image/svg+xml": self._svg, "text/plain": repr(self)}
 
+    def html(self) -> str:
+        """The SVG for embedding in a page: shrinks to the width available, never cut off."""
+        return self._svg.replace("<svg", '<svg style="max-width:100%;height:auto"', 1)
+
     def save(self, path) -> None:
         with open(path, "w", encoding="utf-8") as file:
             file.write(self._svg)

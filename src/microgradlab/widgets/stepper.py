@@ -181,8 +181,7 @@ def _make_widget_class():
             drawing = render_graph(self.recorded.root, highlight={current.node: note},
                                    grads=grads)
             self.caption.value = f"<code>{escape(current.text)}</code>"
-            self.picture.value = (f'<div style="overflow-x:auto;max-width:100%">'
-                                  f"{drawing.svg()}</div>")
+            self.picture.value = drawing.html()
             self.previous_button.disabled = step == 0
             self.next_button.disabled = step == self.slider.max
 
