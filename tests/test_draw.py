@@ -106,8 +106,9 @@ def test_builtin_renderer_names_every_node_and_is_valid_svg(no_dot, capsys):
     assert svg.count('class="node value"') == 7
     assert svg.count('class="node op"') == 3
     assert svg.count('class="edge"') == 2 + 2 + 2 + 3
-    assert drawing._repr_svg_() == svg
-    assert drawing._repr_mimebundle_()["image/svg+xml"] == svg
+    shown = drawing._repr_mimebundle_()["image/svg+xml"]
+    assert drawing._repr_svg_() == shown and texts(shown) == texts(svg)
+    assert 'style="max-width:100%;height:auto"' in shown
 
 
 def test_missing_dot_note_is_printed_once_on_stdout_not_stderr(no_dot, capsys):

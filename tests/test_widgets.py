@@ -134,9 +134,14 @@ def test_stepper_widget_buttons_move_and_redraw():
     assert stepper.step == 0
 
 
-def test_stepper_rejects_non_values():
+def test_stepper_rejects_non_values_and_huge_graphs():
     with pytest.raises(TypeError, match="data"):
         BackwardStepper("L")
+    x = Value(1.0)
+    for _ in range(BackwardPass.MAX_VALUES):
+        x = x * 1.0
+    with pytest.raises(ValueError, match="too many to step through"):
+        BackwardStepper(x)
 
 
 # ----------------------------------------------------------------------

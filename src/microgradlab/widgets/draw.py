@@ -42,11 +42,12 @@ class GraphDrawing:
     def svg(self) -> str:
         return self._svg
 
+    # In a notebook the picture shrinks to the cell's width rather than being cut off.
     def _repr_svg_(self) -> str:
-        return self._svg
+        return self.html()
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"image/svg+xml": self._svg, "text/plain": repr(self)}
+        return {"image/svg+xml": self.html(), "text/plain": repr(self)}
 
     def html(self) -> str:
         """The SVG for embedding in a page: shrinks to the width available, never cut off."""

@@ -26,8 +26,15 @@ class Step:
 class BackwardPass:
     """The recorded steps of one backward pass (no widgets: easy to test)."""
 
+    #: Each step stores every grad, so memory grows as (number of values) ** 2.
+    MAX_VALUES = 1000
+
     def __init__(self, root):
-        self.graph = _graph.collect(root, max_nodes=10_000)
+        self.graph = _graph.collect(root, max_nodes=self.MAX_VALUES)
+        if self.graph.truncated:
+            raise ValueError(f"this graph has more than {self.MAX_VALUES} values: too many to "
+                             "step through one by one; try the stepper on a smaller graph "
+                             "(one neuron, say)")
         if self.graph.has_cycle:
             raise ValueError("this graph has a cycle (a value is its own input), "
                              "so it has no backward order; check how _prev is set")
