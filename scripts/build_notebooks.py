@@ -175,17 +175,20 @@ def course_config(source_dir: Path, release_dir: Path, scratch: Path):
     return config
 
 
+def put_venv_on_path() -> None:
+    """nbgrader's Gradebook shells out to the `alembic` command; when this script is
+    run as .venv/bin/python without activating the venv, that command is not on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
 def generate_assignments(names: list[str], source_dir: Path, release_dir: Path, scratch: Path) -> None:
     """nbgrader's own generate_assignment for each notebook, all in this process."""
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
-    # nbgrader's Gradebook shells out to the `alembic` command; when this script is
-    # run as .venv/bin/python without activating the venv, that command is not on PATH.
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-
+    put_venv_on_path()
     config = course_config(source_dir, release_dir, scratch)
     for name in names:
         coursedir = CourseDirectory(config=config)

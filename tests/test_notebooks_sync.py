@@ -8,6 +8,7 @@ import importlib.util
 import json
 import re
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -269,3 +270,33 @@ def test_cell_ids_depend_on_position_and_content_only(tmp_path):
     assert len(set(ids)) == len(ids), f"two cells share an id: {ids}"
     assert all(c.outputs == [] for c in first.cells if c.cell_type == "code")
     assert first.metadata == {"kernelspec": build_notebooks.KERNELSPEC, "language_info": {"name": "python"}}
+
+
+# --------------------------------------------------------------------------- the nbgrader course
+
+
+def test_course_config_takes_its_source_from_solutions(tmp_path):
+    """nbgrader, configured only by autograder/nbgrader_config.py, releases from solutions/."""
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder")).load_config()
+    assert course.CourseDirectory.course_id == "microgradlab"
+    assert course.Execute.timeout > 0
+    assert "nbgrader.preprocessors.ClearHiddenTests" in course.GenerateFeedback.preprocessors
+    assert Path(course.Exchange.root).is_dir(), "the exchange directory must exist"
+
+    config = build_notebooks.course_config(ROOT / "unused", tmp_path / "unused", tmp_path)
+    # Undo the build's redirection of the source, keep release and gradebook in tmp.
+    config.merge(Config({"CourseDirectory": {"source_directory": "../solutions"}}))
+    coursedir = CourseDirectory(config=config)
+    source = Path(coursedir.format_path(coursedir.source_directory, ".", "01_derivatives")).resolve()
+    assert source == SOLUTIONS / "01_derivatives"
+    coursedir.assignment_id = "01_derivatives"
+    build_notebooks.put_venv_on_path()
+    GenerateAssignment(coursedir=coursedir, config=config).start()
+    released = sorted(p.name for p in (tmp_path / "unused" / "01_derivatives").iterdir())
+    assert released == ["01_derivatives.ipynb"], f"the release should hold the notebook only, not {released}"
