@@ -10,6 +10,7 @@ notebooks running at once".
 from __future__ import annotations
 
 import os
+import queue
 import random
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -24,6 +25,9 @@ from .source import load_source
 from .submissions import Submission
 
 
+SANDBOX_UID_BASE = 61000  # uids 61000.. (one per worker slot) run learner code when grading as root
+
+
 def exercise_seed(run_seed: int, exercise_id: str) -> int:
     """One seed per exercise, derived from the run's seed (stable across runs and machines)."""
     return random.Random(f"{run_seed}:{exercise_id}").getrandbits(32)
@@ -33,7 +37,7 @@ def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir
                expected, package_dir: Path) -> dict[str, Plan]:
     """For each notebook: the source's graded cells, the cases, PyTorch's answers, the
     stripped package (built once per notebook, mounted read-only for every learner)."""
-    torch_stub = sandbox.write_torch_stub(workdir)
+    torch_stub, runner = sandbox.write_support_files(workdir)
     plans = {}
     for notebook in notebooks:
         source = load_source(solutions_dir, notebook)
@@ -44,7 +48,7 @@ def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir
             answers[cell.grade_id] = [expected(cell.grade_id, case) for case in drawn]
         package = sandbox.build_stripped_package(package_dir, notebook,
                                                  workdir / f"package-{notebook}" / "microgradlab")
-        plans[notebook] = Plan(source, cases, answers, package, torch_stub)
+        plans[notebook] = Plan(source, cases, answers, package, torch_stub, runner)
     return plans
 
 
@@ -66,10 +70,22 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
         os.chmod(workdir, 0o755)
         plans = make_plans(notebooks, solutions_dir, seed, workdir, checking.expected, package_dir)
         grades = []
+        # As root, each worker slot runs its sandboxes as a uid of its own, so one
+        # learner's fork bomb cannot use up another's process allowance.
+        slots: queue.Queue = queue.Queue()
+        for slot in range(workers):
+            slots.put(SANDBOX_UID_BASE + slot if os.geteuid() == 0 else None)
+
+        def grade_one(s: Submission) -> Grade:
+            uid = slots.get()
+            try:
+                return grade_submission(s.student, s.notebook, s.path, plans[s.notebook],
+                                        settings, checking.compare, uid=uid)
+            finally:
+                slots.put(uid)
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(grade_submission, s.student, s.notebook, s.path,
-                                   plans[s.notebook], settings, checking.compare)
-                       for s in submissions]
+            futures = [pool.submit(grade_one, s) for s in submissions]
             for future in as_completed(futures):
                 grades.append(future.result())
                 if progress is not None:

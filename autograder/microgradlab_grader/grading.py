@@ -76,6 +76,7 @@ class Plan:
     expected: dict[str, list]       # exercise id -> expected result per case
     package_copy: Path              # stripped microgradlab for this notebook
     torch_stub: Path
+    runner: Path                    # a world-readable copy of runner.py
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class RunOutcome:
     stderr_tail: str
 
 
-def run_sandboxed(notebook, plan: Plan, settings: Settings) -> RunOutcome:
+def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = None) -> RunOutcome:
     """Run the runner on ``notebook`` in a fresh scratch dir; collect its results."""
     graded = [{"grade_id": c.grade_id, "exercise": c.grade_id, "cases": plan.cases[c.grade_id]}
               for c in plan.source.graded]
@@ -141,8 +142,10 @@ def run_sandboxed(notebook, plan: Plan, settings: Settings) -> RunOutcome:
                        IPYTHONDIR=str(scratch / ".ipython"),
                        MPLCONFIGDIR=str(scratch / ".matplotlib"))
         else:
-            cmd = sandbox.bwrap_command(scratch, plan.package_copy, plan.torch_stub,
-                                        "/scratch/job.json")
+            cmd = sandbox.bwrap_command(scratch, plan.package_copy, plan.runner,
+                                        plan.torch_stub, "/scratch/job.json", uid=uid)
+            if uid is not None:
+                os.chown(scratch, uid, uid)
             env = sandbox.clean_environment()
         return _supervise(cmd, env, scratch, settings, write_end, read_end)
 
@@ -236,7 +239,7 @@ def _kill(process):
 
 # ------------------------------------------------------------------ scoring
 def grade_submission(student: str, notebook: str, path: Path | None, plan: Plan,
-                     settings: Settings, compare) -> Grade:
+                     settings: Settings, compare, uid: int | None = None) -> Grade:
     """The Grade of one submission. ``compare(exercise_id, case, produced, expected)``."""
     source = plan.source
     grade = Grade(student, notebook, MISSING, source.max_score)
@@ -248,7 +251,7 @@ def grade_submission(student: str, notebook: str, path: Path | None, plan: Plan,
         grade.status, grade.detail = UNREADABLE, nb
         return grade
     grade.tampered = tampering(source, nb)
-    outcome = run_sandboxed(nb, plan, settings)
+    outcome = run_sandboxed(nb, plan, settings, uid)
     for cell in source.graded:
         grade.verdicts[cell.grade_id] = score_exercise(cell, plan, outcome.results, compare)
     if outcome.finished:

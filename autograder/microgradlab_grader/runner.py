@@ -22,6 +22,7 @@ Messages are JSON lines: ``{"event": "cell", "index": i}`` before each cell
 ``{"event": "done"}`` at the end.
 """
 
+import builtins
 import json
 import os
 import sys
@@ -33,11 +34,22 @@ _write = os.write
 _dumps = json.dumps
 _settrace = sys.settrace
 _setprofile = sys.setprofile
+_BUILTINS = dict(vars(builtins))
+_builtins_dict = vars(builtins)
+
+
+def restore_builtins():
+    """Put back any builtin the learner replaced (``isinstance``, ``float``...): the
+    harness needs them, and no learner code legitimately rebinds them."""
+    for name, value in _BUILTINS.items():
+        if _builtins_dict.get(name) is not value:
+            _builtins_dict[name] = value
 _MAX_LINE = 256_000  # one result line; the grader ignores anything longer
 
 
 def send(message):
     """One JSON line to the grader. A learner who closed fd 3 only loses their own results."""
+    restore_builtins()
     try:
         line = _dumps(message, allow_nan=False, default=repr)
     except (TypeError, ValueError):
@@ -74,6 +86,7 @@ def main(job_path):
         # A learner's trace function could rewrite our local variables; drop it.
         _settrace(None)
         _setprofile(None)
+        restore_builtins()
         for number, case in enumerate(cases):
             send({"event": "case", "exercise": exercise_id, "case": number})
             try:

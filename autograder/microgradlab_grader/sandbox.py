@@ -120,6 +120,11 @@ def build_stripped_package(package_dir: Path, notebook: str, target: Path) -> Pa
     shutil.rmtree(checking, ignore_errors=True)
     checking.mkdir()
     (checking / "__init__.py").write_text(CHECKING_STUB, encoding="utf-8")
+    make_readable(target)
+    for parent in target.parents:  # up to the run's work folder
+        if parent.name.startswith("mglab-"):
+            break
+        parent.chmod(0o755)
     return target
 
 
@@ -142,17 +147,48 @@ def package_mount_point() -> Path:
     return Path(microgradlab.__path__[0])
 
 
-def bwrap_command(scratch: Path, package_copy: Path, torch_stub: Path, job: str,
-                  python: str | None = None) -> list[str]:
-    """The bwrap command line that runs the runner on ``job`` (a path inside /scratch)."""
+def _ancestors(paths) -> list[str]:
+    """Every folder above ``paths``, parents first (bwrap would create them 0700)."""
+    seen = []
+    for path in paths:
+        for parent in reversed(Path(path).parents):
+            text = str(parent)
+            if text != "/" and text not in seen:
+                seen.append(text)
+    return seen
+
+
+def drop_to(uid: int) -> list[str]:
+    """The command prefix that becomes ``uid`` inside the sandbox (no groups, no
+    capabilities, no way back up). Used when the grader runs as root: root is
+    exempt from RLIMIT_NPROC, so the learner's code must not be root."""
+    return ["/usr/bin/setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+
+
+def bwrap_command(scratch: Path, package_copy: Path, runner: Path, torch_stub: Path, job: str,
+                  uid: int | None = None, python: str | None = None) -> list[str]:
+    """The bwrap command line that runs the runner on ``job`` (a path inside /scratch).
+
+    As root (``uid`` given) bwrap makes no user namespace; the learner's process
+    then switches to the unprivileged ``uid`` with setpriv. Otherwise bwrap runs
+    unprivileged with a user namespace (``--unshare-all``)."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable("bwrap (bubblewrap) is not installed")
     python = python or sys.executable
-    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session",
-           "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
-           "--ro-bind", "/usr", "/usr"]
-    for name in ("lib", "lib64", "bin"):
+    cmd = [bwrap, "--die-with-parent", "--new-session"]
+    if uid is not None:
+        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        cmd += ["--unshare-all", "--cap-drop", "ALL"]
+    packages = site_packages()
+    mounts = [str(package_mount_point()), "/grader/runner.py", "/scratch"] + _python_roots()
+    for folder in _ancestors(mounts):
+        cmd += ["--perms", "0755", "--dir", folder]
+    cmd += ["--ro-bind", "/usr", "/usr"]
+    for name in ("lib", "lib64", "bin", "sbin"):
         if os.path.islink(f"/{name}"):
             cmd += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
         elif os.path.isdir(f"/{name}"):
@@ -161,13 +197,12 @@ def bwrap_command(scratch: Path, package_copy: Path, torch_stub: Path, job: str,
         cmd += ["--ro-bind", "/etc/fonts", "/etc/fonts"]
     for root in _python_roots():
         cmd += ["--ro-bind", root, root]
-    packages = site_packages()
     for name in TORCH_DIRS:
         if (packages / name).is_dir():
             cmd += ["--tmpfs", str(packages / name),
                     "--ro-bind", str(torch_stub), str(packages / name / "__init__.py")]
     cmd += ["--ro-bind", str(package_copy), str(package_mount_point()),
-            "--ro-bind", str(RUNNER), "/grader/runner.py",
+            "--ro-bind", str(runner), "/grader/runner.py",
             "--bind", str(scratch), "/scratch",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
             "--chdir", "/scratch",
@@ -177,26 +212,59 @@ def bwrap_command(scratch: Path, package_copy: Path, torch_stub: Path, job: str,
             "--setenv", "MPLBACKEND", "Agg",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             "--setenv", "PYTHONHASHSEED", "0",
-            "--",
-            python, "-I", "/grader/runner.py", job]
-    return cmd
+            "--"]
+    if uid is not None:
+        cmd += drop_to(uid)
+    return cmd + [python, "-I", "/grader/runner.py", job]
 
 
 def set_limits(limits: Limits):
-    """A ``preexec_fn``: the limits for the child and everything it starts."""
+    """A ``preexec_fn``: the limits for the child and everything it starts.
+
+    RLIMIT_NPROC counts every process of the (real) user: as root the learner
+    runs under a uid of its own per worker slot, so the count is the sandbox's;
+    as an ordinary user the processes the user already has are added on top."""
+    processes = limits.processes
+    if os.geteuid() != 0:
+        processes += _process_count(os.getuid())
+
     def apply():
+        os.umask(0o022)
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
 
 
-def write_torch_stub(folder: Path) -> Path:
-    path = folder / "torch_blocked.py"
-    path.write_text(BLOCKED_IMPORT, encoding="utf-8")
-    return path
+def _process_count(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+def write_support_files(folder: Path) -> tuple[Path, Path]:
+    """The torch blocker and a world-readable copy of the runner, in ``folder``."""
+    stub = folder / "torch_blocked.py"
+    stub.write_text(BLOCKED_IMPORT, encoding="utf-8")
+    runner = folder / "runner.py"
+    shutil.copyfile(RUNNER, runner)
+    for path in (stub, runner):
+        path.chmod(0o644)
+    return stub, runner
+
+
+def make_readable(tree: Path) -> None:
+    """a+rX on ``tree``: the sandbox's unprivileged user reads the package copy."""
+    for path in [tree, *tree.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def clean_environment() -> dict:
@@ -206,4 +274,4 @@ def clean_environment() -> dict:
 
 
 __all__ = ["Limits", "SandboxUnavailable", "bwrap_path", "bwrap_command", "set_limits",
-           "build_stripped_package", "write_torch_stub", "clean_environment"]
+           "build_stripped_package", "write_support_files", "clean_environment", "drop_to"]

@@ -1,0 +1,139 @@
+"""`microgradlab grade` against real hostile submissions (tests/fixtures/hostile).
+
+One class of ~25 hostile notebooks of 02_value is graded once (module
+fixture); each test then checks one row: the hack earns exactly what the
+learner honestly earned, the sandbox leaked nothing, and the course tree is
+unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+from hostile import FULL, NOTEBOOK, hostiles, write_class  # noqa: E402
+
+from microgradlab_grader import cli, sandbox  # noqa: E402
+from microgradlab_grader.report import read_csv  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+
+pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bwrap is not installed")
+
+
+def tree_hash(*folders: Path) -> str:
+    """One hash over every file's path and bytes (caches left out)."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if "__pycache__" in path.parts or not path.is_file():
+                continue
+            digest.update(str(path).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def runner_processes() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "/grader/runner.py" in line]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, jupyter_env):
+    work = tmp_path_factory.mktemp("hostile")
+    # A listening socket on the host: the sandbox must not reach it.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    connections = []
+    threading.Thread(target=lambda: connections.append(server.accept()), daemon=True).start()
+    # Secrets the sandbox must not see: the real course files and another learner's work.
+    other = work / "class" / "zz-other-student" / f"{NOTEBOOK}.ipynb"
+    secrets = {
+        "solutions": str(SOLUTIONS / NOTEBOOK / f"{NOTEBOOK}.py"),
+        "gradebook": str(ROOT / "autograder" / "nbgrader_config.py"),  # beside gradebook.db
+        "other_student": str(other),
+        "hidden_tests": str(SOLUTIONS / NOTEBOOK / f"{NOTEBOOK}.ipynb"),
+        "canary_in_course": str(ROOT / "autograder" / "escaped" / "canary.txt"),
+        "canary_in_tmp": str(work / "escaped-canary.txt"),
+        "port": server.getsockname()[1],
+    }
+    made = write_class(work / "class", SOLUTIONS, secrets)
+    other.parent.mkdir(parents=True, exist_ok=True)
+    other.write_text((work / "class" / "patch-math" / f"{NOTEBOOK}.ipynb").read_text())
+    course = [SOLUTIONS, ROOT / "src", ROOT / "autograder"]
+    before = tree_hash(*course)
+    out = work / "out"
+    status = cli.main(["grade", str(work / "class"), "--out", str(out), "--notebooks", NOTEBOOK,
+                       "--workers", "2", "--timeout-cell", "30", "--seed", "7", "--no-progress"])
+    after = tree_hash(*course)
+    server.close()
+    rows = {row["student"]: row for row in read_csv(out / "grades.csv")}
+    return {"status": status, "rows": rows, "made": made, "secrets": secrets, "out": out,
+            "before": before, "after": after, "connections": connections}
+
+
+CASES = [h.name for h in hostiles({"solutions": "", "gradebook": "", "other_student": "",
+                                   "hidden_tests": "", "canary_in_course": "",
+                                   "canary_in_tmp": "", "port": 1})]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_hack_earns_exactly_the_honest_points(graded, name):
+    student = name.replace("_", "-")
+    hostile = graded["made"][student]
+    row = graded["rows"][student]
+    assert row["status"] == "graded", row
+    assert float(row["score"]) == hostile.points, (name, row)
+    assert float(row["ex02_value"]) == hostile.points
+    assert float(row["max_score"]) == FULL  # points come from the source, never the submission
+    assert bool(row["tampered"]) == hostile.tampered, (name, row["tampered"])
+
+
+def test_the_command_finished_cleanly(graded):
+    assert graded["status"] == 0
+
+
+def test_course_tree_unchanged_and_nothing_escaped(graded):
+    assert graded["before"] == graded["after"]
+    for key in ("canary_in_course", "canary_in_tmp"):
+        assert not Path(graded["secrets"][key]).exists(), key
+    assert not graded["connections"], "a sandbox reached the host's network"
+
+
+def test_no_sandbox_process_survives(graded):
+    assert runner_processes() == []
+
+
+def test_feedback_never_shows_what_the_learner_printed(graded):
+    html = (graded["out"] / "feedback" / "fake-passed-output" / f"{NOTEBOOK}.html").read_text()
+    # Outputs cleared: no output element at all (the stylesheet names the class, so match elements).
+    assert not re.search(r'class="[^"]*jp-OutputArea-output', html)
+    assert "FAIL" in html
+
+
+def test_the_secrets_hack_does_work_without_the_sandbox(tmp_path, jupyter_env):
+    """The fixture can fail: unsandboxed (--unsafe) the secret-reading hack repairs
+    the wrong work and earns the points it must not earn under bwrap."""
+    secrets = {"solutions": str(SOLUTIONS / NOTEBOOK / f"{NOTEBOOK}.py"), "gradebook": "/nonexistent",
+               "other_student": "/nonexistent", "hidden_tests": "/nonexistent",
+               "canary_in_course": "", "canary_in_tmp": "", "port": 1}
+    from hostile import build
+    hack = next(h for h in hostiles(secrets) if h.name == "read_secrets")
+    import nbformat
+    path = tmp_path / "class" / "leaky" / f"{NOTEBOOK}.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(build(hack, SOLUTIONS), str(path))
+    assert cli.main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "out"),
+                     "--notebooks", NOTEBOOK, "--unsafe", "--no-progress", "--seed", "1"]) == 0
+    row = read_csv(tmp_path / "out" / "grades.csv")[0]
+    assert float(row["score"]) == FULL
