@@ -96,10 +96,12 @@ def read_notebook(path: Path):
         return f"not valid JSON ({type(exc).__name__}: {str(exc)[:120]})"
     except OSError as exc:
         return f"could not be read ({exc.strerror})"
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
-        return "not a notebook (no list of cells)"
+    if not isinstance(raw, dict):
+        return f"not a notebook (a JSON {type(raw).__name__}, not an object)"
     if raw.get("nbformat") != 4:
         return f"not nbformat 4 (nbformat is {raw.get('nbformat')!r})"
+    if not isinstance(raw.get("cells"), list):
+        return "not a notebook (no list of cells)"
     for i, cell in enumerate(raw["cells"]):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             return f"not a notebook (cell {i} is not a notebook cell)"
@@ -216,6 +218,11 @@ def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int)
     finally:
         selector.close()
         os.close(read_end)
+        if not finished and not timed_out:
+            try:  # it closed the pipe: let it finish dying, to report its real exit status
+                process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
         _kill(process)
         reader.join(timeout=5)
     return RunOutcome(results, finished, timed_out, process.returncode,
