@@ -1,0 +1,140 @@
+"""Grading a synthetic class: `microgradlab grade` against plain `nbgrader autograde`.
+
+    .venv/bin/python bench/bench_grading.py [--students 100] [--notebooks 02_value,04_backward]
+                                            [--seed 0] [--workers N] [--skip-nbgrader]
+
+Builds a class with tests/fixtures/class_builder.py (honest, wrong and broken
+submissions), grades it with `microgradlab grade` (sandboxed, N workers) and
+with nbgrader's own `autograde` run sequentially in a temporary copy of the
+course, then prints both wall times, the speed-up, and whether the two agree
+on every honest and wrong submission (same score). Broken submissions are
+left out of the agreement: the two tools report them differently by design
+(nbgrader writes 0, microgradlab writes a status and no score).
+
+Prints figures; asserts nothing. A full class (100 students, six notebooks)
+takes a long while with nbgrader; use --students for a quick look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+VENV_BIN = Path(sys.executable).parent
+
+
+def jupyter_home(base: Path) -> dict:
+    """A private Jupyter/IPython/matplotlib home, so nothing touches the user's."""
+    env = dict(os.environ)
+    for key, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
+                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
+                     ("MPLCONFIGDIR", "mpl")]:
+        (base / sub).mkdir(parents=True, exist_ok=True)
+        env[key] = str(base / sub)
+    env["MPLBACKEND"] = "Agg"
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run_microgradlab(class_dir: Path, out: Path, notebooks: list[str], workers: int | None,
+                     env: dict) -> tuple[float, dict]:
+    cmd = [str(VENV_BIN / "microgradlab"), "grade", str(class_dir), "--out", str(out),
+           "--notebooks", ",".join(notebooks), "--no-progress"]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    with open(out / "grades.csv", newline="") as handle:
+        rows = {(r["student"], r["notebook"]): r for r in csv.DictReader(handle)}
+    return seconds, rows
+
+
+def run_nbgrader(class_dir: Path, work: Path, notebooks: list[str], env: dict) -> tuple[float, dict]:
+    """Sequential nbgrader in a temporary copy of the course; returns (seconds, scores)."""
+    course = work / "course"
+    (course / "autograder").mkdir(parents=True)
+    shutil.copy(ROOT / "autograder" / "nbgrader_config.py", course / "autograder")
+    for name in notebooks:
+        shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
+    for student in sorted(p for p in class_dir.iterdir() if p.is_dir()):
+        for name in notebooks:
+            src = student / f"{name}.ipynb"
+            if src.exists():
+                dest = course / "autograder" / "submitted" / student.name / name / f"{name}.ipynb"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(src, dest)
+    nbgrader = str(VENV_BIN / "nbgrader")
+    cwd = course / "autograder"
+    quiet = {"cwd": cwd, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    # Set-up (not timed): the assignments and their cells enter the gradebook.
+    for name in notebooks:
+        subprocess.run([nbgrader, "generate_assignment", name, "--force"], check=True, **quiet)
+    start = time.perf_counter()
+    for name in notebooks:  # nbgrader exits 1 when some submission fails; keep going
+        subprocess.run([nbgrader, "autograde", name, "--create", "--force"], **quiet)
+    seconds = time.perf_counter() - start
+    export = work / "nbgrader_grades.csv"
+    subprocess.run([nbgrader, "export", "--to", str(export)], check=True, **quiet)
+    with open(export, newline="") as handle:
+        rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(handle)}
+    return seconds, rows
+
+
+def main(argv=None) -> int:
+    from class_builder import available_notebooks, build_class
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=100)
+    parser.add_argument("--notebooks", default=None, help="comma-separated (default: all built)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--skip-nbgrader", action="store_true")
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks.split(",") if args.notebooks else available_notebooks()
+
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        work = Path(tmp)
+        env = jupyter_home(work / "home")
+        manifest = build_class(work / "class", args.students, args.seed, notebooks=notebooks)
+        n = sum(len(v) for v in manifest.values())
+        print(f"class: {args.students} students x {len(notebooks)} notebooks = {n} submissions "
+              f"({', '.join(notebooks)}); {os.cpu_count()} cores")
+        ours_s, ours = run_microgradlab(work / "class", work / "out", notebooks, args.workers, env)
+        print(f"microgradlab grade: {ours_s:8.1f} s  ({ours_s / n:.2f} s per notebook)")
+        if args.skip_nbgrader:
+            return 0
+        theirs_s, theirs = run_nbgrader(work / "class", work / "nbg", notebooks, env)
+        print(f"nbgrader autograde: {theirs_s:8.1f} s  ({theirs_s / n:.2f} s per notebook, "
+              "sequential, gradebook set-up not counted)")
+        print(f"speed-up: {theirs_s / ours_s:.2f}x")
+        compared, disagree = 0, []
+        for student, per_notebook in manifest.items():
+            for name, facts in per_notebook.items():
+                if facts["kind"] not in ("correct", "wrong"):
+                    continue
+                compared += 1
+                mine = ours.get((student, name), {})
+                other = theirs.get((student, name), {})
+                a, b = mine.get("score", ""), other.get("score", "")
+                if a == "" or b == "" or abs(float(a) - float(b)) > 1e-9:
+                    disagree.append(f"{student} {name}: microgradlab {a or mine.get('status')} "
+                                    f"nbgrader {b or '(none)'} ({facts['kind']} {facts['detail']})")
+        print(f"agreement on honest and wrong submissions: {compared - len(disagree)}/{compared}")
+        for line in disagree[:20]:
+            print("  differs:", line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
