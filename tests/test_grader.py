@@ -95,6 +95,14 @@ def build_class(folder: Path) -> None:
     for student, (code, _) in BROKEN.items():
         write(with_cell_before_test("02_value", "ex02_value", code),
               folder / student / "02_value.ipynb")
+    mangled = json.loads(nbformat.writes(honest("02_value")))
+    for raw in mangled["cells"]:
+        if raw["metadata"].get("nbgrader", {}).get("grade_id") == "ex02_value":
+            raw["metadata"]["nbgrader"] = ["not", "a", "dict"]
+        elif raw["metadata"].get("nbgrader", {}).get("grade_id") == "setup_02":
+            raw["metadata"]["nbgrader"]["grade_id"] = {"unhashable": []}
+    (folder / "mangled-metadata").mkdir()
+    (folder / "mangled-metadata" / "02_value.ipynb").write_text(json.dumps(mangled))
     (folder / "not-json").mkdir()
     (folder / "not-json" / "02_value.ipynb").write_text("{this is not json")
     (folder / "nbformat-3").mkdir()
@@ -159,6 +167,13 @@ def test_broken_submissions_get_their_status(graded_twice, student):
         assert float(row["score"]) == 3.0
     else:  # never an honest-looking 0
         assert row["score"] == "" and row["ex02_value"] == ""
+
+
+@needs_bwrap
+def test_mangled_test_cell_metadata_is_flagged_and_graded(graded_twice):
+    row = graded_twice[0][("mangled-metadata", "02_value")]
+    assert (row["status"], row["score"]) == ("graded", "3")
+    assert "ex02_value" in row["tampered"]
 
 
 @needs_bwrap

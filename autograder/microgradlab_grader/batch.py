@@ -20,7 +20,7 @@ from pathlib import Path
 from microgradlab.exercises import NOTEBOOKS, get
 
 from . import sandbox
-from .grading import Grade, Plan, Settings, grade_submission
+from .grading import GRADER_ERROR, Grade, Plan, Settings, grade_submission
 from .source import load_source
 from .submissions import Submission
 
@@ -81,6 +81,9 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
             try:
                 return grade_submission(s.student, s.notebook, s.path, plans[s.notebook],
                                         settings, checking.compare, uid=uid)
+            except Exception as exc:  # noqa: BLE001 - one bad row must not stop the class
+                return Grade(s.student, s.notebook, GRADER_ERROR, plans[s.notebook].source.max_score,
+                             detail=f"{type(exc).__name__}: {exc}"[:300])
             finally:
                 slots.put(uid)
 

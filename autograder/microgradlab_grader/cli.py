@@ -134,8 +134,11 @@ def run(submissions, notebooks, solutions, settings, workers, seed, out: Path, p
     for grade in grades:
         path = paths[(grade.student, grade.notebook)]
         notebook = read_notebook(path) if path is not None else None
-        write_feedback(grade, None if isinstance(notebook, str) else notebook,
-                       sources[grade.notebook], out)
+        try:
+            write_feedback(grade, None if isinstance(notebook, str) else notebook,
+                           sources[grade.notebook], out)
+        except Exception:  # noqa: BLE001 - a page without the learner's cells beats no page
+            write_feedback(grade, None, sources[grade.notebook], out)
     write_csv(grades, notebooks, out / "grades.csv")
     write_text_report(grades, notebooks, out / "report.txt")
     write_plot(grades, notebooks, out / "report.png")

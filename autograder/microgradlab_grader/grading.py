@@ -14,6 +14,8 @@ Statuses (a row that is not ``graded`` has an empty score, never a 0):
 ``timeout``      a cell ran past ``--timeout-cell`` or the notebook past
                  ``--timeout-notebook``; the sandbox was SIGKILLed
 ``kernel_died``  the process ended before the end (``os._exit``, a crash, the memory cap)
+``grader_error`` the grader itself failed on this submission (a bug to report); the
+                 rest of the class is still graded
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from pathlib import Path
 from . import sandbox
 from .source import SourceNotebook, tampering
 
-GRADED, MISSING, UNREADABLE, TIMEOUT, KERNEL_DIED = (
-    "graded", "missing", "unreadable", "timeout", "kernel_died")
+GRADED, MISSING, UNREADABLE, TIMEOUT, KERNEL_DIED, GRADER_ERROR = (
+    "graded", "missing", "unreadable", "timeout", "kernel_died", "grader_error")
 MAX_MESSAGE_BYTES = 4 * 1024**2   # all results of one notebook; more is ignored
 STDERR_TAIL = 2000
 
@@ -107,6 +109,14 @@ def read_notebook(path: Path):
             return f"not a notebook (cell {i} is not a notebook cell)"
         if not isinstance(cell.get("source", ""), (str, list)):
             return f"not a notebook (cell {i} has no text)"
+        if not isinstance(cell.setdefault("metadata", {}), dict):
+            return f"not a notebook (cell {i}'s metadata is not an object)"
+        nbgrader = cell["metadata"].get("nbgrader")
+        if nbgrader is not None and not (isinstance(nbgrader, dict)
+                                         and isinstance(nbgrader.get("grade_id", ""), str)):
+            # Mangled nbgrader metadata: treat the cell as an ordinary one (a
+            # test cell then shows up as tampered with and is graded anyway).
+            del cell["metadata"]["nbgrader"]
     try:
         # reads() joins list-of-lines sources, as nbgrader's checksums expect.
         return nbformat.reads(json.dumps(raw), as_version=4)
@@ -135,7 +145,8 @@ def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = No
         inside = "/scratch" if not settings.unsafe else str(scratch)
         read_end, write_end = os.pipe()
         job = {"notebook": f"{inside}/submission.ipynb", "graded": graded, "order": order,
-               "skip": order, "result_fd": write_end}
+               "skip": order, "result_fd": write_end,
+               "test_texts": {c.grade_id: c.visible_source for c in plan.source.graded}}
         (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
         if settings.unsafe:
             import sys
