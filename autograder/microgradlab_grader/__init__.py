@@ -1,1 +1,14 @@
-"""The instructor-side grading tools for microgradlab."""
+"""The instructor-side grader: ``microgradlab grade`` (see docs/GRADING.md).
+
+One concept per module, in the order a submission meets them:
+
+* ``submissions`` -- find ``(student, notebook)`` pairs in a folder, a zip or nbgrader's layout
+* ``source``      -- what the SOURCE notebook says is graded (grade ids, points, checksums)
+* ``sandbox``     -- the bubblewrap command, resource limits, the stripped package copy
+* ``runner``      -- runs inside the sandbox: the learner's cells, then ``produce`` per case
+* ``grading``     -- supervises one sandboxed run, compares in our own process, scores it
+* ``batch``       -- draws the cases once, computes PyTorch's answers once, fans out
+* ``feedback``    -- one HTML page per learner and notebook, verdicts, no hidden tests
+* ``report``      -- grades.csv, report.txt, report.png
+* ``cli``         -- the command line
+"""

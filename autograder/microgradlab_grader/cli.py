@@ -93,8 +93,11 @@ def grade_command(args) -> int:
               "can read and write your files, use the network and import PyTorch.",
               file=sys.stderr)
     notebooks = args.notebooks or list(NOTEBOOKS)
+    # CPU seconds can only run out after the wall clock would have: a backstop for
+    # processes the learner detaches, not a second, stricter limit.
+    limits = sandbox.Limits(cpu_seconds=int(args.timeout_notebook) + 30)
     settings = Settings(timeout_cell=args.timeout_cell, timeout_notebook=args.timeout_notebook,
-                        unsafe=args.unsafe)
+                        limits=limits, unsafe=args.unsafe)
     with tempfile.TemporaryDirectory(prefix="mglab-unzip-") as unpack:
         try:
             root = args.submissions
