@@ -4,7 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export MPLBACKEND=Agg
-.venv/bin/python -m pytest "$@"
+# Two workers: the notebook and grader tests spend most of their time waiting on kernels.
+.venv/bin/python -m pytest -n 2 "$@"
 status=$?
 if [ $status -eq 5 ]; then
     echo "[test] pytest collected no tests: treating that as a failure" >&2

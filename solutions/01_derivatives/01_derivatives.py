@@ -162,7 +162,8 @@ def central_difference(f, x, h):
 # %% nbgrader={"grade": true, "grade_id": "ex01_difference", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 got = forward_difference(lambda x: x**2, 3.0, 1.0)
 assert isinstance(got, float), f"forward_difference should return a float, it returned {got!r}"
-assert math.isclose(got, 7.0), f"the slope of x**2 from x=3 to x=4 should be 7.0, your forward_difference gave {got}"
+halved = " (that is half the slope: a forward difference divides by h, not 2h)" if math.isclose(got, 3.5) else ""
+assert math.isclose(got, 7.0), f"the slope of x**2 from x=3 to x=4 should be 7.0, your forward_difference gave {got}{halved}"
 got = forward_difference(lambda x: x**2, 3.0, 0.001)
 assert math.isclose(got, 6.001, rel_tol=1e-6), (
     f"forward_difference(x**2, 3, 0.001) should be 6.001 (the slope 6 plus the step), you gave {got}")

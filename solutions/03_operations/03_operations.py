@@ -447,6 +447,10 @@ Value.__neg__ = neg
 Value.__sub__ = sub
 Value.__rsub__ = rsub
 
+# %% [markdown]
+# The tests build `a - b`, `-a` and `1 - a`, check the numbers and the graph, then push an
+# incoming gradient through each `_backward` and compare the signs with the table above.
+
 # %% nbgrader={"grade": true, "grade_id": "ex03_sub_neg", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 a, b = Value(2.0), Value(-3.0)
 d = a - b
@@ -589,6 +593,10 @@ def rtruediv(self, other):
 Value.__pow__ = power
 Value.__truediv__ = truediv
 Value.__rtruediv__ = rtruediv
+
+# %% [markdown]
+# The tests try `a / b`, `1 / a` and `a ** k` for whole and fractional `k`, check the numbers
+# and the graph, then compare each `_backward` with the local derivatives in the table.
 
 # %% nbgrader={"grade": true, "grade_id": "ex03_div_pow", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 a = Value(2.0)

@@ -162,9 +162,13 @@ def check(exercise_id, **names):
         try:
             import ipywidgets  # noqa: F401
             from .. import widgets
-            return widgets.check_panel(
+            panel = widgets.check_panel(
                 exercise_id, make_report=lambda: self_check(exercise_id, **names),
                 next_hint=lambda: hint_text(exercise_id))
+            # Check once straight away, so running the cell shows where you stand;
+            # the button re-checks after you change your code.
+            panel.check_button.click()
+            return panel
         except (ImportError, AttributeError):
             pass
     print(self_check(exercise_id, **names).text)

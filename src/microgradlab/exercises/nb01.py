@@ -33,7 +33,9 @@ def _cubic(x):  # f(x) = x**3 - 2x
 # ---------------------------------------------------------------- ex01_difference
 def _difference_fixed():
     return [
-        {"name": "f(x) = x**2 at x = 3 with h = 1e-6", "shown": True,
+        {"name": "f(x) = x**2 from x = 3 to x = 4 (h = 1): slope 7", "shown": True,
+         "program": _square(3.0), "x": 3.0, "h": 1.0},
+        {"name": "f(x) = x**2 at x = 3 with h = 1e-6", "shown": False,
          "program": _square(3.0), "x": 3.0, "h": 1e-6},
         {"name": "f(x) = x**2 at x = 3 with a big step h = 0.5", "shown": False,
          "program": _square(3.0), "x": 3.0, "h": 0.5},
@@ -64,13 +66,19 @@ def _difference_produce(case, names):
 
 
 # ---------------------------------------------------------------- ex01_gradient
+def _round_bowl(x, y):  # f(x, y) = x**2 + y**2, the notebook's example
+    return _program({"x": x, "y": y}, [["p", "pow", "x", 2], ["q", "pow", "y", 2], ["f", "add", "p", "q"]], "f")
+
+
 def _two_d(x, y):  # f(x, y) = x*y + y**2
     return _program({"x": x, "y": y}, [["p", "mul", "x", "y"], ["q", "pow", "y", 2], ["f", "add", "p", "q"]], "f")
 
 
 def _gradient_fixed():
     return [
-        {"name": "f(x, y) = x*y + y**2 at (1, 2)", "shown": True, "program": _two_d(1.0, 2.0),
+        {"name": "f(x, y) = x**2 + y**2 at (1, 2): gradient <2, 4>", "shown": True,
+         "program": _round_bowl(1.0, 2.0), "point": [1.0, 2.0]},
+        {"name": "f(x, y) = x*y + y**2 at (1, 2)", "shown": False, "program": _two_d(1.0, 2.0),
          "point": [1.0, 2.0]},
         {"name": "f(x, y) = x*y + y**2 at (-3, 0.5)", "shown": False, "program": _two_d(-3.0, 0.5),
          "point": [-3.0, 0.5]},
@@ -105,7 +113,9 @@ def _bowl(x, y):  # f(x, y) = (x - 1)**2 + 2*(y + 2)**2, lowest at (1, -2)
 
 def _descent_fixed():
     return [
-        {"name": "f(x, y) = (x-1)**2 + 2*(y+2)**2 from (3, 1), lr = 0.1, 5 steps", "shown": True,
+        {"name": "f(x, y) = x**2 + y**2 from (1, 2), lr = 0.1, 3 steps", "shown": True,
+         "program": _round_bowl(1.0, 2.0), "start": [1.0, 2.0], "lr": 0.1, "steps": 3},
+        {"name": "f(x, y) = (x-1)**2 + 2*(y+2)**2 from (3, 1), lr = 0.1, 5 steps", "shown": False,
          "program": _bowl(3.0, 1.0), "start": [3.0, 1.0], "lr": 0.1, "steps": 5},
         {"name": "the same bowl from (-2, 0), lr = 0.2, 1 step", "shown": False,
          "program": _bowl(-2.0, 0.0), "start": [-2.0, 0.0], "lr": 0.2, "steps": 1},
