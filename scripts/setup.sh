@@ -56,7 +56,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 say "installing pinned packages (first run: about 2 minutes)"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.lock
+# (This machine's pip config may name local package folders that do not exist; pip's
+# warnings about them are noise, so they are filtered out.)
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.lock \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
 system_packages
