@@ -5,6 +5,7 @@ pass the visible tests, and each realistic mistake must fail them with a message
 at that mistake. Two kernel tests execute the notebooks as nbgrader would hand them out.
 """
 from __future__ import annotations
+from conftest import execute_notebook
 
 import functools
 import json
@@ -224,10 +225,7 @@ def test_reference_answers_pass_the_hidden_pytorch_comparison(repo_root):
 # in a kernel, as nbgrader runs them
 # ----------------------------------------------------------------------------------------
 def execute(nb):
-    from nbclient import NotebookClient
-
-    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
-    return nb
+    return execute_notebook(nb, timeout=60)
 
 
 def errors_and_stderr(nb):

@@ -5,6 +5,7 @@ the visible tests, and each realistic mistake must fail them with a message that
 that mistake. Kernel tests execute the notebooks as written and as nbgrader hands them out.
 """
 from __future__ import annotations
+from conftest import execute_notebook
 
 import functools
 import json
@@ -203,10 +204,7 @@ def test_reference_answers_pass_the_hidden_pytorch_comparison(repo_root):
 # in a kernel, as nbgrader runs them
 # ----------------------------------------------------------------------------------------
 def execute(nb):
-    from nbclient import NotebookClient
-
-    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
-    return nb
+    return execute_notebook(nb, timeout=60)
 
 
 def errors_and_stderr(nb):

@@ -5,12 +5,12 @@ with the notebook's own folder as the working directory, as JupyterLab would.
 About 2.5 s per kernel, most of it `import torch` inside the checker.
 """
 from __future__ import annotations
+from conftest import execute_notebook
 
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from conftest import NOTEBOOK_NAMES, ROOT
 
@@ -39,9 +39,7 @@ def notebook_path(name: str, version: str) -> Path:
 
 def execute(nb, folder: Path) -> None:
     """Run every cell in a fresh kernel, recording errors as outputs instead of stopping."""
-    client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, allow_errors=True,
-                            resources={"metadata": {"path": str(folder)}})
-    client.execute()
+    execute_notebook(nb, folder, timeout=CELL_TIMEOUT)
 
 
 def errors_of(cell) -> list[str]:

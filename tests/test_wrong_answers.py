@@ -13,6 +13,7 @@ A last test runs the unmodified solution notebooks: every graded cell must pass
 there, so a failure above is caused by the planted mistake and nothing else.
 """
 from __future__ import annotations
+from conftest import execute_notebook
 
 import functools
 import json
@@ -65,12 +66,7 @@ def plant(nb, answer_cell: str, source: str):
 
 def execute(nb, workdir: Path):
     """Run every cell in a fresh kernel, keeping going past errors (as nbgrader does)."""
-    from nbclient import NotebookClient
-
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(workdir)}})
-    client.execute()
-    return nb
+    return execute_notebook(nb, workdir, timeout=120)
 
 
 def graded_outcomes(nb) -> dict[str, tuple[bool, str]]:

@@ -192,6 +192,9 @@ def bwrap_command(scratch: Path, package_copy: Path, runner: Path, torch_stub: P
                 "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         cmd += ["--unshare-all", "--cap-drop", "ALL"]
+    # /proc, /dev and the empty /tmp come first: a later --tmpfs /tmp would hide
+    # anything bound below it, and the checkout (so the venv) may itself live in /tmp.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     packages = site_packages()
     mounts = [str(package_mount_point()), "/grader/runner.py", "/scratch"] + _python_roots()
     for folder in _ancestors(mounts):
@@ -213,7 +216,6 @@ def bwrap_command(scratch: Path, package_copy: Path, runner: Path, torch_stub: P
     cmd += ["--ro-bind", str(package_copy), str(package_mount_point()),
             "--ro-bind", str(runner), "/grader/runner.py",
             "--bind", str(scratch), "/scratch",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
             "--chdir", "/scratch",
             "--setenv", "HOME", "/scratch",
             "--setenv", "IPYTHONDIR", "/scratch/.ipython",

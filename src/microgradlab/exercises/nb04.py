@@ -148,6 +148,12 @@ def _backward_fixed():
         {"name": "a diamond: s = x*x, t = s + x, u = t*s", "shown": False, "program": {
             "leaves": {"x": -1.5}, "ops": [["s", "mul", "x", "x"], ["t", "add", "s", "x"],
                                           ["u", "mul", "t", "s"]], "output": "u"}},
+        # The same diamond with u's inputs the other way round: a walk that pushes a
+        # node's gradient before all its users are done fails one of the two,
+        # whichever order it visits inputs in.
+        {"name": "the mirrored diamond: s = x*x, t = s + x, u = s*t", "shown": False, "program": {
+            "leaves": {"x": 0.75}, "ops": [["s", "mul", "x", "x"], ["t", "add", "s", "x"],
+                                          ["u", "mul", "s", "t"]], "output": "u"}},
     ]
 
 
