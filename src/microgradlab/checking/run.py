@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -116,7 +117,9 @@ def _highlight(result, nodes):
 def self_check(exercise_id, **names) -> SelfCheckReport:
     """Run the exercise and explain the result; never raises on learner code."""
     exercise = get(exercise_id)
-    result = run_exercise(exercise_id, names)
+    # One fresh seed, kept, so the failing case can be rebuilt for the drawing.
+    seed = int.from_bytes(os.urandom(4), "big")
+    result = run_exercise(exercise_id, names, seed=seed)
     if result.passed:
         return SelfCheckReport(exercise_id, "correct", result.summary)
     if result.not_attempted:
@@ -125,9 +128,11 @@ def self_check(exercise_id, **names) -> SelfCheckReport:
     for r in result.results:
         lines.append(("  ok    " if r.passed else "  WRONG ") + r.case_name)
     root, marks = None, {}
-    first = next(r for r in result.results if not r.passed)
-    case = next(c for c in exercise.cases(0) if c.get("name") == first.case_name) \
-        if first.shown else None
+    # Draw a failing case the learner has seen if there is one, else the first
+    # failing case. The drawing shows only the learner's own numbers and marks,
+    # never an expected value, so a hidden case may be drawn too.
+    failing = [(r, c) for r, c in zip(result.results, exercise.cases(seed)) if not r.passed]
+    first, case = next(((r, c) for r, c in failing if r.shown), failing[0])
     if case is not None and first.wrong:
         try:
             with warnings.catch_warnings(), withheld(exercise.notebook, exercise.id):
