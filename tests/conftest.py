@@ -66,3 +66,17 @@ def execute_notebook(nb, folder: Path | None = None, timeout: int = 60):
         except RuntimeError as error:
             if attempt == 2 or "before replying to kernel_info" not in str(error):
                 raise
+
+
+def errors_and_stderr(nb) -> list[tuple[str, str]]:
+    """(grade_id or "cell N", what went wrong) for every error output and every
+    stderr stream in an executed notebook: what nbgrader counts as a failure."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                found.append((grade_id, f"{output.ename}: {output.evalue}"))
+            elif output.output_type == "stream" and output.name == "stderr":
+                found.append((grade_id, "stderr: " + output.text))
+    return found

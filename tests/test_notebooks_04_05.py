@@ -5,7 +5,7 @@ the visible tests, and each realistic mistake must fail them with a message that
 that mistake. Kernel tests execute the notebooks as written and as nbgrader hands them out.
 """
 from __future__ import annotations
-from conftest import execute_notebook
+from conftest import errors_and_stderr, execute_notebook
 
 import functools
 import json
@@ -203,28 +203,12 @@ def test_reference_answers_pass_the_hidden_pytorch_comparison(repo_root):
 # ----------------------------------------------------------------------------------------
 # in a kernel, as nbgrader runs them
 # ----------------------------------------------------------------------------------------
-def execute(nb):
-    return execute_notebook(nb, timeout=60)
-
-
-def errors_and_stderr(nb):
-    found = []
-    for index, cell in enumerate(nb.cells):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                found.append((grade_id, f"{output.ename}: {output.evalue}"))
-            elif output.output_type == "stream" and output.name == "stderr":
-                found.append((grade_id, "stderr: " + output.text))
-    return found
-
-
 @pytest.mark.parametrize("name", list(SOURCES))
 def test_notebook_runs_clean_and_its_stubs_fail_only_where_allowed(repo_root, jupyter_env, name):
-    solution = execute(read_notebook(repo_root, name))
+    solution = execute_notebook(read_notebook(repo_root, name))
     assert errors_and_stderr(solution) == []
 
-    student = execute(student_version(read_notebook(repo_root, name)))
+    student = execute_notebook(student_version(read_notebook(repo_root, name)))
     graded = {c.metadata["nbgrader"]["grade_id"] for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")}
     failed = {grade_id for grade_id, _ in errors_and_stderr(student)}
     assert failed == graded, f"with the stubs in place, these cells failed: {failed}; only {graded} may"
