@@ -12,13 +12,19 @@ left out of the agreement: the two tools report them differently by design
 (nbgrader writes 0, microgradlab writes a status and no score).
 
 Prints figures; asserts nothing. A full class (100 students, six notebooks)
-takes a long while with nbgrader; use --students for a quick look.
+takes well over an hour with nbgrader; use --students for a quick look. The
+two halves can also run at different times on the same class (the class is
+rebuilt from --students and --seed, identically):
+
+    bench_grading.py --nbgrader-only --nbgrader-save nbg.json   # the long half
+    bench_grading.py --nbgrader-from nbg.json                   # ours, then compare
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -100,8 +106,21 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--skip-nbgrader", action="store_true")
+    parser.add_argument("--nbgrader-only", action="store_true",
+                        help="time nbgrader alone (with --nbgrader-save to keep the figures)")
+    parser.add_argument("--nbgrader-save", type=Path, default=None,
+                        help="write nbgrader's time and scores to this JSON file")
+    parser.add_argument("--nbgrader-from", type=Path, default=None,
+                        help="take nbgrader's time and scores from a --nbgrader-save file "
+                             "instead of running it (same --students, --seed, notebooks)")
     args = parser.parse_args(argv)
     notebooks = args.notebooks.split(",") if args.notebooks else available_notebooks()
+    same_class = {"students": args.students, "seed": args.seed, "notebooks": notebooks}
+    saved = None
+    if args.nbgrader_from:
+        saved = json.loads(args.nbgrader_from.read_text())
+        if saved["class"] != same_class:
+            parser.error(f"{args.nbgrader_from} is for another class: {saved['class']}")
 
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         work = Path(tmp)
@@ -110,13 +129,27 @@ def main(argv=None) -> int:
         n = sum(len(v) for v in manifest.values())
         print(f"class: {args.students} students x {len(notebooks)} notebooks = {n} submissions "
               f"({', '.join(notebooks)}); {os.cpu_count()} cores")
-        ours_s, ours = run_microgradlab(work / "class", work / "out", notebooks, args.workers, env)
-        print(f"microgradlab grade: {ours_s:8.1f} s  ({ours_s / n:.2f} s per notebook)")
+        if not args.nbgrader_only:
+            ours_s, ours = run_microgradlab(work / "class", work / "out", notebooks,
+                                            args.workers, env)
+            print(f"microgradlab grade: {ours_s:8.1f} s  ({ours_s / n:.2f} s per notebook)")
         if args.skip_nbgrader:
             return 0
-        theirs_s, theirs = run_nbgrader(work / "class", work / "nbg", notebooks, env)
+        if saved is not None:
+            theirs_s = saved["seconds"]
+            theirs = {(r["student_id"], r["assignment"]): r for r in saved["rows"]}
+            print(f"(nbgrader figures from {args.nbgrader_from}, measured {saved['when']})")
+        else:
+            theirs_s, theirs = run_nbgrader(work / "class", work / "nbg", notebooks, env)
+            if args.nbgrader_save:
+                args.nbgrader_save.write_text(json.dumps({
+                    "class": same_class, "seconds": theirs_s,
+                    "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    "rows": list(theirs.values())}, indent=1))
         print(f"nbgrader autograde: {theirs_s:8.1f} s  ({theirs_s / n:.2f} s per notebook, "
               "sequential, gradebook set-up not counted)")
+        if args.nbgrader_only:
+            return 0
         print(f"speed-up: {theirs_s / ours_s:.2f}x")
         compared, disagree = 0, []
         for student, per_notebook in manifest.items():

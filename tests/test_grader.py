@@ -305,3 +305,31 @@ def test_a_zip_of_the_class_grades_like_the_folder(tmp_path, jupyter_env):
                      "02_value", "--no-progress", "--seed", "5"]) == 0
     rows = {r["student"]: r for r in read_csv(tmp_path / "out" / "grades.csv")}
     assert (rows["ann"]["score"], rows["ben"]["score"]) == ("3", "0")
+
+
+@needs_bwrap
+def test_a_notebook_waiting_out_its_timeout_hands_its_worker_on(tmp_path, jupyter_env, monkeypatch):
+    """One worker, an endless loop first in the queue: the honest notebook behind it
+    is graded while the loop waits for its timeout, not after."""
+    from microgradlab_grader import batch
+    from microgradlab_grader.grading import Settings
+
+    write(with_cell_before_test("02_value", "ex02_value", "import time\ntime.sleep(600)\n"),
+          tmp_path / "class" / "a-sleeper" / "02_value.ipynb")
+    write(honest("02_value"), tmp_path / "class" / "b-honest" / "02_value.ipynb")
+    finished = []
+    real = batch.grade_submission
+
+    def recorded(student, *args, **kwargs):
+        grade = real(student, *args, **kwargs)
+        finished.append(student)
+        return grade
+    monkeypatch.setattr(batch, "grade_submission", recorded)
+    settings = Settings(timeout_cell=10, timeout_notebook=60, lend_after=1)
+    grades = batch.grade_class(find_submissions(tmp_path / "class", ["02_value"]), ["02_value"],
+                               SOLUTIONS, settings, workers=1, seed=1)
+    by_student = {g.student: g for g in grades}
+    assert by_student["a-sleeper"].status == "timeout"
+    assert by_student["b-honest"].status == "graded"
+    assert by_student["b-honest"].score == by_student["b-honest"].max_score
+    assert finished == ["b-honest", "a-sleeper"]

@@ -5,6 +5,13 @@ Each worker thread only supervises one sandbox at a time (a separate process
 running the learner's notebook) and then compares that learner's numbers; the
 threads spend nearly all their time waiting, so ``--workers N`` means "N
 notebooks running at once".
+
+Endless loops would otherwise decide the class's wall time: every one holds a
+worker for the whole cell timeout (60 s) while honest notebooks take 1-5 s.
+So a worker slot is *lent*: a sandbox whose cell has run past
+``Settings.lend_after`` gives its slot to the next submission and waits out
+its timeout beside the others. At most ``2N`` sandboxes are alive at once, and
+the limits each one is judged by do not change.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import os
 import queue
 import random
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 from pathlib import Path
@@ -25,7 +33,7 @@ from .source import load_source
 from .submissions import Submission
 
 
-SANDBOX_UID_BASE = 61000  # uids 61000.. (one per worker slot) run learner code when grading as root
+SANDBOX_UID_BASE = 61000  # uids 61000.. (one per worker thread) run learner code when grading as root
 
 
 def exercise_seed(run_seed: int, exercise_id: str) -> int:
@@ -70,24 +78,34 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
         os.chmod(workdir, 0o755)
         plans = make_plans(notebooks, solutions_dir, seed, workdir, checking.expected, package_dir)
         grades = []
-        # As root, each worker slot runs its sandboxes as a uid of its own, so one
+        running = threading.Semaphore(workers)  # sandboxes that still hold a worker slot
+        threads = 2 * workers                   # ...plus at most `workers` that lent theirs
+        # As root, each thread runs its sandboxes as a uid of its own, so one
         # learner's fork bomb cannot use up another's process allowance.
-        slots: queue.Queue = queue.Queue()
-        for slot in range(workers):
-            slots.put(SANDBOX_UID_BASE + slot if os.geteuid() == 0 else None)
+        uids: queue.Queue = queue.Queue()
+        for slot in range(threads):
+            uids.put(SANDBOX_UID_BASE + slot if os.geteuid() == 0 else None)
 
         def grade_one(s: Submission) -> Grade:
-            uid = slots.get()
+            running.acquire()
+            lent = threading.Event()
+
+            def lend():  # called at most once, from this thread
+                lent.set()
+                running.release()
+            uid = uids.get()
             try:
                 return grade_submission(s.student, s.notebook, s.path, plans[s.notebook],
-                                        settings, checking.compare, uid=uid)
+                                        settings, checking.compare, uid=uid, on_long_cell=lend)
             except Exception as exc:  # noqa: BLE001 - one bad row must not stop the class
                 return Grade(s.student, s.notebook, GRADER_ERROR, plans[s.notebook].source.max_score,
                              detail=f"{type(exc).__name__}: {exc}"[:300])
             finally:
-                slots.put(uid)
+                uids.put(uid)
+                if not lent.is_set():
+                    running.release()
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             futures = [pool.submit(grade_one, s) for s in submissions]
             for future in as_completed(futures):
                 grades.append(future.result())

@@ -97,7 +97,8 @@ def grade_command(args) -> int:
     # processes the learner detaches, not a second, stricter limit.
     limits = sandbox.Limits(cpu_seconds=int(args.timeout_notebook) + 30)
     settings = Settings(timeout_cell=args.timeout_cell, timeout_notebook=args.timeout_notebook,
-                        limits=limits, unsafe=args.unsafe)
+                        limits=limits, unsafe=args.unsafe,
+                        lend_after=min(Settings.lend_after, args.timeout_cell / 2))
     with tempfile.TemporaryDirectory(prefix="mglab-unzip-") as unpack:
         try:
             root = args.submissions

@@ -87,6 +87,10 @@ class Settings:
     timeout_notebook: float = 600.0
     limits: sandbox.Limits = sandbox.Limits()
     unsafe: bool = False            # no bwrap: run the runner as a plain child process
+    # A cell still running after this many seconds is probably waiting for its
+    # timeout (no solution cell takes 4 s): its worker slot is handed on, so the
+    # class keeps moving. The timeouts themselves are unchanged.
+    lend_after: float = 10.0
 
 
 def read_notebook(path: Path):
@@ -134,8 +138,11 @@ class RunOutcome:
     stderr_tail: str
 
 
-def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = None) -> RunOutcome:
-    """Run the runner on ``notebook`` in a fresh scratch dir; collect its results."""
+def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = None,
+                  on_long_cell=None) -> RunOutcome:
+    """Run the runner on ``notebook`` in a fresh scratch dir; collect its results.
+
+    ``on_long_cell()`` is called (once) when a cell has run ``settings.lend_after`` seconds."""
     graded = [{"grade_id": c.grade_id, "exercise": c.grade_id, "cases": plan.cases[c.grade_id]}
               for c in plan.source.graded]
     order = [c.grade_id for c in plan.source.graded]
@@ -160,10 +167,11 @@ def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = No
             if uid is not None:
                 os.chown(scratch, uid, uid)
             env = sandbox.clean_environment()
-        return _supervise(cmd, env, scratch, settings, write_end, read_end)
+        return _supervise(cmd, env, scratch, settings, write_end, read_end, on_long_cell)
 
 
-def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int) -> RunOutcome:
+def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int,
+               on_long_cell=None) -> RunOutcome:
     process = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, pass_fds=(write_end,),
@@ -194,6 +202,9 @@ def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int)
             if now - cell_started > settings.timeout_cell:
                 timed_out = f"a cell ran longer than {settings.timeout_cell:g} s"
                 break
+            if on_long_cell is not None and now - cell_started > settings.lend_after:
+                on_long_cell()
+                on_long_cell = None
             wait = min(settings.timeout_notebook - (now - start),
                        settings.timeout_cell - (now - cell_started))
             if not selector.select(timeout=max(0.01, min(wait, 1.0))):
@@ -257,8 +268,10 @@ def _kill(process):
 
 # ------------------------------------------------------------------ scoring
 def grade_submission(student: str, notebook: str, path: Path | None, plan: Plan,
-                     settings: Settings, compare, uid: int | None = None) -> Grade:
-    """The Grade of one submission. ``compare(exercise_id, case, produced, expected)``."""
+                     settings: Settings, compare, uid: int | None = None,
+                     on_long_cell=None) -> Grade:
+    """The Grade of one submission. ``compare(exercise_id, case, produced, expected)``;
+    ``on_long_cell`` as in :func:`run_sandboxed`."""
     source = plan.source
     grade = Grade(student, notebook, MISSING, source.max_score)
     if path is None:
@@ -269,7 +282,7 @@ def grade_submission(student: str, notebook: str, path: Path | None, plan: Plan,
         grade.status, grade.detail = UNREADABLE, nb
         return grade
     grade.tampered = tampering(source, nb)
-    outcome = run_sandboxed(nb, plan, settings, uid)
+    outcome = run_sandboxed(nb, plan, settings, uid, on_long_cell)
     for cell in source.graded:
         grade.verdicts[cell.grade_id] = score_exercise(cell, plan, outcome.results, compare)
     if outcome.finished:
