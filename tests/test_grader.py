@@ -333,3 +333,18 @@ def test_a_notebook_waiting_out_its_timeout_hands_its_worker_on(tmp_path, jupyte
     assert by_student["b-honest"].status == "graded"
     assert by_student["b-honest"].score == by_student["b-honest"].max_score
     assert finished == ["b-honest", "a-sleeper"]
+
+
+@needs_bwrap
+def test_honest_work_in_every_notebook_earns_full_marks_in_the_sandbox(tmp_path, jupyter_env):
+    """All six notebooks end to end (widgets, drawings, training) under the real sandbox."""
+    from conftest import NOTEBOOK_NAMES
+
+    for name in NOTEBOOK_NAMES:
+        write(honest(name), tmp_path / "class" / "honest" / f"{name}.ipynb")
+    assert cli.main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "out"),
+                     "--workers", "2", "--no-progress"]) == 0
+    rows = {r["notebook"]: r for r in read_csv(tmp_path / "out" / "grades.csv")}
+    assert sorted(rows) == sorted(NOTEBOOK_NAMES)
+    for name, row in rows.items():
+        assert (row["status"], row["score"]) == ("graded", row["max_score"]), name

@@ -312,6 +312,20 @@ def test_training_view_trains_on_play_ticks_and_stops():
     assert view.loss_picture.value[:4] == b"\x89PNG"
 
 
+def test_training_view_trains_but_draws_nothing_while_graded(monkeypatch):
+    """The grader's sandbox sets MICROGRADLAB_GRADING=1: same training, no pictures."""
+    model, X, y, loss = tiny_problem()
+    watched = TrainingView(model, X, y, loss, steps=10, lr=0.1)
+    watched.run()
+    monkeypatch.setenv("MICROGRADLAB_GRADING", "1")
+    model, X, y, loss = tiny_problem()
+    graded = TrainingView(model, X, y, loss, steps=10, lr=0.1)
+    graded.run()
+    assert graded.losses == watched.losses and "10/10 steps" in graded.status.value
+    assert graded.loss_picture.value == b"" and graded.boundary_picture.value == b""
+    assert watched.loss_picture.value[:4] == b"\x89PNG"
+
+
 def test_training_view_rejects_bad_settings():
     model, X, y, loss = tiny_problem()
     with pytest.raises(ValueError, match="labels"):

@@ -46,6 +46,7 @@ def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir
     """For each notebook: the source's graded cells, the cases, PyTorch's answers, the
     stripped package (built once per notebook, mounted read-only for every learner)."""
     torch_stub, runner = sandbox.write_support_files(workdir)
+    matplotlib_cache = sandbox.build_matplotlib_cache(workdir)
     plans = {}
     for notebook in notebooks:
         source = load_source(solutions_dir, notebook)
@@ -56,7 +57,8 @@ def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir
             answers[cell.grade_id] = [expected(cell.grade_id, case) for case in drawn]
         package = sandbox.build_stripped_package(package_dir, notebook,
                                                  workdir / f"package-{notebook}" / "microgradlab")
-        plans[notebook] = Plan(source, cases, answers, package, torch_stub, runner)
+        plans[notebook] = Plan(source, cases, answers, package, torch_stub, runner,
+                               matplotlib_cache)
     return plans
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -79,6 +80,7 @@ class Plan:
     package_copy: Path              # stripped microgradlab for this notebook
     torch_stub: Path
     runner: Path                    # a world-readable copy of runner.py
+    matplotlib_cache: Path | None = None  # copied into each sandbox's empty home
 
 
 @dataclass(frozen=True)
@@ -155,17 +157,20 @@ def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = No
                "skip": order, "result_fd": write_end,
                "test_texts": {c.grade_id: c.visible_source for c in plan.source.graded}}
         (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        if plan.matplotlib_cache is not None:
+            shutil.copytree(plan.matplotlib_cache, scratch / ".matplotlib")
         if settings.unsafe:
             import sys
             cmd = [sys.executable, str(sandbox.RUNNER), str(scratch / "job.json")]
-            env = dict(os.environ, MPLBACKEND="Agg", HOME=str(scratch),
+            env = dict(os.environ, MPLBACKEND="Agg", HOME=str(scratch), MICROGRADLAB_GRADING="1",
                        IPYTHONDIR=str(scratch / ".ipython"),
                        MPLCONFIGDIR=str(scratch / ".matplotlib"))
         else:
             cmd = sandbox.bwrap_command(scratch, plan.package_copy, plan.runner,
                                         plan.torch_stub, "/scratch/job.json", uid=uid)
             if uid is not None:
-                os.chown(scratch, uid, uid)
+                for path in (scratch, *scratch.glob(".matplotlib/**")):
+                    os.chown(path, uid, uid)
             env = sandbox.clean_environment()
         return _supervise(cmd, env, scratch, settings, write_end, read_end, on_long_cell)
 

@@ -89,6 +89,11 @@ def main(job_path):
 
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance()
+    # Nothing a graded notebook displays is shown to anyone: keep plain text
+    # only, so rich reprs (a graphviz drawing runs `dot`) cost nothing.
+    shell.display_formatter.active_types = ["text/plain"]
+    shell.display_formatter.mimebundle_formatter.enabled = False
+    shell.display_formatter.ipython_display_formatter.enabled = False
     namespace = shell.user_ns  # the learner may rebind shell attributes; keep the dict
 
     def grade_here(grade_id):
