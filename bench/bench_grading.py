@@ -66,6 +66,28 @@ def run_microgradlab(class_dir: Path, out: Path, notebooks: list[str], workers: 
     return seconds, rows
 
 
+def against_the_manifest(manifest: dict, ours: dict) -> list[str]:
+    """Rows of ours that differ from what the class builder meant: the status, and for
+    a graded row every exercise that must pass (points > 0) or fail (0 points)."""
+    differ = []
+    for student, per_notebook in manifest.items():
+        for name, facts in per_notebook.items():
+            row = ours.get((student, name), {})
+            what = f"{student} {name} ({facts['kind']} {facts['detail']})".replace(" )", ")")
+            if row.get("status") != facts["status"]:
+                differ.append(f"{what}: status {row.get('status')}, meant {facts['status']}")
+                continue
+            if facts["status"] != "graded":
+                continue
+            for exercise in facts["passes"]:
+                if not float(row.get(exercise) or 0) > 0:
+                    differ.append(f"{what}: {exercise} should pass")
+            for exercise in facts["fails"]:
+                if float(row.get(exercise) or 0) != 0:
+                    differ.append(f"{what}: {exercise} should fail")
+    return differ
+
+
 def run_nbgrader(class_dir: Path, work: Path, notebooks: list[str], env: dict) -> tuple[float, dict]:
     """Sequential nbgrader in a temporary copy of the course; returns (seconds, scores)."""
     course = work / "course"
@@ -133,6 +155,16 @@ def main(argv=None) -> int:
             ours_s, ours = run_microgradlab(work / "class", work / "out", notebooks,
                                             args.workers, env)
             print(f"microgradlab grade: {ours_s:8.1f} s  ({ours_s / n:.2f} s per notebook)")
+            statuses = {}
+            for per_notebook in manifest.values():
+                for facts in per_notebook.values():
+                    statuses[facts["status"]] = statuses.get(facts["status"], 0) + 1
+            print("  the class as built: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+            differ = against_the_manifest(manifest, ours)
+            print(f"  rows as the class builder meant them (status, and each exercise pass/fail): "
+                  f"{n - len({d.split(':')[0] for d in differ})}/{n}")
+            for line in differ[:20]:
+                print("  differs:", line)
         if args.skip_nbgrader:
             return 0
         if saved is not None:
