@@ -64,8 +64,11 @@ def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir
 
 def grade_class(submissions: list[Submission], notebooks: list[str], solutions_dir: Path,
                 settings: Settings, workers: int | None = None, seed: int | None = None,
-                progress=None) -> list[Grade]:
-    """Every submission's Grade, in (student, notebook) order."""
+                progress=None, on_graded=None) -> list[Grade]:
+    """Every submission's Grade, in (student, notebook) order.
+
+    ``on_graded(grade)`` runs in this thread as each grade arrives (the feedback
+    page is written then, while the sandboxes keep the cores busy)."""
     from microgradlab import checking
 
     unknown = [n for n in notebooks if n not in NOTEBOOKS]
@@ -111,6 +114,8 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
             futures = [pool.submit(grade_one, s) for s in submissions]
             for future in as_completed(futures):
                 grades.append(future.result())
+                if on_graded is not None:
+                    on_graded(grades[-1])
                 if progress is not None:
                     progress.update(1)
     order = {n: i for i, n in enumerate(NOTEBOOKS)}

@@ -129,13 +129,10 @@ def run(submissions, notebooks, solutions, settings, workers, seed, out: Path, p
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=len(submissions), unit="notebook", disable=not progress, file=sys.stderr)
-    with bar:
-        grades = grade_class(submissions, notebooks, solutions, settings, workers=workers,
-                             seed=seed, progress=bar)
     paths = {(s.student, s.notebook): s.path for s in submissions}
     sources = {n: load_source(solutions, n) for n in notebooks}
-    for grade in grades:
+
+    def feedback_page(grade):
         path = paths[(grade.student, grade.notebook)]
         notebook = read_notebook(path) if path is not None else None
         try:
@@ -143,6 +140,11 @@ def run(submissions, notebooks, solutions, settings, workers, seed, out: Path, p
                            sources[grade.notebook], out)
         except Exception:  # noqa: BLE001 - a page without the learner's cells beats no page
             write_feedback(grade, None, sources[grade.notebook], out)
+
+    bar = tqdm(total=len(submissions), unit="notebook", disable=not progress, file=sys.stderr)
+    with bar:
+        grades = grade_class(submissions, notebooks, solutions, settings, workers=workers,
+                             seed=seed, progress=bar, on_graded=feedback_page)
     write_csv(grades, notebooks, out / "grades.csv")
     write_text_report(grades, notebooks, out / "report.txt")
     write_plot(grades, notebooks, out / "report.png")
