@@ -84,7 +84,7 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
         plans = make_plans(notebooks, solutions_dir, seed, workdir, checking.expected, package_dir)
         grades = []
         running = threading.Semaphore(workers)  # sandboxes that still hold a worker slot
-        threads = 2 * workers                   # ...plus at most `workers` that lent theirs
+        threads = 2 * workers                   # holders plus lenders: at most 2N sandboxes alive
         # As root, each thread runs its sandboxes as a uid of its own, so one
         # learner's fork bomb cannot use up another's process allowance.
         uids: queue.Queue = queue.Queue()

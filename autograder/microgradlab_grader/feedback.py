@@ -9,6 +9,7 @@ message from ``compare`` and, on a fail, the first hint.
 
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path
 
@@ -101,16 +102,12 @@ class Remembered:
         return self.memory[key]
 
 
-_EXPORTER: list = []
-
-
+@functools.cache
 def exporter() -> HTMLExporter:
     """One exporter for the run (building one loads every template)."""
-    if not _EXPORTER:
-        _EXPORTER.append(HTMLExporter(filters={
-            "clean_html": Remembered(clean_html),
-            "highlight_code": Remembered(Highlight2HTML(pygments_lexer="ipython3"))}))
-    return _EXPORTER[0]
+    return HTMLExporter(filters={
+        "clean_html": Remembered(clean_html),
+        "highlight_code": Remembered(Highlight2HTML(pygments_lexer="ipython3"))})
 
 
 def write_feedback(grade: Grade, submission, source: SourceNotebook, out_dir: Path) -> Path:

@@ -162,8 +162,8 @@ def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = No
         if settings.unsafe:
             import sys
             cmd = [sys.executable, str(sandbox.RUNNER), str(scratch / "job.json")]
-            env = dict(os.environ, MPLBACKEND="Agg", HOME=str(scratch), MICROGRADLAB_GRADING="1",
-                       IPYTHONDIR=str(scratch / ".ipython"),
+            env = dict(os.environ, MPLBACKEND="Agg", HOME=str(scratch),
+                       **{sandbox.GRADING_VARIABLE: "1"}, IPYTHONDIR=str(scratch / ".ipython"),
                        MPLCONFIGDIR=str(scratch / ".matplotlib"))
         else:
             cmd = sandbox.bwrap_command(scratch, plan.package_copy, plan.runner,

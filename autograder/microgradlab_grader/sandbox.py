@@ -31,6 +31,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from microgradlab.widgets._plot import GRADING_VARIABLE  # noqa: E402 - widgets skip pictures
+
 RUNNER = Path(__file__).with_name("runner.py")
 TORCH_DIRS = ("torch", "functorch", "torchgen")
 BLOCKED_IMPORT = (
@@ -226,7 +228,7 @@ def bwrap_command(scratch: Path, package_copy: Path, runner: Path, torch_stub: P
             "--setenv", "IPYTHONDIR", "/scratch/.ipython",
             "--setenv", "MPLCONFIGDIR", "/scratch/.matplotlib",
             "--setenv", "MPLBACKEND", "Agg",
-            "--setenv", "MICROGRADLAB_GRADING", "1",
+            "--setenv", GRADING_VARIABLE, "1",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             "--setenv", "PYTHONHASHSEED", "0",
             "--"]
