@@ -174,17 +174,8 @@ def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = No
             env = sandbox.clean_environment()
         outcome = _supervise(cmd, env, scratch, settings, write_end, read_end, on_long_cell)
         if uid is not None:
-            _wait_until_gone(uid)
+            sandbox.wait_until_uid_is_empty(uid)
         return outcome
-
-
-def _wait_until_gone(uid: int, seconds: float = 10.0) -> None:
-    """Wait (briefly) until no process of ``uid`` is left. The kernel tears down a
-    killed sandbox's pid namespace asynchronously, and a fork bomb's leftovers would
-    count against RLIMIT_NPROC of the next learner who runs as this uid."""
-    deadline = time.monotonic() + seconds
-    while sandbox._process_count(uid) and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int,

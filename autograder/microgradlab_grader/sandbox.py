@@ -28,10 +28,11 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from microgradlab.widgets._plot import GRADING_VARIABLE  # noqa: E402 - widgets skip pictures
+from microgradlab.widgets._plot import GRADING_VARIABLE  # set in the sandbox: widgets skip pictures
 
 RUNNER = Path(__file__).with_name("runner.py")
 TORCH_DIRS = ("torch", "functorch", "torchgen")
@@ -255,6 +256,15 @@ def set_limits(limits: Limits):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
+
+
+def wait_until_uid_is_empty(uid: int, seconds: float = 10.0) -> None:
+    """Wait (briefly) until no process of ``uid`` is left. The kernel tears down a
+    killed sandbox's pid namespace asynchronously, and a fork bomb's leftovers would
+    count against RLIMIT_NPROC of the next learner who runs as this uid."""
+    deadline = time.monotonic() + seconds
+    while _process_count(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _process_count(uid: int) -> int:
