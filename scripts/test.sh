@@ -5,7 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export MPLBACKEND=Agg
 # Two workers: the notebook and grader tests spend most of their time waiting on kernels.
-.venv/bin/python -m pytest -n 2 "$@"
+# loadgroup: tests marked xdist_group(name) stay on one worker (see test_hostile.py).
+.venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
 status=$?
 if [ $status -eq 5 ]; then
     echo "[test] pytest collected no tests: treating that as a failure" >&2
