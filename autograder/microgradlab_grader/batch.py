@@ -33,9 +33,6 @@ from .source import load_source
 from .submissions import Submission
 
 
-SANDBOX_UID_BASE = 61000  # uids 61000.. (one per worker thread) run learner code when grading as root
-
-
 def exercise_seed(run_seed: int, exercise_id: str) -> int:
     """One seed per exercise, derived from the run's seed (stable across runs and machines)."""
     return random.Random(f"{run_seed}:{exercise_id}").getrandbits(32)
@@ -85,11 +82,12 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
         grades = []
         running = threading.Semaphore(workers)  # sandboxes that still hold a worker slot
         threads = 2 * workers                   # holders plus lenders: at most 2N sandboxes alive
-        # As root, each thread runs its sandboxes as a uid of its own, so one
-        # learner's fork bomb cannot use up another's process allowance.
+        # As root, each thread runs its sandboxes as a uid of its own, leased to
+        # this run alone (sandbox.allocate_uids): one learner's fork bomb cannot use
+        # up another's process allowance, nor another grading run's.
         uids: queue.Queue = queue.Queue()
-        for slot in range(threads):
-            uids.put(SANDBOX_UID_BASE + slot if os.geteuid() == 0 else None)
+        for uid in stack.enter_context(sandbox.allocate_uids(threads)):
+            uids.put(uid)
 
         def grade_one(s: Submission) -> Grade:
             running.acquire()

@@ -99,6 +99,7 @@ def grade_command(args) -> int:
     settings = Settings(timeout_cell=args.timeout_cell, timeout_notebook=args.timeout_notebook,
                         limits=limits, unsafe=args.unsafe,
                         lend_after=min(Settings.lend_after, args.timeout_cell / 2))
+    sandbox.warn_if_no_cgroups(limits)  # once per run, before any submission starts
     with tempfile.TemporaryDirectory(prefix="mglab-unzip-") as unpack:
         try:
             root = args.submissions
@@ -114,6 +115,7 @@ def grade_command(args) -> int:
                      args.out, progress=not args.no_progress)
     graded = sum(g.status == "graded" for g in grades)
     print(f"graded {graded} of {len(grades)} submissions; results in {args.out}")
+    print(f"limits per submission: {sandbox.confinement_in_force(limits)}")
     return 0
 
 

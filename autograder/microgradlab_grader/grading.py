@@ -167,23 +167,28 @@ def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = No
                        MPLCONFIGDIR=str(scratch / ".matplotlib"))
         else:
             cmd = sandbox.bwrap_command(scratch, plan.package_copy, plan.runner,
-                                        plan.torch_stub, "/scratch/job.json", uid=uid)
+                                        plan.torch_stub, "/scratch/job.json", uid=uid,
+                                        scratch_bytes=settings.limits.scratch_bytes)
             if uid is not None:
                 for path in (scratch, *scratch.glob(".matplotlib/**")):
                     os.chown(path, uid, uid)
             env = sandbox.clean_environment()
-        outcome = _supervise(cmd, env, scratch, settings, write_end, read_end, on_long_cell)
+        with sandbox.Confinement(settings.limits, uid) as confinement:
+            outcome = _supervise(cmd, env, scratch, settings, write_end, read_end, on_long_cell,
+                                 confinement)
         if uid is not None:
             sandbox.wait_until_uid_is_empty(uid)
         return outcome
 
 
 def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int,
-               on_long_cell=None) -> RunOutcome:
+               on_long_cell=None, confinement: sandbox.Confinement | None = None) -> RunOutcome:
+    preexec = (confinement.preexec if confinement is not None
+               else sandbox.set_limits(settings.limits))
     process = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, pass_fds=(write_end,),
-        preexec_fn=sandbox.set_limits(settings.limits), start_new_session=True)
+        preexec_fn=preexec, start_new_session=True)
     os.close(write_end)
     tail = bytearray()
 
@@ -254,6 +259,8 @@ def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int,
             except subprocess.TimeoutExpired:
                 pass
         _kill(process)
+        if confinement is not None:
+            confinement.kill_all()  # whatever left bwrap's tree is still in the cgroup
         reader.join(timeout=5)
     return RunOutcome(results, finished, timed_out, process.returncode,
                       bytes(tail).decode("utf-8", "replace"))

@@ -7,15 +7,20 @@ Inside, the learner's code sees a nearly empty file system:
   ``__init__.py`` that raises ImportError), a *stripped* copy of
   ``microgradlab`` mounted exactly where the editable install looks for it,
   and the runner script;
-* writable: ``/scratch`` (a private copy of this one submission) and ``/tmp``
-  (a tmpfs that vanishes with the sandbox);
+* writable: ``/scratch`` and ``/tmp``, each a tmpfs of ``Limits.scratch_bytes``
+  that vanishes with the sandbox (the few files the grader puts in /scratch are
+  bound read-only from a host folder: nothing the learner writes reaches the host);
 * not there at all: the course tree, ``solutions/``, the gradebook, other
   learners' files, the network (``--unshare-all``), the host's processes.
 
-Limits are set with ``setrlimit`` in the child before ``bwrap`` starts, so they
-hold for everything the learner starts: address space (``RLIMIT_AS``), process
-count (``RLIMIT_NPROC``), CPU seconds (``RLIMIT_CPU``), file size
-(``RLIMIT_FSIZE``). Wall-clock limits are the grader's job (it SIGKILLs).
+Limits per submission (:class:`Confinement`): a cgroup (see ``cgroups.py``)
+caps memory (shared memory, memfd and tmpfs pages included), the process
+count and the CPU share of *all* the submission's processes together. Limits
+per process are set with ``setrlimit`` in the child before ``bwrap`` starts,
+as a second fence and the fallback where there are no cgroups: address space
+(``RLIMIT_AS``), process count per uid (``RLIMIT_NPROC``), CPU seconds
+(``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``). Wall-clock limits are the
+grader's job (it SIGKILLs).
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import cgroups
+from .uids import allocate_uids
 
 from microgradlab.widgets._plot import GRADING_VARIABLE  # set in the sandbox: widgets skip pictures
 
@@ -60,10 +69,26 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: int = 2 * 1024**3
+    """What one submission may use. Memory, processes and CPU cores hold for the
+    submission as a whole where cgroups can be had (see :class:`Confinement`)."""
+    memory_bytes: int = 2 * 1024**3      # RAM + swap + shared memory + tmpfs pages
     processes: int = 64
-    cpu_seconds: int = 900
-    file_bytes: int = 64 * 1024**2
+    cpu_seconds: int = 900               # per process (RLIMIT_CPU)
+    file_bytes: int = 64 * 1024**2       # one file (RLIMIT_FSIZE)
+    scratch_bytes: int | None = 256 * 1024**2  # size of /scratch, and of /tmp; None: uncapped
+    cpu_cores: float | None = 1.0        # CPU time quota, in cores (cgroups only)
+    cgroups: bool = True                 # False: per-process rlimits only (the fallback)
+
+    def __post_init__(self):
+        for name in ("memory_bytes", "processes", "cpu_seconds", "file_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a positive whole number, got {value!r}")
+        if self.scratch_bytes is not None and self.scratch_bytes <= 0:
+            raise ValueError(f"Limits.scratch_bytes must be positive or None, "
+                             f"got {self.scratch_bytes!r}")
+        if self.cpu_cores is not None and self.cpu_cores <= 0:
+            raise ValueError(f"Limits.cpu_cores must be positive or None, got {self.cpu_cores!r}")
 
 
 def bwrap_path() -> str | None:
@@ -183,9 +208,14 @@ def drop_to(uid: int) -> list[str]:
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
-def bwrap_command(scratch: Path, package_copy: Path, runner: Path, torch_stub: Path, job: str,
-                  uid: int | None = None, python: str | None = None) -> list[str]:
+def bwrap_command(scratch: Path | None, package_copy: Path, runner: Path, torch_stub: Path,
+                  job: str, uid: int | None = None, python: str | None = None,
+                  scratch_bytes: int | None = Limits.scratch_bytes) -> list[str]:
     """The bwrap command line that runs the runner on ``job`` (a path inside /scratch).
+
+    ``/scratch`` and ``/tmp`` are fresh tmpfs of ``scratch_bytes`` each (None: no
+    cap). What the host folder ``scratch`` holds (if given) is bound into /scratch
+    read-only, file by file; its folders become writable folders of the tmpfs.
 
     As root (``uid`` given) bwrap makes no user namespace; the learner's process
     then switches to the unprivileged ``uid`` with setpriv. Otherwise bwrap runs
@@ -202,7 +232,7 @@ def bwrap_command(scratch: Path, package_copy: Path, runner: Path, torch_stub: P
         cmd += ["--unshare-all", "--cap-drop", "ALL"]
     # /proc, /dev and the empty /tmp come first: a later --tmpfs /tmp would hide
     # anything bound below it, and the checkout (so the venv) may itself live in /tmp.
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    cmd += ["--proc", "/proc", "--dev", "/dev"] + _tmpfs("/tmp", scratch_bytes)
     packages = site_packages()
     mounts = [str(package_mount_point()), "/grader/runner.py", "/scratch"] + _python_roots()
     for folder in _ancestors(mounts):
@@ -223,7 +253,7 @@ def bwrap_command(scratch: Path, package_copy: Path, runner: Path, torch_stub: P
                     "--ro-bind", str(torch_stub), str(packages / name / "__init__.py")]
     cmd += ["--ro-bind", str(package_copy), str(package_mount_point()),
             "--ro-bind", str(runner), "/grader/runner.py",
-            "--bind", str(scratch), "/scratch",
+            *_tmpfs("/scratch", scratch_bytes), *_read_only_files(scratch, "/scratch"),
             "--chdir", "/scratch",
             "--setenv", "HOME", "/scratch",
             "--setenv", "IPYTHONDIR", "/scratch/.ipython",
@@ -236,6 +266,28 @@ def bwrap_command(scratch: Path, package_copy: Path, runner: Path, torch_stub: P
     if uid is not None:
         cmd += drop_to(uid)
     return cmd + [python, "-I", "/grader/runner.py", job]
+
+
+def _tmpfs(where: str, size: int | None) -> list[str]:
+    """A tmpfs every sandbox user may write (sticky, like /tmp), capped at ``size`` bytes.
+    Its pages are also charged to the submission's memory cgroup."""
+    return ["--perms", "01777"] + (["--size", str(size)] if size else []) + ["--tmpfs", where]
+
+
+def _read_only_files(host: Path | None, inside: str) -> list[str]:
+    """Bind each file under ``host`` read-only at the same place under ``inside``."""
+    if host is None:
+        return []
+    args = []
+    for path in sorted(Path(host).rglob("*")):
+        target = f"{inside}/{path.relative_to(host)}"
+        if path.is_symlink():
+            continue   # the grader writes none; never follow one
+        if path.is_dir():
+            args += ["--perms", "0777", "--dir", target]
+        elif path.is_file():
+            args += ["--ro-bind", str(path), target]
+    return args
 
 
 def set_limits(limits: Limits):
@@ -277,6 +329,112 @@ def _process_count(uid: int) -> int:
             except OSError:
                 pass
     return count
+
+
+# --------------------------------------------------------------- per submission
+_warned = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(text: str) -> None:
+    """One line on stderr per distinct warning and process (the grade command's run)."""
+    with _warned_lock:
+        if text in _warned:
+            return
+        _warned.add(text)
+    print(f"microgradlab grade: WARNING: {text}", file=sys.stderr, flush=True)
+
+
+def confinement_in_force(limits: Limits | None = None) -> str:
+    """In words, what holds each submission to its limits (for the command's output)."""
+    limits = limits or Limits()
+    support = cgroups.support()
+    if not limits.cgroups:
+        return "per-process rlimits only (cgroups switched off)"
+    if not support.version:
+        return support.describe()
+    return f"{support.describe()}, plus per-process rlimits"
+
+
+def warn_if_no_cgroups(limits: Limits | None = None) -> None:
+    """Say once, on stderr, that submissions are held by per-process limits only."""
+    limits = limits or Limits()
+    support = cgroups.support()
+    if limits.cgroups and not support.version:
+        _warn_once(f"no per-submission limits: {support.describe()}. Memory (shared memory and "
+                   "memfd included), process count and CPU are then capped per process, not "
+                   "per submission.")
+
+
+class Confinement:
+    """One submission's limits, as a context manager around its ``Popen``.
+
+    ``preexec`` (the ``preexec_fn``) moves the child into the submission's cgroup
+    and sets the rlimits; ``kill_all()`` kills every process of the submission,
+    wherever in its tree it hides; leaving the block kills what is left and
+    removes the group. ``mechanism`` says which of the two holds it."""
+
+    def __init__(self, limits: Limits, uid: int | None = None):
+        self.limits, self.uid = limits, uid
+        self.group: cgroups.Group | None = None
+        self.memory_peak: int | None = None
+        self.hit_memory_cap = False
+        support = cgroups.support()
+        if limits.cgroups and support.version:
+            try:
+                self.group = cgroups.Group(support, limits.memory_bytes, limits.processes,
+                                           limits.cpu_cores, tag=str(uid or "user"))
+            except OSError as exc:
+                _warn_once(f"could not make a cgroup for a submission ({exc}); that "
+                           "submission is held by per-process limits only")
+        elif limits.cgroups:
+            warn_if_no_cgroups(limits)
+        self.mechanism = (f"cgroup v{self.group.version}" if self.group
+                          else "rlimits")
+        self._rlimits = set_limits(limits)
+
+    def preexec(self) -> None:
+        # In the child, between fork and exec: join first, so bwrap and everything
+        # it starts are counted in the group from their first page.
+        if self.group is not None:
+            self.group.join()
+        self._rlimits()
+
+    def kill_all(self) -> bool:
+        """SIGKILL every process of the submission; True when none is left."""
+        if self.group is not None:
+            return self.group.kill_all()
+        if self.uid is not None:
+            _kill_uid(self.uid)
+            wait_until_uid_is_empty(self.uid)
+            return not _process_count(self.uid)
+        return True
+
+    def close(self) -> None:
+        if self.group is None:
+            return
+        self.group.kill_all()
+        self.memory_peak = self.group.memory_peak()
+        self.hit_memory_cap = self.group.hit_memory_cap()
+        if not self.group.remove():
+            _warn_once(f"could not remove cgroup {self.group.name} (a process would not die)")
+
+    def __enter__(self) -> "Confinement":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL each process of ``uid`` (the fallback's kill_all: the uid is this run's own)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    os.kill(int(entry), 9)
+            except OSError:
+                pass
 
 
 def write_support_files(folder: Path) -> tuple[Path, Path]:
@@ -322,5 +480,6 @@ def clean_environment() -> dict:
 
 
 __all__ = ["Limits", "SandboxUnavailable", "bwrap_path", "bwrap_command", "set_limits",
+           "Confinement", "allocate_uids", "confinement_in_force", "warn_if_no_cgroups",
            "build_matplotlib_cache",
            "build_stripped_package", "write_support_files", "clean_environment", "drop_to"]
