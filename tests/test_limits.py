@@ -388,7 +388,7 @@ RUN_CLASS = """
 import sys
 from microgradlab_grader import cli
 sys.exit(cli.main(["grade", sys.argv[1], "--out", sys.argv[2], "--notebooks", "02_value",
-                   "--workers", "1", "--seed", "3", "--no-progress"]))
+                   "--workers", "2", "--seed", "3", "--no-progress"]))
 """
 
 
@@ -415,7 +415,7 @@ def sandbox_uids_by_run(runs: list[subprocess.Popen]) -> list[dict[int, set[int]
 
 
 def test_two_grading_runs_at_once_use_different_uids(tmp_path, jupyter_env):
-    slow = "import time\ntime.sleep(6)\n"   # long enough for both runs to overlap
+    slow = "import time\ntime.sleep(4)\n"   # long enough for both runs to overlap
     runs, outs = [], []
     for number in range(2):
         folder = tmp_path / f"class{number}"

@@ -300,8 +300,11 @@ class Group:
                     events = dict(line.split() for line in
                                   (folder / "memory.events").read_text().splitlines())
                     return int(events.get("max", 0)) + int(events.get("oom_kill", 0)) > 0
-                if (folder / "memory.failcnt").exists():
-                    return int((folder / "memory.failcnt").read_text()) > 0
+                if (folder / "memory.oom_control").exists():
+                    control = dict(line.split() for line in
+                                   (folder / "memory.oom_control").read_text().splitlines())
+                    failures = int((folder / "memory.failcnt").read_text())
+                    return failures + int(control.get("oom_kill", 0)) > 0
             except (OSError, ValueError):
                 continue
         return False
