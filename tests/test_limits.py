@@ -440,3 +440,39 @@ def test_two_grading_runs_at_once_use_different_uids(tmp_path, jupyter_env):
         assert rows["right"]["status"] == rows["wrong"]["status"] == "graded"
         assert float(rows["right"]["score"]) == FULL
         assert float(rows["wrong"]["score"]) == 0.0
+
+
+# ------------------------------------------------------------------ the fallback
+FALLBACK = """
+from microgradlab_grader import sandbox
+for _ in range(3):
+    sandbox.warn_if_no_cgroups()
+    with sandbox.Confinement(sandbox.Limits()) as confinement:
+        assert confinement.group is None and confinement.mechanism == "rlimits"
+print(sandbox.confinement_in_force())
+"""
+
+
+def test_without_cgroups_it_says_so_once_and_falls_back_to_rlimits():
+    done = subprocess.run([sys.executable, "-c", FALLBACK], capture_output=True, text=True,
+                          env=dict(os.environ, MICROGRADLAB_NO_CGROUPS="1"), timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, done.stderr
+    assert "no per-submission limits" in warnings[0]
+    assert "per-process rlimits only" in done.stdout
+
+
+def test_a_sandbox_without_a_host_scratch_folder_still_gets_its_tmpfs():
+    """The channel runner sends cells over a pipe: no host folder is bound at all."""
+    stub_folder = Path(tempfile.mkdtemp(prefix="mglab-l11-stub-"))
+    try:
+        stub, runner = sandbox.write_support_files(stub_folder)
+        cmd = sandbox.bwrap_command(None, sandbox.package_mount_point(), runner, stub, "-",
+                                    uid=1, scratch_bytes=1 << 20)
+    finally:
+        subprocess.run(["rm", "-rf", str(stub_folder)], check=False)
+    joined = " ".join(cmd)
+    assert "--size 1048576 --tmpfs /scratch" in joined
+    assert "--size 1048576 --tmpfs /tmp" in joined
+    assert "--bind " not in joined.replace("--ro-bind ", "")
