@@ -8,7 +8,7 @@ the page. Three rules:
   keeps ``$...$`` maths intact for KaTeX) and the resulting HTML goes through
   nh3 (the Rust ``ammonia`` sanitiser) with a short allowlist: no scripts,
   no event handlers, no ``style``, no ``iframe``/``object``/``svg``/``math``/
-  ``meta``/``form``, links only to http(s)/mailto/``#``, images only from
+  ``meta``/``form``, links only to http(s) and mailto, images only from
   ``data:image/...``. Code is shown escaped by Pygments. The page's
   Content-Security-Policy (see feedback.py) is a second wall behind this one.
 * **Nothing is huge.** Every piece of learner text is cut to a fixed size,
@@ -56,7 +56,9 @@ ALLOWED_ATTRIBUTES = {
 PYGMENTS_CLASSES = {name for name in STANDARD_TYPES.values() if name}
 ALLOWED_CLASSES = {"span": PYGMENTS_CLASSES, "div": {"highlight"}}
 IMAGE_SOURCE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*\Z")
-LINK = re.compile(r"(https?://|mailto:|#)", re.IGNORECASE)
+LINK = re.compile(r"(https?://|mailto:)", re.IGNORECASE)
+# The "¶" nbconvert puts after each heading: its target id is not kept, so it would be dead.
+HEADING_ANCHOR = re.compile(r'<a class="anchor-link" href="#[^"<>]*">&#182;</a>')
 
 # An absolute path not glued to a word (so "a/b" and "1/2" in a message are
 # kept): two or more parts, or one part that is a usual top-level folder.
@@ -111,7 +113,7 @@ def markdown_html(source) -> str:
     text = cut(source or "", MARKDOWN_LIMIT)
     try:
         from nbconvert.filters.markdown_mistune import markdown2html_mistune
-        rendered = markdown2html_mistune(text)
+        rendered = HEADING_ANCHOR.sub("", markdown2html_mistune(text))
     except Exception:  # noqa: BLE001 - deep nesting (RecursionError) and other parser failures
         rendered = f"<pre>{html.escape(text)}</pre>"
     return clean_html(rendered)
