@@ -414,6 +414,7 @@ def test_a_timed_out_notebook_names_the_test_that_hung(source, browser, tmp_path
     assert page.verdict(first)["text"].startswith("✓ PASS")
     assert "– not graded" in page.verdict(hung)["text"]
     shown, _ = open_page(browser, path, "timeout")
+    shown.locator(f"#verdict-{hung}").screenshot(path=str(ARTIFACTS / "feedback_timeout_verdict.png"))
     shown.close()
 
 
@@ -466,6 +467,7 @@ def test_knock_on_failures_are_flagged(browser, tmp_path, monkeypatch):
     assert note in next(r for r in page.rows if r[0] == later)[3]
     assert "may come from" not in page.verdict(earlier)["text"]
     shown, _ = open_page(browser, path, "knock_on")
+    shown.locator(f"#verdict-{later}").screenshot(path=str(ARTIFACTS / "feedback_knock_on_verdict.png"))
     shown.close()
     # Control: the earlier exercise passes, so the later failure is the learner's own.
     own = graded(source, passed=[i != later for i in ids])
