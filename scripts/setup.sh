@@ -30,17 +30,19 @@ system_packages() {
     command -v dot >/dev/null 2>&1 || missing+=(graphviz)
     command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    [ -f /usr/share/javascript/katex/katex.min.js ] || missing+=(libjs-katex)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing Debian packages: ${missing[*]}"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
         say "missing system packages: ${missing[*]}"
         say "install them with:  sudo apt-get install ${missing[*]}"
         say "(without graphviz, graph drawings use the built-in fallback renderer;"
         say " without bubblewrap, 'microgradlab grade' refuses untrusted work unless --unsafe;"
-        say " without chromium, the browser tests are skipped)"
+        say " without chromium, the browser tests are skipped;"
+        say " without libjs-katex, feedback pages show maths as TeX)"
     fi
 }
 
