@@ -365,7 +365,8 @@ class _Finder:
         self.candidates: dict[tuple[str, str], list[_Candidate]] = {}
         self.timestamps: dict[str, _Node] = {}      # folder rel -> its timestamp.txt
         self.unrecognised: list[str] = []
-        self.notes: list[str] = []
+        self.layout: list[str] = []     # what shape the input was
+        self.notes: list[str] = []      # about one path each; sorted in the result
         self.clutter = 0
         self.has_folders = False
 
@@ -434,20 +435,25 @@ class _Finder:
             submitted = node.children.get("submitted")
             kids = [c for c in node.children.values() if not CLUTTER.match(c.name)]
             if submitted is not None and submitted.kind == "dir":
-                self.notes.append(f"nbgrader's submitted/ layout ({submitted.rel}/)")
+                self.layout.append(f"nbgrader's submitted/ layout ({submitted.rel}/)")
                 for other in kids:
                     if other is not submitted:
                         self.stray(other)
                 node = submitted
-            elif len(kids) == 1 and kids[0].kind == "dir" and not self.looks_like_student(kids[0]):
+            elif len(kids) == 1 and kids[0].kind == "dir" and self.wraps_a_class(kids[0]):
                 node = kids[0]
             else:
                 return node
         return node
 
-    def looks_like_student(self, folder: _Node) -> bool:
-        return any(self.names.match(c.name) or (c.kind == "dir" and c.name in self.notebooks)
-                   for c in folder.children.values())
+    def wraps_a_class(self, folder: _Node) -> bool:
+        """A lone folder at the top that holds the class (folders or LMS files), not a student."""
+        kids = [c for c in folder.children.values() if not CLUTTER.match(c.name)]
+        if any(self.names.match(c.name) or (c.kind == "dir" and c.name in self.notebooks)
+               for c in kids):
+            return False      # a student's own notebooks
+        return any(c.kind == "dir" or _CANVAS.match(c.name) or _MOODLE.match(c.name)
+                   or self.names.with_student(c.name) for c in kids)
 
     def student_of_folder(self, folder: _Node) -> str | None:
         moodle = _MOODLE.match(folder.name)
@@ -534,14 +540,15 @@ class _Finder:
             info = self.students[student]
             for notebook in self.notebooks:
                 rows.append(self.row(student, info, notebook))
+        notes = self.layout + sorted(self.notes)
         nobody = [n for n in self.notebooks
                   if rows and all(r.path is None for r in rows if r.notebook == n)]
         if nobody:
-            self.notes.append(f"nobody handed in {', '.join(nobody)}")
+            notes.append(f"nobody handed in {', '.join(nobody)}")
         if self.clutter:
-            self.notes.append(f"ignored {self.clutter} system files and folders "
-                              "(names starting with '.', __MACOSX, Thumbs.db)")
-        return Discovery(rows, sorted(self.unrecognised), self.notes)
+            notes.append(f"ignored {self.clutter} system files and folders "
+                         "(names starting with '.', __MACOSX, Thumbs.db)")
+        return Discovery(rows, sorted(self.unrecognised), notes)
 
     def row(self, student: str, info: _Student, notebook: str) -> Submission:
         base = dict(student_ids=dict(info.ids), full_name=info.full_name)
@@ -572,9 +579,9 @@ class _Finder:
                               f"{chosen.shown} is a symbolic link (to {chosen.node.target!r}); "
                               "it was not followed and nothing was read from it",
                               tuple(warnings), source=chosen.node.rel, **base)
+        timestamp = self.timestamp(chosen.node, warnings)
         return Submission(student, notebook, chosen.node.path, warnings=tuple(warnings),
-                          timestamp=self.timestamp(chosen.node, warnings), late=chosen.late,
-                          source=chosen.node.rel, **base)
+                          timestamp=timestamp, late=chosen.late, source=chosen.node.rel, **base)
 
     def timestamp(self, node: _Node, warnings: list[str]) -> str | None:
         folder = node.rel.rpartition("/")[0]
@@ -584,7 +591,7 @@ class _Finder:
         try:
             return read_text(stamp.path).strip()
         except Unreadable as exc:
-            warnings.append(f"{stamp.rel} {exc}")
+            warnings.append(f"{stamp.rel}: {exc}")
             return None
 
 

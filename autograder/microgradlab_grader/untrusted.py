@@ -47,19 +47,23 @@ def read_bounded(path: Path, limit: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno == 40:  # ELOOP: the last component is a symbolic link
-            raise Unreadable("is a symbolic link (not followed)") from None
+            raise Unreadable("a symbolic link (not followed)") from None
         raise Unreadable(f"could not be read ({exc.strerror})") from None
     with os.fdopen(fd, "rb") as file:
         info = os.fstat(file.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise Unreadable("is not a regular file")
+            raise Unreadable("not a regular file")
         if info.st_size > limit:
-            raise Unreadable(f"is {info.st_size / 1024**2:.1f} MB, more than the "
-                             f"{limit / 1024**2:g} MB allowed")
+            raise Unreadable(f"too large ({size(info.st_size)}; the limit is {size(limit)})")
         data = file.read(limit + 1)   # the size can change after fstat
     if len(data) > limit:
-        raise Unreadable(f"is more than the {limit / 1024**2:g} MB allowed")
+        raise Unreadable(f"too large (more than the limit of {size(limit)})")
     return data
+
+
+def size(n: int) -> str:
+    """A byte count as a reader wants it: "4 kB", "32.0 MB"."""
+    return f"{n / 1024**2:.1f} MB" if n >= 1024**2 else f"{max(1, round(n / 1024))} kB"
 
 
 # A JSON string (with its escapes) or one bracket. Strings are matched whole so
@@ -87,7 +91,7 @@ def loads_bounded(data: bytes | str, max_bytes: int = MAX_NOTEBOOK_BYTES,
                   max_depth: int = MAX_JSON_DEPTH):
     """``json.loads(data)``, refused (:class:`Unreadable`) if too large or too deep."""
     if len(data) > max_bytes:
-        raise Unreadable(f"is more than the {max_bytes / 1024**2:g} MB allowed")
+        raise Unreadable(f"too large ({size(len(data))}; the limit is {size(max_bytes)})")
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
