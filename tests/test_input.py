@@ -135,6 +135,11 @@ def test_a_single_notebook(tmp_path):
     found = discover(path, NOTEBOOKS, tmp_path / "work")
     assert rows(found, tmp_path) == [("ann", "02_value", "ann/02_value.ipynb", None)]
     assert found.notes == ["a single notebook: 02_value.ipynb graded as ann's 02_value"]
+    nbgrader = touch(tmp_path / "submitted" / "ben" / "02_value" / "02_value.ipynb")
+    touch(nbgrader.parent / "timestamp.txt", "2026-03-01 09:15:00 UTC")
+    found = discover(nbgrader, NOTEBOOKS, tmp_path / "work")
+    assert rows(found) == [("ben", "02_value", "02_value.ipynb", None)]
+    assert found.submissions[0].timestamp == "2026-03-01 09:15:00 UTC"
     canvas = touch(tmp_path / "dl" / "smithjane_12345_67890_04_backward.ipynb")
     found = discover(canvas, NOTEBOOKS, tmp_path / "work")
     assert rows(found) == [("smithjane", "04_backward", canvas.name, None)]
@@ -218,7 +223,7 @@ def test_flat_files_named_student_then_notebook(tmp_path):
 @pytest.mark.parametrize("name", ["02_value (1).ipynb", "02_value-1.ipynb", "02_Value.ipynb",
                                   "02-value.ipynb", "Copy of 02_value.ipynb",
                                   "02_value - Copy.ipynb", "value.ipynb", "02_valeu.ipynb",
-                                  "02_VALUE.IPYNB"])
+                                  "02_VALUE.IPYNB", "ann_02_value.ipynb"])
 def test_near_names_match_with_a_warning(tmp_path, name):
     touch(tmp_path / "class" / "ann" / name)
     found = discover(tmp_path / "class", NOTEBOOKS, tmp_path / "work")
@@ -473,6 +478,19 @@ def test_bad_paths_are_named(tmp_path):
     with pytest.raises(SubmissionError, match=r"scratch\.ipynb is not one of the course "
                                               r"notebooks \(02_value, 04_backward\)"):
         discover(touch(tmp_path / "ann" / "scratch.ipynb"), NOTEBOOKS, tmp_path / "work")
+    with zipfile.ZipFile(tmp_path / "damaged.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ann/02_value.ipynb", NOTEBOOK_TEXT)
+        zf.writestr("ben/02_value.ipynb", NOTEBOOK_TEXT)
+    data = bytearray((tmp_path / "damaged.zip").read_bytes())
+    second = data.index(b"ben/02_value.ipynb") + len("ben/02_value.ipynb")
+    data[second + 10] ^= 0xFF            # corrupt ben's compressed bytes only
+    (tmp_path / "damaged.zip").write_bytes(bytes(data))
+    found = discover(tmp_path / "damaged.zip", ["02_value"], tmp_path / "work")
+    assert rows(found) == [("ann", "02_value", "02_value.ipynb", None),
+                           ("ben", "02_value", None, "unreadable")]
+    assert found.submissions[1].detail.startswith(
+        "02_value.ipynb could not be unpacked from the zip (Error -3 while decompressing")
+    assert found.unrecognised == [] and found.notes == []
     with pytest.raises(SubmissionError, match="zip-slip"):
         with zipfile.ZipFile(tmp_path / "slip.zip", "w") as zf:
             zf.writestr("../escaped.ipynb", "{}")

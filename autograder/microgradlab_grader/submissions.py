@@ -21,8 +21,9 @@ API (used by cli.py, batch.py and report.py)::
     Submission(student, notebook, path, status=None, detail="", warnings=(),
                timestamp=None, student_ids={}, full_name=None, late=False, source="")
         path: the notebook file to grade, or None (nothing handed in, or refused);
-        status: None (grade it, or "missing" if path is None) or SYMLINK
-          ("symlink": a linked file or folder was refused; never grade the row);
+        status: None (grade it, or "missing" if path is None), SYMLINK
+          ("symlink": a linked file or folder was refused; never grade the row) or
+          UNREADABLE ("unreadable": a zip entry that failed to unpack, e.g. a bad CRC);
         detail: why, for a refused row; warnings: e.g. "02_value (1).ipynb matched
           as 02_value"; timestamp: nbgrader's timestamp.txt beside the notebook,
           raw text (stripped), or None; student_ids: ids found in LMS names,
@@ -33,7 +34,7 @@ API (used by cli.py, batch.py and report.py)::
 
     find_submissions(root: Path, notebooks) -> list[Submission]   # a folder, as before
     safe_extract(archive: Path, target: Path) -> Path              # strict: refuses links
-    SubmissionError, SYMLINK
+    SubmissionError, SYMLINK, UNREADABLE
 
 Matching a file to a notebook: the exact name; then, with a warning, browser and
 LMS duplicates (``02_value (1).ipynb``, ``02_value-1.ipynb``, ``Copy of ...``),
@@ -58,6 +59,7 @@ import stat
 import tempfile
 import time
 import zipfile
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -69,8 +71,13 @@ MAX_RATIO = 200          # a notebook compresses ~5-10x; 200x is a bomb
 MAX_ENTRIES = 20_000
 MAX_DEPTH = 8            # folders below the input; class/submitted/ann/02_value/x.ipynb is 5
 MAX_WALK_ENTRIES = 200_000
+# What reading one damaged or exotic entry can raise (encrypted: RuntimeError; bad
+# CRC: BadZipFile; unknown method: NotImplementedError): that entry is skipped.
+_ENTRY_ERRORS = (OSError, RuntimeError, zipfile.BadZipFile, NotImplementedError, zlib.error,
+                 EOFError, ValueError)
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 SYMLINK = "symlink"
+UNREADABLE = "unreadable"     # as grading.UNREADABLE: the file is there but cannot be read
 # Files every OS and tool leaves behind: summarised in one note, not listed.
 CLUTTER = re.compile(r"^(\..*|__MACOSX|Thumbs\.db|desktop\.ini)$", re.IGNORECASE)
 
@@ -143,12 +150,16 @@ def _check(archive: Path, infos: list[zipfile.ZipInfo], refuse_links: bool) -> N
 
 
 def _unpack(archive: Path, target: Path, refuse_links: bool = False):
-    """Unpack the checked ``archive``; return ({entry: link target}, {entry: why skipped})."""
+    """Unpack the checked ``archive``.
+
+    Returns ({entry: link target}, {entry: why it could not be unpacked},
+    {entry: why it was not even tried})."""
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
         raise SubmissionError(f"{archive} is not a readable zip file: {exc}") from None
     links: dict[str, str] = {}
+    broken: dict[str, str] = {}
     skipped: dict[str, str] = {}
     with zf:
         infos = zf.infolist()
@@ -162,16 +173,20 @@ def _unpack(archive: Path, target: Path, refuse_links: bool = False):
             if len(name.parts) > MAX_DEPTH:
                 skipped[rel] = f"nested more than {MAX_DEPTH} folders deep"
                 continue
-            if _is_link(info):
-                # Never created: its text says where it pointed, for the report.
-                with zf.open(info) as src:
-                    links[rel] = src.read(1024).decode("utf-8", errors="replace")
-                continue
             try:
-                _extract_one(archive, zf, info, target / name)
-            except OSError as exc:
-                skipped[rel] = f"could not be unpacked ({exc.strerror})"
-    return links, skipped
+                if _is_link(info):
+                    # Never created: its text says where it pointed, for the report.
+                    with zf.open(info) as src:
+                        links[rel] = src.read(1024).decode("utf-8", errors="replace")
+                else:
+                    _extract_one(archive, zf, info, target / name)
+            except _ENTRY_ERRORS as exc:
+                out = target / name
+                if out.is_file() and not out.is_symlink():
+                    out.unlink()       # half a file is not the learner's file
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                broken[rel] = f"could not be unpacked from the zip ({why})"
+    return links, broken, skipped
 
 
 def _extract_one(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: Path) -> None:
@@ -201,7 +216,8 @@ def _extract_one(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, out:
 @dataclass
 class _Node:
     name: str
-    kind: str                  # "dir", "file", "link" or "other" (FIFO, device...)
+    kind: str                  # "dir", "file", "link", "broken" (a zip entry that failed
+                               # to unpack) or "other" (FIFO, device...)
     path: Path | None          # on disk; None for a link entry of a zip
     rel: str                   # relative to the input, for messages
     mtime: float = 0.0
@@ -210,7 +226,7 @@ class _Node:
     truncated: bool = False    # a folder deeper than MAX_DEPTH: not searched
 
 
-def _walk(root: Path, links: dict[str, str]) -> _Node:
+def _walk(root: Path, links: dict[str, str], broken: dict[str, str] | None = None) -> _Node:
     """The tree under ``root`` without following any link (breadth first, bounded)."""
     top = _Node(root.name, "dir", root, "")
     queue = deque([(top, 0)])
@@ -246,13 +262,18 @@ def _walk(root: Path, links: dict[str, str]) -> _Node:
                 child.kind = "file"
                 child.mtime = entry.stat(follow_symlinks=False).st_mtime
             node.children[entry.name] = child
-    for rel, target in links.items():
+    # Zip entries that are not on disk: links (never created) and entries that
+    # failed to unpack ("broken", the reason kept in ``target``).
+    virtual = [(rel, "link", text) for rel, text in links.items()]
+    virtual += [(rel, "broken", why) for rel, why in (broken or {}).items()]
+    for rel, kind, text in virtual:
         parts = rel.split("/")
         node = top
         for i, part in enumerate(parts[:-1]):
             node = node.children.setdefault(
                 part, _Node(part, "dir", None, "/".join(parts[:i + 1])))
-        node.children[parts[-1]] = _Node(parts[-1], "link", None, rel, target=target)
+        if node.kind == "dir":
+            node.children[parts[-1]] = _Node(parts[-1], kind, None, rel, target=text)
     return top
 
 
@@ -398,7 +419,8 @@ class _Finder:
         self.unrecognised.append(node.rel + ("/" if node.kind == "dir" else ""))
         if node.kind == "link":
             self.link_note(node, "and not a course notebook")
-        elif why:
+        elif why or node.kind == "broken":
+            why = why or node.target
             self.notes.append(f"{node.rel}: {why}")
 
     def link_note(self, node: _Node, what: str) -> None:
@@ -423,7 +445,7 @@ class _Finder:
                     self.students[student].linked = child
                     self.link_note(child, f"the student folder is refused; {student}'s rows "
                                           "are marked symlink")
-            elif child.kind in ("file", "link"):
+            elif child.kind in ("file", "link", "broken"):
                 self.flat_file(child)
             else:
                 self.stray(child, "not a regular file or folder")
@@ -494,11 +516,15 @@ class _Finder:
                         self.stray(child)
                 elif child.kind == "file" and child.name == "timestamp.txt":
                     self.timestamps[node.rel] = child
-                elif child.kind == "file" and (match := self.names.match(child.name) or (
-                        self.names.with_student(child.name) or (None, None))[1]):
+                elif child.kind in ("file", "broken") and (match := self.match_in_folder(child)):
                     self.add(student, child, shown, match)
                 else:
                     self.stray(child)
+
+    def match_in_folder(self, node: _Node) -> _Match | None:
+        """A notebook's file in a student's folder, possibly named ``ann_02_value.ipynb``."""
+        named = self.names.with_student(node.name)
+        return self.names.match(node.name) or (named[1] if named else None)
 
     def flat_file(self, node: _Node) -> None:
         """A file at the top: an LMS download names the student in the file name."""
@@ -561,8 +587,9 @@ class _Finder:
         if not found:
             return Submission(student, notebook, None, **base)
         links = [c for c in found if c.node.kind == "link"]
+        usable = [c for c in found if c.node.kind == "file"] or found
         chosen = links[0] if links else max(
-            found, key=lambda c: (c.node.mtime, c.match.copy, c.match.exact, c.shown))
+            usable, key=lambda c: (c.node.mtime, c.match.copy, c.match.exact, c.shown))
         warnings = []
         if not chosen.match.exact:
             warnings.append(f"{chosen.shown} matched as {notebook}")
@@ -579,6 +606,10 @@ class _Finder:
                               f"{chosen.shown} is a symbolic link (to {chosen.node.target!r}); "
                               "it was not followed and nothing was read from it",
                               tuple(warnings), source=chosen.node.rel, **base)
+        if chosen.node.kind == "broken":
+            return Submission(student, notebook, None, UNREADABLE,
+                              f"{chosen.shown} {chosen.node.target}", tuple(warnings),
+                              source=chosen.node.rel, **base)
         timestamp = self.timestamp(chosen.node, warnings)
         return Submission(student, notebook, chosen.node.path, warnings=tuple(warnings),
                           timestamp=timestamp, late=chosen.late, source=chosen.node.rel, **base)
@@ -613,12 +644,12 @@ def discover(path: Path, notebooks: list[str], workdir: Path) -> Discovery:
     elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
         Path(workdir).mkdir(parents=True, exist_ok=True)
         target = Path(tempfile.mkdtemp(prefix="unpacked-", dir=workdir))
-        links, skipped = _unpack(path, target)
+        links, broken, skipped = _unpack(path, target)
         finder = _Finder(notebooks, path.stem)
         for rel, why in sorted(skipped.items()):
             finder.unrecognised.append(rel)
             finder.notes.append(f"{path.name}: {rel}: {why}; not unpacked")
-        found = finder.run(_walk(target, links))
+        found = finder.run(_walk(target, links, broken))
     elif path.is_file():
         raise SubmissionError(f"{path} is neither a folder, a .zip nor a notebook (.ipynb)")
     else:
@@ -635,8 +666,14 @@ def discover(path: Path, notebooks: list[str], workdir: Path) -> Discovery:
 
 def _single_notebook(path: Path, notebooks: list[str]) -> Discovery:
     """One .ipynb given directly: just its own row."""
-    finder = _Finder(notebooks, path.parent.name)
+    folder = path.parent.absolute()
+    # nbgrader's submitted/<student>/<notebook>/<notebook>.ipynb: the student is one up.
+    student = folder.parent.name if folder.name in notebooks else folder.name
+    finder = _Finder(notebooks, student)
     node = _Node(path.name, "file", path, path.name, mtime=path.stat().st_mtime)
+    stamp = path.parent / "timestamp.txt"
+    if stamp.is_file() and not stamp.is_symlink():
+        finder.timestamps[""] = _Node(stamp.name, "file", stamp, stamp.name)
     finder.flat_file(node)
     if not finder.candidates:
         raise SubmissionError(f"{path.name} is not one of the course notebooks "
