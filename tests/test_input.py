@@ -226,9 +226,13 @@ def test_flat_files_named_student_then_notebook(tmp_path):
                                   "02_VALUE.IPYNB", "ann_02_value.ipynb"])
 def test_near_names_match_with_a_warning(tmp_path, name):
     touch(tmp_path / "class" / "ann" / name)
+    touch(tmp_path / "class" / "ben" / "04_backward.ipynb")
     found = discover(tmp_path / "class", NOTEBOOKS, tmp_path / "work")
-    assert rows(found) == [("ann", "02_value", name, None), ("ann", "04_backward", None, None)]
-    assert found.submissions[0].warnings == (f"{name} matched as 02_value",)
+    assert rows(found) == [("ann", "02_value", name, None), ("ann", "04_backward", None, None),
+                           ("ben", "02_value", None, None),
+                           ("ben", "04_backward", "04_backward.ipynb", None)]
+    assert [s.warnings for s in found.submissions] == [
+        (f"{name} matched as 02_value",), (), (), ()]
     assert found.unrecognised == []
 
 

@@ -524,7 +524,9 @@ class _Finder:
     def match_in_folder(self, node: _Node) -> _Match | None:
         """A notebook's file in a student's folder, possibly named ``ann_02_value.ipynb``."""
         named = self.names.with_student(node.name)
-        return self.names.match(node.name) or (named[1] if named else None)
+        if named:    # never exact: in a folder, the file should be named as the course names it
+            return self.names.match(node.name) or _Match(named[1].notebook, False, named[1].copy)
+        return self.names.match(node.name)
 
     def flat_file(self, node: _Node) -> None:
         """A file at the top: an LMS download names the student in the file name."""
