@@ -508,3 +508,30 @@ def test_find_submissions_keeps_its_folder_only_contract(tmp_path):
         ("ann", "02_value", tmp_path / "class" / "ann" / "02_value.ipynb")]
     with pytest.raises(SubmissionError, match="is not a folder"):
         find_submissions(tmp_path / "class.zip", ["02_value"])
+
+
+# ------------------------------------------------------------------ one run of the real command
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bwrap is not installed")
+def test_a_5000_deep_notebook_does_not_stop_the_class(tmp_path, jupyter_env):
+    """Before: json.loads raised RecursionError while writing the feedback page, the
+    command exited 1 and nobody got a grades.csv."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    from microgradlab_grader import cli
+    from microgradlab_grader.report import read_csv
+
+    honest = nbformat.read(str(ROOT / "solutions" / "02_value" / "02_value.ipynb"), as_version=4)
+    honest, _ = ClearHiddenTests().preprocess(honest, {})
+    touch(tmp_path / "class" / "ann" / "02_value.ipynb", nbformat.writes(honest))
+    deep = json.loads(nbformat.writes(honest))
+    deep["metadata"]["x"] = "@"
+    text = json.dumps(deep).replace('"@"', "[" * 5000 + "]" * 5000)
+    touch(tmp_path / "class" / "ben" / "02_value.ipynb", text)
+    assert cli.main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "out"),
+                     "--notebooks", "02_value", "--no-progress", "--seed", "3"]) == 0
+    rows = {r["student"]: r for r in read_csv(tmp_path / "out" / "grades.csv")}
+    assert (rows["ann"]["status"], rows["ann"]["score"]) == ("graded", rows["ann"]["max_score"])
+    assert rows["ben"]["status"] == "unreadable"
+    report = (tmp_path / "out" / "report.txt").read_text()
+    assert "ben 02_value: unreadable - not a notebook (JSON nested more than 100 levels " \
+           "deep)" in report
