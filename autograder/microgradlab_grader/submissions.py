@@ -239,7 +239,9 @@ def _walk(root: Path, links: dict[str, str], broken: dict[str, str] | None = Non
         try:
             with os.scandir(node.path) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            if node is top:
+                raise SubmissionError(f"{root} cannot be read ({exc.strerror})") from None
             node.kind = "other"
             continue
         for entry in entries:
