@@ -287,12 +287,12 @@ def test_symlinked_student_folders_are_refused(tmp_path):
     cls = tmp_path / "class"
     touch(cls / "ben" / "02_value.ipynb")
     (cls / "sol").symlink_to(ROOT / "solutions" / "02_value")
-    (cls / "copycat").symlink_to(cls / "ben")
+    (cls / "copy.cat").symlink_to(cls / "ben")
     found = discover(cls, NOTEBOOKS, tmp_path / "work")
     assert rows(found) == [("ben", "02_value", "02_value.ipynb", None),
                            ("ben", "04_backward", None, None),
-                           ("copycat", "02_value", None, SYMLINK),
-                           ("copycat", "04_backward", None, SYMLINK),
+                           ("copy.cat", "02_value", None, SYMLINK),
+                           ("copy.cat", "04_backward", None, SYMLINK),
                            ("sol", "02_value", None, SYMLINK),
                            ("sol", "04_backward", None, SYMLINK)]
     sol = found.submissions[4]
@@ -300,8 +300,8 @@ def test_symlinked_student_folders_are_refused(tmp_path):
                           f"'{ROOT / 'solutions' / '02_value'}'); it was not followed and "
                           "nothing in it was read")
     assert found.notes == [
-        f"copycat is a symbolic link (to '{cls / 'ben'}'): not followed, the student folder "
-        "is refused; copycat's rows are marked symlink",
+        f"copy.cat is a symbolic link (to '{cls / 'ben'}'): not followed, the student folder "
+        "is refused; copy.cat's rows are marked symlink",
         f"sol is a symbolic link (to '{ROOT / 'solutions' / '02_value'}'): not followed, the "
         "student folder is refused; sol's rows are marked symlink",
         "nobody handed in 04_backward"]

@@ -222,6 +222,7 @@ class _Node:
     rel: str                   # relative to the input, for messages
     mtime: float = 0.0
     target: str = ""           # where a link points
+    to_folder: bool | None = None   # a link on disk: does it point at a folder (stat only)
     children: dict[str, _Node] = field(default_factory=dict)
     truncated: bool = False    # a folder deeper than MAX_DEPTH: not searched
 
@@ -255,8 +256,10 @@ def _walk(root: Path, links: dict[str, str], broken: dict[str, str] | None = Non
                 child.kind = "link"
                 try:
                     child.target = os.readlink(entry.path)[:1024]
+                    # stat, never open: enough to tell a linked folder from a linked file.
+                    child.to_folder = stat.S_ISDIR(os.stat(entry.path).st_mode)
                 except OSError:
-                    child.target = "?"
+                    child.target = child.target or "?"
             elif entry.is_dir(follow_symlinks=False):
                 child.kind = "dir"
                 queue.append((child, depth + 1))
@@ -439,7 +442,8 @@ class _Finder:
                 self.clutter += 1
             elif child.kind == "dir":
                 self.student_folder(child)
-            elif child.kind == "link" and "." not in child.name.lstrip("."):
+            elif child.kind == "link" and (child.to_folder or (
+                    child.to_folder is None and "." not in child.name.lstrip("."))):
                 student = self.student_of_folder(child)
                 if student is None:
                     self.stray(child)
