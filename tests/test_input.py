@@ -270,6 +270,16 @@ def test_several_candidates_take_the_newest_and_name_the_rest(tmp_path):
         os.utime(path, (T0 + 500, T0 + 500))
     found = discover(tmp_path / "class", NOTEBOOKS, tmp_path / "work")
     assert found.submissions[0].path.name == "02_value (1).ipynb"
+    # A near name, however new, loses to a file named as the notebook.
+    touch(ann / "02_valeu.ipynb", mtime=T0 + 900)
+    found = discover(tmp_path / "class", NOTEBOOKS, tmp_path / "work")
+    assert found.submissions[0].path.name == "02_value (1).ipynb"
+    for path in ann.glob("02_*"):
+        if path.name != "02_valeu.ipynb":
+            path.unlink()
+    found = discover(tmp_path / "class", NOTEBOOKS, tmp_path / "work")
+    assert found.submissions[0].path.name == "02_valeu.ipynb"
+    assert found.submissions[0].warnings == ("02_valeu.ipynb matched as 02_value",)
 
 
 def test_student_folder_names_that_are_not_plain_ids(tmp_path):

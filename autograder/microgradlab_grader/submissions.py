@@ -40,8 +40,9 @@ Matching a file to a notebook: the exact name; then, with a warning, browser and
 LMS duplicates (``02_value (1).ipynb``, ``02_value-1.ipynb``, ``Copy of ...``),
 case and punctuation (``02_Value.ipynb``, ``02-value.ipynb``), the name without
 its number (``value.ipynb``) and near misses (``02_valeu.ipynb``). Several
-candidates for one notebook: the newest (modification time; for equal times the
-higher duplicate number) is taken and the others are named in a warning.
+candidates for one notebook: a near miss only counts if nothing closer is there;
+of the rest the newest (modification time; for equal times the higher duplicate
+number) is taken and the others are named in a warning.
 
 A zip is unpacked only after every entry is checked: no absolute paths, no
 ``..`` (zip-slip), a cap on the entry count, on the total unpacked size and on
@@ -323,6 +324,7 @@ class _Match:
     notebook: str
     exact: bool
     copy: int
+    near: bool = False    # only close (``value``, ``02_valeu``): loses to any closer file
 
 
 class _Names:
@@ -346,10 +348,10 @@ class _Names:
         if key in self.keys:
             return _Match(self.keys[key], False, copy)
         if len(self.bare.get(key, ())) == 1:
-            return _Match(self.bare[key][0], False, copy)
+            return _Match(self.bare[key][0], False, copy, near=True)
         close = difflib.get_close_matches(key, list(self.keys), n=2, cutoff=0.85)
         if len(close) == 1:
-            return _Match(self.keys[close[0]], False, copy)
+            return _Match(self.keys[close[0]], False, copy, near=True)
         return None
 
     def with_student(self, filename: str) -> tuple[str, _Match] | None:
@@ -595,7 +597,10 @@ class _Finder:
         if not found:
             return Submission(student, notebook, None, **base)
         links = [c for c in found if c.node.kind == "link"]
+        # A file named as the notebook (up to case and copy marks) beats a near name,
+        # however new: 03_operations_notes.ipynb must not replace 03_operations.ipynb.
         usable = [c for c in found if c.node.kind == "file"] or found
+        usable = [c for c in usable if not c.match.near] or usable
         chosen = links[0] if links else max(
             usable, key=lambda c: (c.node.mtime, c.match.copy, c.match.exact, c.shown))
         warnings = []
@@ -606,8 +611,9 @@ class _Finder:
             warnings.append(f"{len(found)} files look like {notebook}: the row is refused "
                             f"since {chosen.shown} is a symbolic link; also there: {ignored}")
         elif ignored:
+            why = "newest" if len(usable) > 1 else "closest name"
             warnings.append(f"{len(found)} files look like {notebook}: took {chosen.shown} "
-                            f"(newest), ignored {ignored}")
+                            f"({why}), ignored {ignored}")
         if links:
             self.link_note(chosen.node, f"{student}'s {notebook} row is marked symlink")
             return Submission(student, notebook, None, SYMLINK,
