@@ -545,3 +545,19 @@ def test_a_5000_deep_notebook_does_not_stop_the_class(tmp_path, jupyter_env):
     report = (tmp_path / "out" / "report.txt").read_text()
     assert "ben 02_value: unreadable - not a notebook (JSON nested more than 100 levels " \
            "deep)" in report
+
+
+def test_zip_entries_that_cannot_be_unpacked_are_listed_with_why(tmp_path):
+    long_name = "cat/" + "x" * 300 + ".ipynb"
+    with zipfile.ZipFile(tmp_path / "odd.zip", "w") as zf:
+        zf.writestr("ann/02_value.ipynb", NOTEBOOK_TEXT)
+        zf.writestr("ben", "a file where a folder should be")
+        zf.writestr("ben/02_value.ipynb", NOTEBOOK_TEXT)
+        zf.writestr(long_name, NOTEBOOK_TEXT)
+    found = discover(tmp_path / "odd.zip", ["02_value"], tmp_path / "work")
+    assert rows(found) == [("ann", "02_value", "02_value.ipynb", None),
+                           ("cat", "02_value", None, None)]
+    assert found.unrecognised == ["ben", "ben/02_value.ipynb", long_name]
+    assert found.notes == [
+        "ben/02_value.ipynb: could not be unpacked from the zip (File exists)",
+        f"{long_name}: could not be unpacked from the zip (File name too long)"]

@@ -182,9 +182,11 @@ def _unpack(archive: Path, target: Path, refuse_links: bool = False):
                 else:
                     _extract_one(archive, zf, info, target / name)
             except _ENTRY_ERRORS as exc:
-                out = target / name
-                if out.is_file() and not out.is_symlink():
-                    out.unlink()       # half a file is not the learner's file
+                try:
+                    if stat.S_ISREG(os.lstat(target / name).st_mode):
+                        os.unlink(target / name)   # half a file is not the learner's file
+                except OSError:
+                    pass
                 why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 broken[rel] = f"could not be unpacked from the zip ({why})"
     return links, broken, skipped
@@ -280,6 +282,8 @@ def _walk(root: Path, links: dict[str, str], broken: dict[str, str] | None = Non
                 part, _Node(part, "dir", None, "/".join(parts[:i + 1])))
         if node.kind == "dir":
             node.children[parts[-1]] = _Node(parts[-1], kind, None, rel, target=text)
+        else:   # under a file of the same name: listed at the top, not lost
+            top.children[rel] = _Node(rel, kind, None, rel, target=text)
     return top
 
 
