@@ -481,6 +481,8 @@ def test_bad_paths_are_named(tmp_path):
     with pytest.raises(SubmissionError, match=r"grades\.csv is neither a folder, a \.zip nor a "
                                               r"notebook \(\.ipynb\)"):
         discover(touch(tmp_path / "grades.csv", "a,b"), NOTEBOOKS, tmp_path / "work")
+    with pytest.raises(SubmissionError, match=r"/dev/null is not a regular file or folder"):
+        discover(Path("/dev/null"), NOTEBOOKS, tmp_path / "work")
     with pytest.raises(SubmissionError, match=r"broken\.zip is not a readable zip file"):
         discover(touch(tmp_path / "broken.zip", "not a zip"), NOTEBOOKS, tmp_path / "work")
     (tmp_path / "empty").mkdir()
