@@ -34,6 +34,7 @@ from pathlib import Path
 
 from . import sandbox
 from .source import SourceNotebook, tampering
+from .untrusted import read_notebook
 
 GRADED, MISSING, UNREADABLE, TIMEOUT, KERNEL_DIED, GRADER_ERROR = (
     "graded", "missing", "unreadable", "timeout", "kernel_died", "grader_error")
@@ -93,41 +94,6 @@ class Settings:
     # timeout (no solution cell takes 4 s): its worker slot is handed on, so the
     # class keeps moving. The timeouts themselves are unchanged.
     lend_after: float = 10.0
-
-
-def read_notebook(path: Path):
-    """The submission as an nbformat v4 notebook, or a string saying why it is unreadable."""
-    import nbformat
-    try:
-        raw = json.loads(Path(path).read_bytes())
-    except (UnicodeDecodeError, ValueError) as exc:
-        return f"not valid JSON ({type(exc).__name__}: {str(exc)[:120]})"
-    except OSError as exc:
-        return f"could not be read ({exc.strerror})"
-    if not isinstance(raw, dict):
-        return f"not a notebook (a JSON {type(raw).__name__}, not an object)"
-    if raw.get("nbformat") != 4:
-        return f"not nbformat 4 (nbformat is {raw.get('nbformat')!r})"
-    if not isinstance(raw.get("cells"), list):
-        return "not a notebook (no list of cells)"
-    for i, cell in enumerate(raw["cells"]):
-        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
-            return f"not a notebook (cell {i} is not a notebook cell)"
-        if not isinstance(cell.get("source", ""), (str, list)):
-            return f"not a notebook (cell {i} has no text)"
-        if not isinstance(cell.setdefault("metadata", {}), dict):
-            return f"not a notebook (cell {i}'s metadata is not an object)"
-        nbgrader = cell["metadata"].get("nbgrader")
-        if nbgrader is not None and not (isinstance(nbgrader, dict)
-                                         and isinstance(nbgrader.get("grade_id", ""), str)):
-            # Mangled nbgrader metadata: treat the cell as an ordinary one (a
-            # test cell then shows up as tampered with and is graded anyway).
-            del cell["metadata"]["nbgrader"]
-    try:
-        # reads() joins list-of-lines sources, as nbgrader's checksums expect.
-        return nbformat.reads(json.dumps(raw), as_version=4)
-    except Exception as exc:  # noqa: BLE001
-        return f"not a notebook ({type(exc).__name__})"
 
 
 # ------------------------------------------------------------------ the sandboxed run
