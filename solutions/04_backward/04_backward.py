@@ -144,11 +144,9 @@ draw_dot(L)
 def by_hand(a, b, c, f):
     """Forward and backward pass of L = (a*b + c) * f, computed by hand.
 
-    Forward:  e = a*b,  d = e + c,  L = d*f.
-    Backward (chain rule, from the output in):
-        dL/dd = f,            dL/df = d,
-        dL/de = dL/dd * 1,    dL/dc = dL/dd * 1,
-        dL/da = dL/de * b,    dL/db = dL/de * a.
+    First the forward values e, d, L; then, starting from the output and moving
+    towards the inputs, each gradient as (the gradient that arrived) times (the
+    local derivative of that step), in the order of section 2's table.
     """
     ### BEGIN SOLUTION
     e = a * b
