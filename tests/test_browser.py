@@ -322,7 +322,7 @@ def test_every_notebook_runs_to_the_end_and_its_drawings_fit(lab_server, browser
             if name.startswith("06"):
                 more_steps(page, artifacts)
             if name.startswith("01"):
-                print_cards(page, browser_page, artifacts)
+                print_cards(page, browser_page, artifacts, url)
     except Exception:
         page.screenshot(path=str(artifacts / "browser_failure.png"))
         print("---- JupyterLab server log ----\n" + log_path.read_text()[-5000:])
@@ -347,7 +347,7 @@ def more_steps(page, artifacts):
     assert "100 of 100 points on the right side" in output.inner_text()
 
 
-def print_cards(page, browser, artifacts):
+def print_cards(page, browser, artifacts, url):
     """01: the print button links to the raw page in a new tab; printed, one card a page."""
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) button.mgl-flashcards-print").last.click()
     link = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) a.mgl-print-page").last
@@ -357,7 +357,8 @@ def print_cards(page, browser, artifacts):
     assert "/files/" in href and href.startswith("http"), href
     printable = browser.new_page()
     try:
-        printable.goto(href)
+        # A click sends the notebook page as Referer; a server without a token checks it.
+        printable.goto(href, referer=f"{url}/lab")
         cards = printable.locator(".mgl-card").count()
         printable.screenshot(path=str(artifacts / "browser_flashcards_page.png"), full_page=True)
         pdf = printable.pdf(path=str(artifacts / "flashcards_01.pdf"))

@@ -27,11 +27,12 @@ from . import _graph, _scene, _svg_fallback
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
 
-#: Wider than this (CSS px) from left to right, a graph is drawn top to bottom if that is
-#: narrower: about the notebook column on a laptop screen.
-WIDE = 800
 FONT_PT = 11          # the drawings' font size, in points (1 pt = 4/3 CSS px)
 SMALLEST_TEXT_PX = 10  # scaling to the column stops here; a scroll bar takes over
+LAPTOP_COLUMN = 800   # CSS px: the notebook column on a laptop screen
+#: Wider than this (CSS px) from left to right, a graph would not fit a laptop's column even
+#: shrunk to 10 px text, so it is drawn top to bottom if that is narrower.
+WIDE = LAPTOP_COLUMN * (FONT_PT * 4 / 3) / SMALLEST_TEXT_PX
 
 INSTALL_HINT = (
     "Note: graphviz's `dot` program is not installed, so microgradlab drew this graph "
@@ -96,8 +97,8 @@ def draw_dot(root, *, highlight=None, rankdir="auto", show_grad=True):
     ``highlight``: a list of nodes, or a dict ``{node: "short note"}`` (or a list of
     ``(node, note)`` pairs, for nodes that cannot be dict keys), to mark.
     ``rankdir``: "LR" (inputs left, output right), "RL", "TB" or "BT"; "auto" (the
-    default) is "LR" unless that is wider than a laptop's notebook column and
-    "TB" (inputs on top, output at the bottom) is narrower.
+    default) is "LR" unless that would not fit a laptop's notebook column even with
+    its text shrunk to 10 px, and "TB" (inputs on top, output at the bottom) is narrower.
     ``show_grad``: False leaves the grad field out (before backward it is 0 anyway).
     """
     return render_graph(root, highlight=highlight, rankdir=rankdir, show_grad=show_grad)
