@@ -656,8 +656,9 @@ if moons_losses:
 
 # %% [markdown]
 # All 100 points on the right side, and a boundary that curves around the tips
-# of both moons, learned by a network made of nothing but your `Value`, your
-# `Neuron`, `Layer` and `MLP`, and 100 steps of the loop you wrote. Each step
+# of both moons. With your classes finished, that network is made of nothing but
+# `Value`s, your `Neuron`, `Layer` and `MLP`, and 100 steps of the loop you wrote
+# (the first line of the output says whose network trained). Each step
 # built a graph of about 65,000 `Value`s and walked it backwards: that is all
 # a neural network library does, on much larger numbers.
 #
