@@ -647,7 +647,7 @@ def capstone_loss(predictions, targets):
 
 print(f"training {whose}: {len(moons_model.parameters())} parameters")
 view = TrainingView(moons_model, moons_X, moons_y, capstone_loss, steps=100, lr=learning_rate,
-                    redraw_every=5, resolution=50)
+                    redraw_every=10, resolution=40)
 moons_losses = view.run()
 if moons_losses:
     right = sum((moons_model(x).data > 0) == (y > 0) for x, y in zip(moons_X, moons_y))
