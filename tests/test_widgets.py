@@ -132,6 +132,9 @@ def test_stepper_widget_buttons_move_and_redraw():
     assert "#0072b2" in stepper.picture.value.lower()
     assert "#d55e00" not in stepper.picture.value.lower()
     assert f"grad {n['f'].data:.4f}" in pieces  # d.grad = f.data after the first step
+    bundle = stepper._repr_mimebundle_()  # for front ends without widgets: the step in words
+    assert bundle["text/plain"].startswith("Backward stepper, step 1 of 7: step 1/7: L = d * f")
+    assert "<svg" in bundle["text/html"]
     stepper.slider.value = 7
     assert stepper.next_button.disabled
     stepper.next_button.click()
@@ -306,6 +309,9 @@ def test_explorer_shows_the_secant_slope_converging():
     box = derivative_explorer(cube, x=2.0, h=1.0, df=lambda x: 3 * x**2)
     assert box.picture.value[:4] == b"\x89PNG"
     assert f"<b>{(cube(3.0) - cube(2.0)) / 1.0:.6g}</b>" in box.numbers.value
+    bundle = box._repr_mimebundle_()
+    assert "secant slope 19," in bundle["text/plain"] and "derivative 12" in bundle["text/plain"]
+    assert "data:image/png;base64," in bundle["text/html"]
     box.h_slider.value = 0.01
     assert f"<b>{(cube(2.01) - cube(2.0)) / 0.01:.6g}</b>" in box.numbers.value
     from microgradlab.widgets.explorer import convergence_rows
