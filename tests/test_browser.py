@@ -366,3 +366,24 @@ def print_cards(page, browser, artifacts, url):
         printable.close()
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
     assert cards > 1 and pages == cards, f"{cards} cards printed on {pages} pages"
+
+
+def test_drawings_stay_legible_in_a_laptop_column(lab_server, browser_page):
+    """04 at a laptop's 1024 px window, file browser open: the drawings shrink to the column,
+    their text stays 10 px or more, and nothing is cut off."""
+    url, _, log_path = lab_server
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    page = browser_page.new_page(viewport={"width": 1024, "height": 768})
+    page.set_default_timeout(2 * MINUTE)
+    try:
+        open_and_run_all(page, url, "course/04_backward.ipynb", "laptop")
+        smallest = page.evaluate(SMALLEST_TEXT)
+        overflowing = page.evaluate(OVERFLOWING)
+        drawing = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .mgl-drawing").first
+        drawing.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "browser_laptop_04_drawing.png"))
+    finally:
+        page.close()
+    assert smallest is not None and smallest >= 10 - 0.5, smallest
+    assert not overflowing, overflowing
