@@ -1,17 +1,22 @@
 # The two commands a new user needs:
 #   make lab    set up (first run) and start JupyterLab on the course
 #   make test   set up (first run) and run the whole test suite
+# For instructors:
+#   make instructor   JupyterLab with every nbgrader tool (formgrader, create assignment)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
 
-.PHONY: setup lab test notebooks bench clean-venv
+.PHONY: setup lab instructor test notebooks bench clean-venv
 
 setup:
 	@bash scripts/setup.sh
 
 lab: setup
 	@$(BIN)/python scripts/lab.py --port $(PORT)
+
+instructor: setup
+	@$(BIN)/python scripts/lab.py --instructor --port $(PORT)
 
 test: setup
 	@bash scripts/test.sh

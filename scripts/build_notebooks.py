@@ -139,8 +139,26 @@ def source_to_notebook(path: Path):
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            tag_run_on(cell)
     nbformat.validate(nb)
     return nb
+
+
+#: JupyterLab's Run All, nbclient and nbconvert go on past a cell with this tag when it
+#: raises. nbgrader records the error in the cell's output either way and grades from that,
+#: so the tag changes what runs after an unfinished exercise, not the score.
+RUN_ON_TAG = "raises-exception"
+
+
+def tag_run_on(cell) -> None:
+    """Tag the cells that raise while an exercise is unfinished: the learner's answer
+    cells (a stub raises NotImplementedError) and the graded test cells."""
+    grading = cell.get("metadata", {}).get("nbgrader", {})
+    if cell.cell_type != "code" or not (grading.get("solution") or grading.get("grade")):
+        return
+    tags = cell.metadata.setdefault("tags", [])
+    if RUN_ON_TAG not in tags:
+        tags.append(RUN_ON_TAG)
 
 
 def write_notebook(nb, path: Path) -> None:

@@ -4,7 +4,8 @@
 #   - a virtual environment in .venv with the pinned packages (requirements.lock)
 #     and this project installed in editable mode;
 #   - Debian packages: graphviz (the `dot` renderer), bubblewrap (the grader's
-#     sandbox), chromium (the browser tests). Installed when missing and we are
+#     sandbox), chromium (the browser tests), fonts-dejavu-core (the symbols the
+#     widgets show: ✓ ✗ ○ ▶ ⚠, in a font that has them). Installed when missing and we are
 #     root; otherwise we print the command to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,10 +32,11 @@ system_packages() {
     command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     [ -f /usr/share/javascript/katex/katex.min.js ] || missing+=(libjs-katex)
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing Debian packages: ${missing[*]}"
-        apt-get update -qq
+        apt-get -o DPkg::Lock::Timeout=300 update -qq
         DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
         say "missing system packages: ${missing[*]}"

@@ -112,8 +112,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def lab_server(jupyter_env, tmp_path):
+@pytest.fixture(scope="module")
+def lab_server(jupyter_env, tmp_path_factory):
     """A JupyterLab server with the notebooks in its root; yields (url, notebook names, log).
 
     The generated notebook is always there; the real student notebook 04 joins it once it
@@ -123,6 +123,7 @@ def lab_server(jupyter_env, tmp_path):
     news.mkdir(parents=True, exist_ok=True)
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
 
+    tmp_path = tmp_path_factory.mktemp("lab")
     root = tmp_path / "lab-root"
     root.mkdir()
     names = [GENERATED]
@@ -131,6 +132,10 @@ def lab_server(jupyter_env, tmp_path):
     if real.exists() and checking_ready():
         nbformat.write(student_notebook(real), root / STUDENT)
         names.append(STUDENT)
+    # Every student notebook as built (its own tags, nothing added), in a folder of its own.
+    (root / "course").mkdir()
+    for path in sorted((REPO / "notebooks").glob("0*.ipynb")):
+        (root / "course" / path.name).write_bytes(path.read_bytes())
 
     port = free_port()
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
@@ -237,3 +242,148 @@ def test_check_button_and_stepper_answer_clicks_in_jupyterlab(lab_server):
         check_text, stepper_text = seen[STUDENT]
         assert "○ Not attempted yet" in check_text, check_text
         assert stepper_text.startswith("step 1/7: L = d * f"), stepper_text
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    """One headless Chromium for the module; a fresh page per test."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (Debian: apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+ALL_RAN = """() => {
+    const prompts = [...document.querySelectorAll(
+        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];
+    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+}"""
+
+# Output areas wider than they are shown: a drawing cut off at the right.
+OVERFLOWING = """() => [...document.querySelectorAll(
+        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')]
+    .filter(o => o.scrollWidth > o.clientWidth + 1)
+    .map(o => `${o.scrollWidth} > ${o.clientWidth}: ` + o.textContent.slice(0, 60))"""
+
+SMALLEST_TEXT = """() => {
+    const sizes = [...document.querySelectorAll(
+        '.jp-NotebookPanel:not(.lm-mod-hidden) .mgl-drawing svg')].map(svg => {
+        const box = svg.getBoundingClientRect();
+        const view = svg.viewBox.baseVal;
+        const text = svg.querySelector('text');
+        if (!text || !view || !view.width) return null;
+        const size = parseFloat(text.getAttribute('font-size')
+                                || getComputedStyle(text).fontSize || '14');
+        return size * box.width / view.width;
+    }).filter(x => x !== null);
+    return sizes.length ? Math.min(...sizes) : null;
+}"""
+
+
+def open_and_run_all(page, url, path, workspace):
+    started = time.monotonic()
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{path}")
+    page.wait_for_selector(".jp-Notebook")
+    page.wait_for_function(KERNEL_CONNECTED, timeout=3 * MINUTE, polling=250)
+    ready = time.monotonic() - started
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(ALL_RAN, timeout=15 * MINUTE, polling=1000)
+    page.wait_for_function(KERNEL_IDLE, timeout=15 * MINUTE, polling=500)
+    return ready
+
+
+def test_every_notebook_runs_to_the_end_and_its_drawings_fit(lab_server, browser_page):
+    url, _, log_path = lab_server
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    page = browser_page.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(2 * MINUTE)
+    names = sorted(p.name for p in (REPO / "notebooks").glob("0*.ipynb"))
+    problems = []
+    try:
+        for k, name in enumerate(names):
+            ready = open_and_run_all(page, url, f"course/{name}", f"all{k}")
+            print(f"{name}: page open to idle kernel {ready:.1f} s")
+            overflowing = page.evaluate(OVERFLOWING)
+            if overflowing:
+                problems.append(f"{name}: {overflowing}")
+            smallest = page.evaluate(SMALLEST_TEXT)
+            if smallest is not None and smallest < 10 - 0.5:
+                problems.append(f"{name}: drawing text {smallest:.1f} px")
+            drawing = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .mgl-drawing")
+            if drawing.count():
+                drawing.last.scroll_into_view_if_needed()
+            page.screenshot(path=str(artifacts / f"browser_runall_{Path(name).stem}.png"))
+            if name.startswith("06"):
+                more_steps(page, artifacts)
+            if name.startswith("01"):
+                print_cards(page, browser_page, artifacts, url)
+    except Exception:
+        page.screenshot(path=str(artifacts / "browser_failure.png"))
+        print("---- JupyterLab server log ----\n" + log_path.read_text()[-5000:])
+        raise
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
+
+
+def more_steps(page, artifacts):
+    """06: the capstone finished in the cell; "Train 10 more steps" goes on from there."""
+    status = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .mgl-train-status").last
+    status.filter(has_text="(finished)").wait_for(timeout=2 * MINUTE)
+    assert "100/100 steps" in status.inner_text()
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) button.mgl-train-more").last.click()
+    status.filter(has_text="110/110 steps").wait_for(timeout=5 * MINUTE)
+    view = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .mgl-training-view").last
+    view.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "browser_06_training_more.png"))
+    output = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output",
+                          has_text="points on the right side").last
+    assert "100 of 100 points on the right side" in output.inner_text()
+
+
+def print_cards(page, browser, artifacts, url):
+    """01: the print button links to the raw page in a new tab; printed, one card a page."""
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) button.mgl-flashcards-print").last.click()
+    link = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) a.mgl-print-page").last
+    link.wait_for()
+    assert link.get_attribute("target") == "_blank"
+    href = link.get_attribute("href")
+    assert "/files/" in href and href.startswith("http"), href
+    printable = browser.new_page()
+    try:
+        # A click sends the notebook page as Referer; a server without a token checks it.
+        printable.goto(href, referer=f"{url}/lab")
+        cards = printable.locator(".mgl-card").count()
+        printable.screenshot(path=str(artifacts / "browser_flashcards_page.png"), full_page=True)
+        pdf = printable.pdf(path=str(artifacts / "flashcards_01.pdf"))
+    finally:
+        printable.close()
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert cards > 1 and pages == cards, f"{cards} cards printed on {pages} pages"
+
+
+def test_drawings_stay_legible_in_a_laptop_column(lab_server, browser_page):
+    """04 at a laptop's 1024 px window, file browser open: the drawings shrink to the column,
+    their text stays 10 px or more, and nothing is cut off."""
+    url, _, log_path = lab_server
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    page = browser_page.new_page(viewport={"width": 1024, "height": 768})
+    page.set_default_timeout(2 * MINUTE)
+    try:
+        open_and_run_all(page, url, "course/04_backward.ipynb", "laptop")
+        smallest = page.evaluate(SMALLEST_TEXT)
+        overflowing = page.evaluate(OVERFLOWING)
+        drawing = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .mgl-drawing").first
+        drawing.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "browser_laptop_04_drawing.png"))
+    finally:
+        page.close()
+    assert smallest is not None and smallest >= 10 - 0.5, smallest
+    assert not overflowing, overflowing

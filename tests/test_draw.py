@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -106,9 +107,66 @@ def test_builtin_renderer_names_every_node_and_is_valid_svg(no_dot, capsys):
     assert svg.count('class="node value"') == 7
     assert svg.count('class="node op"') == 3
     assert svg.count('class="edge"') == 2 + 2 + 2 + 3
-    shown = drawing._repr_mimebundle_()["image/svg+xml"]
-    assert drawing._repr_svg_() == shown and texts(shown) == texts(svg)
-    assert 'style="max-width:100%;height:auto"' in shown
+    bundle = drawing._repr_mimebundle_()
+    assert bundle["image/svg+xml"] == svg
+    shown = bundle["text/html"]
+    assert texts(shown) == texts(svg)
+    assert 'width="100%"' in shown and "overflow-x:auto" in shown
+
+
+def _css_px(html, name):
+    return float(re.search(rf"{name}:([0-9.]+)px", html).group(1))
+
+
+@pytest.mark.parametrize("renderer", ["builtin", "graphviz"])
+def test_drawing_scales_to_the_column_but_keeps_text_legible(renderer, monkeypatch):
+    if renderer == "graphviz" and not HAVE_DOT:
+        pytest.skip("graphviz's dot is not installed")
+    if renderer == "builtin":
+        monkeypatch.setattr(draw.shutil, "which", lambda name: None)
+        monkeypatch.setattr(draw, "_told_about_dot", True)
+    drawing = draw_dot(textbook_graph()["L"])
+    html = drawing.html()
+    svg_head = html[html.index("<svg"):html.index(">", html.index("<svg"))]
+    # No fixed size left: the width follows the column, the height the viewBox.
+    assert "viewBox" in svg_head and 'height="' not in svg_head
+    assert _css_px(html, "max-width") == pytest.approx(drawing.width_px, abs=1)
+    # At the smallest width allowed, 11 pt text is still 10 px or more.
+    scale = _css_px(html, "min-width") / drawing.width_px
+    assert scale * draw.FONT_PT * 4 / 3 >= 10 - 1e-6
+
+
+@pytest.mark.parametrize("renderer", ["builtin", "graphviz"])
+def test_a_wide_graph_is_drawn_top_to_bottom(renderer, monkeypatch):
+    if renderer == "graphviz" and not HAVE_DOT:
+        pytest.skip("graphviz's dot is not installed")
+    if renderer == "builtin":
+        monkeypatch.setattr(draw.shutil, "which", lambda name: None)
+        monkeypatch.setattr(draw, "_told_about_dot", True)
+    chain = Value(1.0, label="x")
+    for k in range(8):
+        chain = chain * 1.5
+        chain.label = f"y{k}"
+    wide = draw_dot(chain, rankdir="LR")
+    auto = draw_dot(chain)
+    assert wide.width_px > draw.WIDE
+    assert auto.rankdir == "TB" and auto.width_px < wide.width_px
+    small = draw_dot(textbook_graph()["e"])  # a small graph stays left to right
+    assert small.rankdir == "LR"
+
+
+def test_check_drawings_name_every_node_and_the_stepper_marks_its_node_apart(no_dot, capsys):
+    from microgradlab.widgets.draw import render_graph
+
+    x, y = Value(2.0, label="x"), Value(3.0)
+    z = x * y
+    svg = render_graph(z, highlight={y: "grad should be 2"}, name_all=True).svg()
+    # the unlabelled input is named, with the mark beside the name, not instead of it
+    assert "✗ node 2" in texts(svg) or "✗ node 1" in texts(svg)
+    assert "grad should be 2" in texts(svg)
+    stepped = render_graph(z, current=z).svg()
+    assert "✗" not in text_of(stepped) and any(t.startswith("▶") for t in texts(stepped))
+    assert "#0072b2" in stepped.lower() and "#d55e00" not in stepped.lower()
 
 
 def test_missing_dot_note_is_printed_once_on_stdout_not_stderr(no_dot, capsys):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from html import escape
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,8 +127,14 @@ def test_stepper_widget_buttons_move_and_redraw():
     assert stepper.step == 1
     assert "step 1/7: L = d * f" in stepper.caption.value
     pieces = texts(stepper.picture.value)
-    assert "✗ L" in pieces and "now" in pieces
+    # the node of the moment: blue and "▶", never the check's orange "✗" (it is not wrong)
+    assert "▶ L" in pieces and not any("✗" in piece for piece in pieces)
+    assert "#0072b2" in stepper.picture.value.lower()
+    assert "#d55e00" not in stepper.picture.value.lower()
     assert f"grad {n['f'].data:.4f}" in pieces  # d.grad = f.data after the first step
+    bundle = stepper._repr_mimebundle_()  # for front ends without widgets: the step in words
+    assert bundle["text/plain"].startswith("Backward stepper, step 1 of 7: step 1/7: L = d * f")
+    assert "<svg" in bundle["text/html"]
     stepper.slider.value = 7
     assert stepper.next_button.disabled
     stepper.next_button.click()
@@ -157,10 +166,33 @@ def test_flashcards_html_has_every_card_and_one_per_printed_page(tmp_path):
     assert "page-break-after: always" in page and "@media print" in page
     for question, answer in CARDS:
         assert question in page
+    # question and answer of a card sit together in one card (the page breaks between cards)
+    cards = page.split('class="mgl-card"')[1:]
+    assert all(q in card and escape(a) in card for card, (q, a) in zip(cards, CARDS))
     assert "b, the &lt;other&gt; factor" in page  # escaped, not swallowed as a tag
     assert page.count('class="mgl-card"') == len(CARDS)
     inline = deck._repr_html_()
     assert inline.count("<details>") == len(CARDS) and "Why +=?" in inline
+
+
+def test_flashcards_link_to_the_raw_page_of_the_server_that_runs_the_kernel(tmp_path,
+                                                                            monkeypatch):
+    from microgradlab.widgets import flashcards
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    root = tmp_path / "course"
+    (root / "notebooks").mkdir(parents=True)
+    info = {"url": "http://127.0.0.1:8899/base/", "root_dir": str(root), "pid": 1}
+    (runtime / f"jpserver-{os.getppid()}.json").write_text(json.dumps(info))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    page = root / "notebooks" / "flashcards_04 deck.html"
+    assert flashcards.served_url(page) == \
+        "http://127.0.0.1:8899/base/files/notebooks/flashcards_04%20deck.html"
+    html = flashcards.print_link_html(page)
+    assert 'target="_blank"' in html and "http://127.0.0.1:8899/base/files/" in html
+    elsewhere = tmp_path / "other" / "f.html"  # not under the server's root: say what to do
+    assert "Open in New Browser Tab" in flashcards.print_link_html(elsewhere)
 
 
 def test_flashcards_reject_malformed_cards():
@@ -233,6 +265,21 @@ def test_check_panel_renders_each_state():
     assert "seed the output" in panel.hint_area.value
 
 
+def test_check_panel_carries_its_verdict_for_front_ends_without_widgets():
+    reports = iter([FakeReport("wrong", "a.grad is 1.0, expected 4.0"),
+                    FakeReport("correct", "all cases pass")])
+    panel = check_panel("ex04_backward", lambda: next(reports), lambda: "hint")
+    assert "not checked yet" in panel._repr_mimebundle_()["text/plain"]
+    panel.check_button.click()
+    bundle = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # the live widget stays
+    assert bundle["text/plain"].splitlines()[:3] == [
+        "Self-check ex04_backward", "✗ Not yet", "a.grad is 1.0, expected 4.0"]
+    assert "✗ Not yet" in bundle["text/html"] and "VBox(" not in bundle["text/plain"]
+    panel.check_button.click()
+    assert "✓ Correct" in panel._repr_mimebundle_()["text/plain"]
+
+
 def test_check_panel_turns_exceptions_into_readable_messages():
     def broken():
         raise ZeroDivisionError("float division by zero")
@@ -262,6 +309,9 @@ def test_explorer_shows_the_secant_slope_converging():
     box = derivative_explorer(cube, x=2.0, h=1.0, df=lambda x: 3 * x**2)
     assert box.picture.value[:4] == b"\x89PNG"
     assert f"<b>{(cube(3.0) - cube(2.0)) / 1.0:.6g}</b>" in box.numbers.value
+    bundle = box._repr_mimebundle_()
+    assert "secant slope 19," in bundle["text/plain"] and "derivative 12" in bundle["text/plain"]
+    assert "data:image/png;base64," in bundle["text/html"]
     box.h_slider.value = 0.01
     assert f"<b>{(cube(2.01) - cube(2.0)) / 0.01:.6g}</b>" in box.numbers.value
     from microgradlab.widgets.explorer import convergence_rows
@@ -308,19 +358,60 @@ def test_training_view_trains_on_play_ticks_and_stops():
     view.play.value = 3
     assert len(view.losses) == 5
     view.more_button.click()
-    assert len(view.losses) == 12 and "12/12 steps" in view.status.value  # capped at steps
+    assert len(view.losses) == 15 and "15/15 steps" in view.status.value  # past the plan
     assert view.loss_picture.value[:4] == b"\x89PNG"
 
 
-def test_training_view_trains_but_draws_nothing_while_graded(monkeypatch):
-    """The grader's sandbox sets MICROGRADLAB_GRADING=1: same training, no pictures."""
+def test_training_view_goes_on_after_run_and_says_what_it_does():
+    model, X, y, loss = tiny_problem()
+    view = TrainingView(model, X, y, loss, steps=6, lr=0.1, chunk=2)
+    seen = []
+    view.status.observe(lambda change: seen.append(change["new"]), names="value")
+    view.run()
+    assert len(view.losses) == 6 and "(finished)" in view.status.value
+    assert any("(training)" in text for text in seen)  # while it trained, it said so
+    view.more_button.click()  # "Train 4 more steps" after the end
+    assert len(view.losses) == 10 and view.progress.max == 10
+    view.play.playing = True  # ▶ after the end: another run as long as the first
+    assert view.running and view.steps == 16
+    for tick in range(1, 4):
+        view.play.value = tick
+    assert len(view.losses) == 16 and not view.play.playing
+    # the fallback for front ends without widgets carries the status and the pictures
+    bundle = view._repr_mimebundle_()
+    assert "16/16 steps" in bundle["text/plain"]
+    assert "data:image/png;base64," in bundle["text/html"]
+
+
+def test_training_view_follows_a_schedule_until_the_slider_moves():
+    model, X, y, loss = tiny_problem()
+    view = TrainingView(model, X, y, loss, steps=4, lr=lambda step: 0.5 / (step + 1))
+    view.train(2)
+    assert view.lr_slider.value == pytest.approx(0.25)  # the rate of the last step, shown
+    view.lr_slider.value = 0.01  # the learner takes over
+    assert view.schedule is None and view.learning_rate() == pytest.approx(0.01)
+
+
+def test_training_view_converts_numpy_rows_to_floats():
+    numpy = pytest.importorskip("numpy")
+    model, X, y, loss = tiny_problem()
+    view = TrainingView(model, numpy.array(X), numpy.array(y), loss, steps=2, lr=0.1)
+    assert all(type(v) is float for row in view.X for v in row)
+    view.train(2)
+    assert len(view.losses) == 2
+
+
+def test_training_view_draws_nothing_while_graded_and_run_trains_nothing(monkeypatch):
+    """The grader's sandbox sets MICROGRADLAB_GRADING=1: no pictures, and the demo's
+    run() (after every graded cell) costs no grading time; explicit steps still train."""
     model, X, y, loss = tiny_problem()
     watched = TrainingView(model, X, y, loss, steps=10, lr=0.1)
     watched.run()
     monkeypatch.setenv("MICROGRADLAB_GRADING", "1")
     model, X, y, loss = tiny_problem()
     graded = TrainingView(model, X, y, loss, steps=10, lr=0.1)
-    graded.run()
+    assert graded.run() == [] and "being graded" in graded.status.value
+    graded.train(10)
     assert graded.losses == watched.losses and "10/10 steps" in graded.status.value
     assert graded.loss_picture.value == b"" and graded.boundary_picture.value == b""
     assert watched.loss_picture.value[:4] == b"\x89PNG"

@@ -142,7 +142,7 @@ derivative_explorer(f, x=3.0, h=1.0, df=lambda x: 2 * x)
 
 # %% nbgrader={"grade": false, "grade_id": "ex01_difference_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def forward_difference(f, x, h):
-    """Slope of f from x to x + h:  (f(x + h) - f(x)) / h.   Error of order h."""
+    """The slope of the straight line through the points of f at x and at x + h."""
     ### BEGIN SOLUTION
     return (f(x + h) - f(x)) / h
     ### END SOLUTION
@@ -301,10 +301,8 @@ plt.show()
 
 # %% nbgrader={"grade": false, "grade_id": "ex01_gradient_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def numerical_gradient(f, point, h=1e-6):
-    """[df/dx_0, df/dx_1, ...] at `point`, each by a central difference:
-
-        df/dx_i ~ (f(..., x_i + h, ...) - f(..., x_i - h, ...)) / (2h)
-    """
+    """The list [df/dx_0, df/dx_1, ...] at `point`, one central difference per
+    coordinate: move only that coordinate, by h each way, and leave the others."""
     ### BEGIN SOLUTION
     partials = []
     for i in range(len(point)):
@@ -365,7 +363,8 @@ check("ex01_gradient", numerical_gradient=numerical_gradient)
 
 # %% nbgrader={"grade": false, "grade_id": "ex01_descent_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def gradient_descent(grad, start, lr, steps):
-    """The path [p_0, p_1, ..., p_steps] with p_0 = start and p_(k+1) = p_k - lr * grad(*p_k)."""
+    """The list of points visited: `start`, then one more point per step, each a small
+    move (of size set by `lr`) from the one before, against the gradient there."""
     ### BEGIN SOLUTION
     path = [list(start)]
     for _ in range(steps):

@@ -72,6 +72,16 @@ print(d)
 # Chain those two facts and you have `∂d/∂a = b = -3`. Every number in the chain had to
 # remember its **inputs** and its **operation**. A number that remembers both is what we will
 # call a `Value`, and the web of Values linked to their inputs is the **computation graph**.
+#
+# **A spreadsheet does the same.** Put 2 in cell A1, -3 in B1 and 10 in C1, and type
+# `=A1*B1` into E1 and `=E1+C1` into D1. D1 shows 4, but unlike Python's `d` it also keeps
+# its *formula*: it knows it is E1 plus C1, and E1 knows it is A1 times B1. Change A1 and
+# every cell that depends on it updates, because the sheet remembers which cell was made from
+# which. A `Value` is such a cell: `data` is the number it shows, `_prev` the cells its formula
+# refers to, `_op` the operation in the formula. Running the formulas from the inputs to the
+# output, as the sheet does, is the **forward pass**; in notebook 04 we will walk the same
+# links the other way, from the output back to the inputs, to get the derivatives (the
+# **backward pass**).
 
 # %% [markdown]
 # ## Building it step by step
@@ -373,4 +383,10 @@ Flashcards("02_value", [
     ("Why must + and * return a NEW Value?",
      "The graph is a record of the computation; the inputs must keep their numbers for the backward pass."),
     ("What is grad before any backward pass?", "0.0"),
+    ("What is the forward pass?",
+     "Computing every Value from its inputs, from the leaves to the output, as a spreadsheet "
+     "recomputes its cells; each result remembers its inputs (_prev) and operation (_op)."),
+    ("How is a Value like a spreadsheet cell?",
+     "It shows a number (data) and keeps its formula: which cells it was made from (_prev) "
+     "and how (_op)."),
 ])

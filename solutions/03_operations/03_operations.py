@@ -223,7 +223,7 @@ print("a * b:", numeric_slopes(lambda a, b: a * b, 2.0, -3.0))
 
 # %% nbgrader={"grade": false, "grade_id": "ex03_add_mul_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def add(self, other):
-    """self + other.   ∂out/∂self = 1,  ∂out/∂other = 1"""
+    """self + other, as a new Value whose _backward passes the gradient to both inputs."""
     ### BEGIN SOLUTION
     other = other if isinstance(other, Value) else Value(other)
     out = Value(self.data + other.data, (self, other), "+")
@@ -353,21 +353,35 @@ def torch_step(op, *numbers):
     return out.item(), [leaf.grad.item() for leaf in leaves]
 
 
-def side_by_side(text, op, *numbers):
-    """Print your local_step and PyTorch's answer for the same operation and inputs."""
+def side_by_side(text, op, *numbers, why=None):
+    """Print your local_step and PyTorch's answer for the same operation and inputs;
+    `why` explains a difference that is expected."""
     theirs = torch_step(op, *numbers)
     try:
         mine = local_step(op, *numbers)
     except NotImplementedError:
         print(f"{text:10}  torch: {theirs}   yours: finish the exercise first")
         return
-    verdict = "agree" if close([mine[0]] + mine[1], [theirs[0]] + theirs[1]) else "DIFFER"
-    print(f"{text:10}  torch: {theirs}   yours: {mine}   {verdict}")
+    print(f"{text:10}  torch: {theirs}   yours: {mine}")
+    print(" " * 12 + differences(mine, theirs, why))
+
+
+def differences(mine, theirs, why=None):
+    """In words: do the two answers agree, and if not, which numbers differ?"""
+    if not close([mine[0]], [theirs[0]]):
+        return f"the values differ: yours is {mine[0]}, PyTorch's {theirs[0]}"
+    apart = [f"the gradient of input {k + 1} (yours {g}, PyTorch's {t})"
+             for k, (g, t) in enumerate(zip(mine[1], theirs[1])) if not close([g], [t])]
+    if not apart:
+        return "-> same value and same gradients"
+    reason = why or "look again at this operation's _backward"
+    return "-> same value, but " + " and ".join(apart) + " differ: " + reason
 
 
 side_by_side("a + b", lambda a, b: a + b, 2.0, -3.0)
 side_by_side("a * b", lambda a, b: a * b, 2.0, -3.0)
-side_by_side("3 * a + 1", lambda a: 3 * a + 1, 2.0)
+side_by_side("3 * a + 1", lambda a: 3 * a + 1, 2.0,
+             why="expected here, local_step runs only the last node's _backward (read on)")
 
 # %% [markdown]
 # The last line, `3 * a + 1`, is two operations. `local_step` only calls `_backward` on the
@@ -409,7 +423,7 @@ print("-a:   ", numeric_slopes(lambda a: -a, 2.0))
 
 # %% nbgrader={"grade": false, "grade_id": "ex03_sub_neg_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def neg(self):
-    """-self.   ∂out/∂self = -1"""
+    """-self, as a new Value with its own _backward."""
     ### BEGIN SOLUTION
     out = Value(-self.data, (self,), "neg")
 
@@ -554,7 +568,8 @@ print("a / b    at a = 2, b = -4:", numeric_slopes(lambda a, b: a / b, 2.0, -4.0
 
 # %% nbgrader={"grade": false, "grade_id": "ex03_div_pow_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def power(self, k):
-    """self ** k for a plain number k.   ∂out/∂self = k * self ** (k - 1)"""
+    """self ** k for a plain number k, as a new Value with its own _backward
+    (the local derivative is the power rule of notebook 01)."""
     ### BEGIN SOLUTION
     if isinstance(k, bool) or not isinstance(k, (int, float)):
         raise TypeError(f"the exponent must be a plain int or float, got {type(k).__name__}")

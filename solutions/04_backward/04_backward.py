@@ -144,11 +144,9 @@ draw_dot(L)
 def by_hand(a, b, c, f):
     """Forward and backward pass of L = (a*b + c) * f, computed by hand.
 
-    Forward:  e = a*b,  d = e + c,  L = d*f.
-    Backward (chain rule, from the output in):
-        dL/dd = f,            dL/df = d,
-        dL/de = dL/dd * 1,    dL/dc = dL/dd * 1,
-        dL/da = dL/de * b,    dL/db = dL/de * a.
+    First the forward values e, d, L; then, starting from the output and moving
+    towards the inputs, each gradient as (the gradient that arrived) times (the
+    local derivative of that step), in the order of section 2's table.
     """
     ### BEGIN SOLUTION
     e = a * b
@@ -280,7 +278,11 @@ print(f"difference                 : {truth - predicted:.6f}   (da * db = {da * 
 # gradient descent, and it is how neural networks learn (notebook 06).
 #
 # Our loss is $\tfrac12\big((w_1 - 1)^2 + (w_2 - 5)^2\big)$, smallest (zero) at
-# $(1, 5)$. Its gradient is $(w_1 - 1,\; w_2 - 5)$. Start at $(2, 3)$ with rate 0.5:
+# $(1, 5)$. Its gradient is $(w_1 - 1,\; w_2 - 5)$. At the start, $(2, 3)$, that is
+# $(2 - 1,\; 3 - 5) = (1, -2)$: the loss grows if $w_1$ grows (so we make $w_1$ smaller)
+# and shrinks if $w_2$ grows (so we make $w_2$ larger), and twice as fast in $w_2$. With
+# rate 0.5 the first step goes to $(2 - 0.5 \cdot 1,\; 3 - 0.5 \cdot (-2)) = (1.5, 4)$.
+# Start at $(2, 3)$ with rate 0.5:
 # each step removes half of the remaining distance, so the loss shrinks to a quarter
 # each time: 2.5, 0.625, 0.15625, ...
 
@@ -596,6 +598,18 @@ draw_dot(L)
 BackwardStepper(L)
 
 # %% [markdown]
+# ## Backpropagation is not symbolic
+#
+# A computer algebra system (or you, with pen and paper, in a calculus course) works
+# **symbolically**: it manipulates *formulas*. Given $L = (a b + c) f$ it would produce the
+# formula $\partial L / \partial a = b f$, an expression with letters in it, that you could then
+# evaluate at any numbers. Backpropagation never builds a formula. It works with the *numbers*
+# of one particular evaluation: each node's local derivative is a number (the other factor's
+# `data`, or 1), and the gradient that arrives is a number, so every `grad` is a number,
+# valid at this point only. Change an input and you run forward and backward again. That is
+# why it is cheap: the work is a fixed small multiple of the forward pass, however large the
+# formula for the derivative would have been written out.
+#
 # ## 9. Zero the grads between passes
 #
 # Your `backward` *adds* into `grad` (it has to, section 3). So calling it a second
@@ -696,4 +710,10 @@ Flashcards("04_backward", [
     ("In what order does backward visit the nodes?", "Reverse topological order: every user of a node before the node itself."),
     ("Why an explicit stack for the topological sort?", "Recursion stops at Python's recursion limit (about 1000 frames); a list does not."),
     ("What must happen between two backward passes?", "Set every grad back to 0 (zero_grad)."),
+    ("Autograd in one sentence?",
+     "Record every operation of the forward pass in a graph, then walk it back from the output, "
+     "multiplying each arriving gradient by a local derivative, to get d(output)/d(every input)."),
+    ("Is backpropagation symbolic differentiation?",
+     "No: it never builds a formula for the derivative. It computes numbers, the gradients at "
+     "this one evaluation; new inputs mean a new forward and backward pass."),
 ])

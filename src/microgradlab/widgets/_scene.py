@@ -16,6 +16,10 @@ from . import _graph
 HIGHLIGHT_FILL = "#E69F00"    # orange
 HIGHLIGHT_BORDER = "#D55E00"  # vermillion
 MARK = "✗ "                   # the text mark, so a highlight reads without colour
+#: The stepper's "this node is running now": blue and a ▶, nothing like the check's "wrong".
+CURRENT_FILL = "#CDE8F7"      # a light tint of Okabe-Ito sky blue
+CURRENT_BORDER = "#0072B2"    # Okabe-Ito blue
+CURRENT_MARK = "▶ "
 
 
 @dataclass
@@ -25,6 +29,7 @@ class Box:
     name: str
     fields: list[str]
     highlighted: bool = False
+    current: bool = False  # the stepper's node of the moment (not an error)
 
 
 @dataclass
@@ -68,12 +73,14 @@ def highlight_notes(highlight) -> dict[int, str]:
 
 
 def build_scene(root, *, highlight=None, show_grad=True, grads=None,
-                max_nodes=_graph.MAX_NODES) -> Scene:
+                max_nodes=_graph.MAX_NODES, current=None, name_all=False) -> Scene:
     """Turn the graph behind ``root`` into a Scene.
 
     ``grads`` (optional {id(node): number}) replaces the nodes' own ``grad``
     in the picture; the backward stepper uses it to show a pass half done
-    without touching the learner's nodes.
+    without touching the learner's nodes. ``current`` (a node) is marked as the
+    step in progress. ``name_all`` gives every unlabelled value a name ("node 3"),
+    so a note about a value is never without one.
     """
     graph = _graph.collect(root, max_nodes=max_nodes)
     marks = highlight_notes(highlight)
@@ -81,17 +88,22 @@ def build_scene(root, *, highlight=None, show_grad=True, grads=None,
     for i, node in enumerate(graph.nodes):
         name = f"v{i}"
         title = _graph.label_of(node)
+        if not title and name_all:
+            title = f"node {i}"
         fields = [title, f"data {_graph.format_number(getattr(node, 'data', '?'))}"]
         if show_grad:
             grad = grads.get(id(node)) if grads is not None and id(node) in grads \
                 else getattr(node, "grad", "?")
             fields.append(f"grad {_graph.format_number(grad)}")
         marked = id(node) in marks
+        is_current = current is not None and node is current
         if marked:
-            fields[0] = MARK + title
+            fields[0] = (MARK + title).rstrip()
             if marks[id(node)]:
                 fields.append(marks[id(node)])
-        scene.values.append(Box(name, fields, marked))
+        elif is_current:
+            fields[0] = (CURRENT_MARK + title).rstrip()
+        scene.values.append(Box(name, fields, marked, is_current and not marked))
 
         op = _graph.op_of(node)
         target = name

@@ -17,7 +17,7 @@ import itertools
 from html import escape
 
 from . import _graph
-from ._scene import HIGHLIGHT_BORDER, HIGHLIGHT_FILL, Scene
+from ._scene import CURRENT_BORDER, CURRENT_FILL, HIGHLIGHT_BORDER, HIGHLIGHT_FILL, Scene
 
 CHAR_WIDTH = 7.0   # average width of a 12px sans-serif character
 FIELD_PAD = 16
@@ -145,6 +145,8 @@ def _box(box, centre, size) -> str:
     fill, stroke, thick = ("white", "#333", 1)
     if box.highlighted:
         fill, stroke, thick = (HIGHLIGHT_FILL, HIGHLIGHT_BORDER, 3)
+    elif box.current:
+        fill, stroke, thick = (CURRENT_FILL, CURRENT_BORDER, 3)
     parts = [
         f'<g class="node value" id="{box.name}"><rect x="{left:.1f}" y="{top:.1f}" '
         f'width="{w:.1f}" height="{h:.1f}" fill="{fill}" stroke="{stroke}" stroke-width="{thick}"/>'
@@ -155,7 +157,7 @@ def _box(box, centre, size) -> str:
         if k:
             parts.append(f'<line x1="{cursor:.1f}" y1="{top:.1f}" x2="{cursor:.1f}" '
                          f'y2="{top + h:.1f}" stroke="{stroke}"/>')
-        weight = ' font-weight="bold"' if box.highlighted and k == 0 else ""
+        weight = ' font-weight="bold"' if (box.highlighted or box.current) and k == 0 else ""
         parts.append(f'<text x="{cursor + field_width / 2:.1f}" y="{y + 4:.1f}" '
                      f'text-anchor="middle"{weight}>{escape(text)}</text>')
         cursor += field_width

@@ -38,10 +38,12 @@ def report_html(report) -> str:
              f'<pre class="mgl-check-text" style="white-space:pre-wrap">{escape(text)}</pre>']
     root = getattr(report, "graph_root", None)
     if state == "wrong" and root is not None:
-        from .draw import draw_dot
-
         try:
-            drawing = draw_dot(root, highlight=getattr(report, "highlight", None) or {})
+            from .draw import render_graph
+
+            # name_all: every node gets a name, so "✗ node 3: grad ..." never stands alone.
+            drawing = render_graph(root, highlight=getattr(report, "highlight", None) or {},
+                                   name_all=True)
             parts.append(f'<div class="mgl-check-graph">{drawing.html()}</div>')
         except Exception as error:  # a picture is a bonus; never lose the message for it
             parts.append(f"<div>(could not draw the graph: {escape(_one_line(error))})</div>")
@@ -60,14 +62,58 @@ def _error_html(message: str) -> str:
 
 def run_check(make_report) -> str:
     """Call ``make_report`` and turn whatever happens (even an exception) into HTML."""
+    return run_check_both(make_report)[0]
+
+
+def run_check_both(make_report) -> tuple[str, str]:
+    """(HTML, plain text) of one check; an exception becomes an error message in both."""
     try:
         report = make_report()
     except Exception as error:
         # Most often the learner's code raised inside the checker: show where, readably.
         frames = traceback.extract_tb(error.__traceback__)
         where = f" (in {frames[-1].name}, line {frames[-1].lineno})" if frames else ""
-        return _error_html(f"{_one_line(error)}{where}")
-    return report_html(report)
+        message = f"{_one_line(error)}{where}"
+        return _error_html(message), f"{ERROR_LINE}\n{message}"
+    return report_html(report), report_text(report)
+
+
+ERROR_LINE = "⚠ The check itself could not run"
+
+
+def report_text(report) -> str:
+    """The verdict as plain text: for front ends without widgets (nbclient, VS Code, GitHub)."""
+    state = getattr(report, "state", None)
+    if state not in STATE_LINES:
+        return f"{ERROR_LINE}\nthe checker returned a report with state {state!r}"
+    text = str(getattr(report, "text", "") or "")
+    return f"{STATE_LINES[state][0]}\n{text}".rstrip()
+
+
+def _panel_class():
+    """A VBox that also carries its verdict as text/plain and text/html.
+
+    JupyterLab and Notebook draw the live widget; a front end that cannot
+    (nbclient's saved output, nbconvert to HTML, VS Code without the widget
+    renderer, GitHub's viewer) shows the verdict of the last check instead of
+    ``VBox(children=...)``.
+    """
+    import ipywidgets as widgets
+
+    class CheckPanel(widgets.VBox):
+        verdict_text = ""
+        verdict_html = ""
+
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs) or {}
+            title = f"Self-check {self.exercise_id}"
+            bundle["text/plain"] = f"{title}\n{self.verdict_text or '(not checked yet)'}"
+            bundle["text/html"] = (f'<div class="mgl-check-panel-static"><b>Self-check</b> '
+                                   f"<code>{escape(self.exercise_id)}</code>"
+                                   f"{self.verdict_html}</div>")
+            return bundle
+
+    return CheckPanel
 
 
 def check_panel(exercise_id: str, make_report, next_hint):
@@ -87,23 +133,28 @@ def check_panel(exercise_id: str, make_report, next_hint):
     result.add_class("mgl-check-result")
     hint_area = widgets.HTML(value="")
     hint_area.add_class("mgl-hint")
+    title = widgets.HTML(f"<b>Self-check</b> <code>{escape(str(exercise_id))}</code>")
+    panel = _panel_class()([widgets.HBox([title, check_button, hint_button]), result, hint_area])
+    panel.add_class("mgl-check-panel")
+    panel.exercise_id = str(exercise_id)
 
     def on_check(_):
         result.value = '<div class="mgl-check-state">Checking…</div>'
-        result.value = run_check(make_report)
+        html, text = run_check_both(make_report)
+        panel.verdict_html, panel.verdict_text = html, text
+        result.value = html
 
     def on_hint(_):
         try:
             text = next_hint()
         except Exception as error:
             text = f"(no hint available: {_one_line(error)})"
-        hint_area.value = f'<div style="background:#fff7e0;padding:4px">💡 {escape(str(text))}</div>'
+        # Plain words, no emoji: a machine without an emoji font shows a box instead.
+        hint_area.value = (f'<div style="background:#fff7e0;padding:4px"><b>Hint.</b> '
+                           f"{escape(str(text))}</div>")
 
     check_button.on_click(on_check)
     hint_button.on_click(on_hint)
-    title = widgets.HTML(f"<b>Self-check</b> <code>{escape(str(exercise_id))}</code>")
-    panel = widgets.VBox([widgets.HBox([title, check_button, hint_button]), result, hint_area])
-    panel.add_class("mgl-check-panel")
     # Handles for tests and for code that wants to press the buttons itself.
     panel.check_button, panel.hint_button = check_button, hint_button
     panel.result, panel.hint_area = result, hint_area

@@ -2,9 +2,15 @@
 
 Each value is a record ``label | data | grad``; each operation is a small
 oval between its inputs and its result; the output is on the right.
-Highlighted values (the ones a check found wrong, or the current step of
-the backward stepper) are orange with a thick vermillion border *and* start
-with "✗ ", so they stand out without colour too.
+Highlighted values (the ones a check found wrong) are orange with a thick
+vermillion border *and* start with "✗ ", so they stand out without colour
+too; the backward stepper's current node is blue and starts with "▶ " (it is
+not wrong, it is where the pass is).
+
+Drawings fit the notebook: a graph that would be wide from left to right is
+laid out top to bottom instead, and in a notebook the picture shrinks to the
+column's width, but never below the size where its text is 10 px high (a
+scroll bar appears under it then).
 
 graphviz's ``dot`` program draws the nicest pictures. When it is missing
 (common on a fresh laptop) a small pure-Python renderer draws instead, and
@@ -14,11 +20,19 @@ raised as a warning: anything on stderr in an nbgrader test cell scores 0.
 
 from __future__ import annotations
 
+import re
 import shutil
 
 from . import _graph, _scene, _svg_fallback
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
+
+FONT_PT = 11          # the drawings' font size, in points (1 pt = 4/3 CSS px)
+SMALLEST_TEXT_PX = 10  # scaling to the column stops here; a scroll bar takes over
+LAPTOP_COLUMN = 800   # CSS px: the notebook column on a laptop screen
+#: Wider than this (CSS px) from left to right, a graph would not fit a laptop's column even
+#: shrunk to 10 px text, so it is drawn top to bottom if that is narrower.
+WIDE = LAPTOP_COLUMN * (FONT_PT * 4 / 3) / SMALLEST_TEXT_PX
 
 INSTALL_HINT = (
     "Note: graphviz's `dot` program is not installed, so microgradlab drew this graph "
@@ -33,25 +47,38 @@ _told_about_dot = False  # the note above is shown once per session
 class GraphDrawing:
     """An SVG picture of a graph; shows itself in Jupyter, ``.svg()`` gives the text."""
 
-    def __init__(self, svg: str, renderer: str, notes: list[str], n_values: int):
+    def __init__(self, svg: str, renderer: str, notes: list[str], n_values: int,
+                 rankdir: str = "LR"):
         self._svg = svg
         self.renderer = renderer  # "graphviz" or "builtin"
         self.notes = list(notes)
         self.n_values = n_values
+        self.rankdir = rankdir  # the direction actually drawn (after "auto" chose)
 
     def svg(self) -> str:
         return self._svg
 
-    # In a notebook the picture shrinks to the cell's width rather than being cut off.
-    def _repr_svg_(self) -> str:
-        return self.html()
+    @property
+    def width_px(self) -> float:
+        """The natural width of the picture in CSS pixels."""
+        return _size_px(self._svg)[0]
 
+    # JupyterLab prefers text/html (an inline SVG that scales to the column) over
+    # image/svg+xml (an <img> at its natural size, cut off when wide); viewers that
+    # sanitise HTML away still have the SVG.
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"image/svg+xml": self.html(), "text/plain": repr(self)}
+        return {"text/html": self.html(), "image/svg+xml": self._svg, "text/plain": repr(self)}
 
     def html(self) -> str:
-        """The SVG for embedding in a page: shrinks to the width available, never cut off."""
-        return self._svg.replace("<svg", '<svg style="max-width:100%;height:auto"', 1)
+        """The SVG for embedding in a page: as wide as the column allows, up to its natural
+        size; never so small that text falls under 10 px (then the box scrolls sideways)."""
+        width, _ = _size_px(self._svg)
+        smallest = width * SMALLEST_TEXT_PX / (FONT_PT * 4 / 3)
+        head_end = self._svg.index(">")
+        head = re.sub(r'\s(width|height)="[^"]*"', "", self._svg[:head_end])
+        svg = (head + f' width="100%" style="display:block;max-width:{width:.0f}px;'
+               f'min-width:{min(width, smallest):.0f}px;height:auto"' + self._svg[head_end:])
+        return f'<div class="mgl-drawing" style="max-width:100%;overflow-x:auto">{svg}</div>'
 
     def save(self, path) -> None:
         with open(path, "w", encoding="utf-8") as file:
@@ -61,7 +88,7 @@ class GraphDrawing:
         return f"<graph drawing of {self.n_values} values ({self.renderer} renderer)>"
 
 
-def draw_dot(root, *, highlight=None, rankdir="LR", show_grad=True):
+def draw_dot(root, *, highlight=None, rankdir="auto", show_grad=True):
     """Draw the graph that ``root`` was computed from.
 
     Works with any micrograd-style value: it reads only ``data``, ``grad``,
@@ -69,26 +96,54 @@ def draw_dot(root, *, highlight=None, rankdir="LR", show_grad=True):
 
     ``highlight``: a list of nodes, or a dict ``{node: "short note"}`` (or a list of
     ``(node, note)`` pairs, for nodes that cannot be dict keys), to mark.
-    ``rankdir``: "LR" (inputs left, output right), "RL", "TB" or "BT".
+    ``rankdir``: "LR" (inputs left, output right), "RL", "TB" or "BT"; "auto" (the
+    default) is "LR" unless that would not fit a laptop's notebook column even with
+    its text shrunk to 10 px, and "TB" (inputs on top, output at the bottom) is narrower.
     ``show_grad``: False leaves the grad field out (before backward it is 0 anyway).
     """
     return render_graph(root, highlight=highlight, rankdir=rankdir, show_grad=show_grad)
 
 
-def render_graph(root, *, highlight=None, rankdir="LR", show_grad=True, grads=None,
-                 max_nodes=_graph.MAX_NODES) -> GraphDrawing:
-    """draw_dot with two extras for other widgets: ``grads`` ({id(node): grad})
-    shows other gradients than the nodes hold; ``max_nodes`` moves the cap."""
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}; got {rankdir!r}")
+def render_graph(root, *, highlight=None, rankdir="auto", show_grad=True, grads=None,
+                 max_nodes=_graph.MAX_NODES, current=None, name_all=False) -> GraphDrawing:
+    """draw_dot with extras for other widgets: ``grads`` ({id(node): grad}) shows other
+    gradients than the nodes hold; ``max_nodes`` moves the cap; ``current`` marks the
+    stepper's node; ``name_all`` names unlabelled values (for the check's notes)."""
+    if rankdir not in RANKDIRS + ("auto",):
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)} or auto; "
+                         f"got {rankdir!r}")
     scene = _scene.build_scene(root, highlight=highlight, show_grad=show_grad,
-                               grads=grads, max_nodes=max_nodes)
+                               grads=grads, max_nodes=max_nodes, current=current,
+                               name_all=name_all)
+    drawing = _render(scene, "LR" if rankdir == "auto" else rankdir)
+    if rankdir == "auto" and drawing.width_px > WIDE:
+        upright = _render(scene, "TB")
+        if upright.width_px < drawing.width_px:
+            drawing = upright
+    return drawing
+
+
+def _render(scene, rankdir) -> GraphDrawing:
     n_values = len(scene.values)
     svg = _render_with_graphviz(scene, rankdir)
     if svg is not None:
-        return GraphDrawing(svg, "graphviz", scene.notes, n_values)
+        return GraphDrawing(svg, "graphviz", scene.notes, n_values, rankdir)
     _tell_about_dot_once()
-    return GraphDrawing(_svg_fallback.render(scene, rankdir), "builtin", scene.notes, n_values)
+    return GraphDrawing(_svg_fallback.render(scene, rankdir), "builtin", scene.notes,
+                        n_values, rankdir)
+
+
+def _size_px(svg: str) -> tuple[float, float]:
+    """Width and height of an SVG's root element in CSS px (graphviz writes points)."""
+    head = svg[:svg.index(">")]
+    sizes = []
+    for name in ("width", "height"):
+        found = re.search(rf'\s{name}="([0-9.]+)(pt|px)?"', head)
+        if found is None:
+            return (0.0, 0.0)
+        number, unit = float(found.group(1)), found.group(2) or "px"
+        sizes.append(number * 4 / 3 if unit == "pt" else number)
+    return sizes[0], sizes[1]
 
 
 def _tell_about_dot_once():
@@ -113,14 +168,17 @@ def _render_with_graphviz(scene, rankdir) -> str | None:
     horizontal = rankdir in ("LR", "RL")
     for box in scene.values:
         fields = " | ".join(_escape_record(f) for f in box.fields)
-        style = {"shape": "record", "fontname": "Helvetica", "fontsize": "11"}
+        style = {"shape": "record", "fontname": "Helvetica", "fontsize": str(FONT_PT)}
         if box.highlighted:
             style.update(style="filled,bold", fillcolor=_scene.HIGHLIGHT_FILL,
                          color=_scene.HIGHLIGHT_BORDER, penwidth="3")
+        elif box.current:
+            style.update(style="filled,bold", fillcolor=_scene.CURRENT_FILL,
+                         color=_scene.CURRENT_BORDER, penwidth="3")
         dot.node(box.name, "{ " + fields + " }" if horizontal else fields, **style)
     for op in scene.ops:
         dot.node(op.name, _escape_plain(op.text), shape="ellipse", fontname="Helvetica",
-                 fontsize="11", height="0.3", style="filled", fillcolor="#f4f4f4")
+                 fontsize=str(FONT_PT), height="0.3", style="filled", fillcolor="#f4f4f4")
     for src, dst in scene.edges:
         dot.edge(src, dst)
     try:
@@ -139,10 +197,11 @@ def _escape_plain(text: str) -> str:
 def _escape_record(text: str) -> str:
     """Record labels give meaning to { } | < >; escape them.
 
-    dot also drops the space after the "✗" mark, so that one becomes a no-break space.
+    dot also drops the space after the "✗"/"▶" marks, so that one becomes a no-break space.
     """
-    if text.startswith(_scene.MARK):
-        text = _scene.MARK.rstrip() + "\u00a0" + text[len(_scene.MARK):]
+    for mark in (_scene.MARK, _scene.CURRENT_MARK):
+        if text.startswith(mark):
+            text = mark.rstrip() + "\u00a0" + text[len(mark):]
     text = _escape_plain(text)
     for char in "{}|<>":
         text = text.replace(char, "\\" + char)

@@ -103,7 +103,15 @@ def derivative_explorer(f=None, x=3.0, h=1.0, *, df=None, x_range=(-5.0, 5.0)):
     x_slider.observe(redraw, names="value")
     h_slider.observe(redraw, names="value")
     redraw()
-    box = widgets.VBox([widgets.HBox([x_slider, h_slider]), picture, numbers])
+    from ._static import png_img, static_box
+
+    # Without a widget front end: the numbers in words and the picture as it stands.
+    box = static_box(
+        [widgets.HBox([x_slider, h_slider]), picture, numbers],
+        lambda: (f"Derivative explorer at x = {x_slider.value:.3g}, h = {h_slider.value:.3g}: "
+                 f"secant slope {secant_slope(f, x_slider.value, h_slider.value):.6g}, "
+                 f"derivative {true_slope(f, x_slider.value, df):.6g}"),
+        lambda: f"<div>{png_img(picture.value, 'secant and tangent')}{numbers.value}</div>")
     box.x_slider, box.h_slider, box.picture, box.numbers = x_slider, h_slider, picture, numbers
     return box
 

@@ -142,7 +142,7 @@ def BackwardStepper(root):
     """Next / Previous / Reset buttons and a slider over the backward pass of ``root``.
 
     Each step redraws the graph with the node whose ``_backward()`` just ran
-    highlighted and the grads filled in so far.
+    marked (blue, "▶") and the grads filled in so far.
     """
     return _StepperWidget(BackwardPass(root))
 
@@ -176,6 +176,19 @@ def _make_widget_class():
         def step(self) -> int:
             return self.slider.value
 
+        def _repr_mimebundle_(self, **kwargs):
+            # Without a widget front end: the current step in words, and its picture.
+            from html import escape
+
+            from ._static import with_fallbacks
+
+            text = self.recorded.steps[self.step].text
+            return with_fallbacks(
+                super()._repr_mimebundle_(**kwargs),
+                f"Backward stepper, step {self.step} of {self.slider.max}: {text}",
+                f'<div class="mgl-stepper-static"><code>{escape(text)}</code>'
+                f"{self.picture.value}</div>")
+
         def go(self, step: int):
             self.slider.value = max(0, min(step, self.slider.max))  # the observer redraws
 
@@ -184,9 +197,8 @@ def _make_widget_class():
 
             current = self.recorded.steps[step]
             grads = {id(n): g for n, g in zip(self.recorded.graph.nodes, current.grads)}
-            note = "seeded" if step == 0 else "now"
-            drawing = render_graph(self.recorded.root, highlight={current.node: note},
-                                   grads=grads)
+            # The node of the moment is blue with a ▶: the check's orange ✗ means "wrong".
+            drawing = render_graph(self.recorded.root, current=current.node, grads=grads)
             self.caption.value = f"<code>{escape(current.text)}</code>"
             self.picture.value = drawing.html()
             self.previous_button.disabled = step == 0
