@@ -4,8 +4,9 @@
 #   - a virtual environment in .venv with the pinned packages (requirements.lock)
 #     and this project installed in editable mode;
 #   - Debian packages: graphviz (the `dot` renderer), bubblewrap (the grader's
-#     sandbox), chromium (the browser tests). Installed when missing and we are
-#     root; otherwise we print the command to run.
+#     sandbox), chromium (the browser tests), postgresql (the gradebook tests start
+#     a real server). Installed when missing and we are root; otherwise we print
+#     the command to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,17 +31,23 @@ system_packages() {
     command -v dot >/dev/null 2>&1 || missing+=(graphviz)
     command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    # Debian keeps initdb/pg_ctl off PATH, in /usr/lib/postgresql/<version>/bin.
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 ||
+        missing+=(postgresql)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing Debian packages: ${missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # Other jobs on the machine may hold the dpkg lock: wait for it rather than fail.
+        apt-get -o DPkg::Lock::Timeout=300 update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+            --no-install-recommends "${missing[@]}" >/dev/null
     else
         say "missing system packages: ${missing[*]}"
         say "install them with:  sudo apt-get install ${missing[*]}"
         say "(without graphviz, graph drawings use the built-in fallback renderer;"
         say " without bubblewrap, 'microgradlab grade' refuses untrusted work unless --unsafe;"
-        say " without chromium, the browser tests are skipped)"
+        say " without chromium, the browser tests are skipped;"
+        say " without postgresql, the gradebook's PostgreSQL test is skipped)"
     fi
 }
 
