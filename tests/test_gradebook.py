@@ -254,7 +254,9 @@ def postgres(tmp_path):
     data, port = base / "data", free_port()
     env = dict(os.environ, LC_ALL="C", HOME=str(base))
     subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "grader",
-                    "--auth=trust", "--no-sync"], check=True, capture_output=True, env=env,
+                    # UTF8: under LC_ALL=C initdb picks SQL_ASCII, and psycopg then hands
+                    # text back as bytes
+                    "-E", "UTF8", "--auth=trust", "--no-sync"], check=True, capture_output=True, env=env,
                    cwd=base)
     subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-l",
                     str(base / "log"), "-w", "-o", f"-p {port} -h 127.0.0.1 -k {base}", "start"],

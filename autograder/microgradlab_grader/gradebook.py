@@ -71,10 +71,6 @@ def _verdict_fields() -> set[str]:
     return {f.name for f in dataclasses.fields(Verdict)}
 
 
-def _grade_fields() -> set[str]:
-    return {f.name for f in dataclasses.fields(Grade)}
-
-
 class Gradebook:
     """Open (and create, on first use) the gradebook at ``url``."""
 
@@ -90,8 +86,12 @@ class Gradebook:
             raise GradebookError(f"--db {url!r} is not a database URL SQLAlchemy can use: "
                                  f"{exc}") from None
         except (OperationalError, SQLAlchemyError) as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or ["?"])[0]
             raise GradebookError(f"cannot open the gradebook {self.safe_url()}: {reason}") from None
+        except (TypeError, ValueError, OSError) as exc:  # e.g. a SQL_ASCII server database
+            raise GradebookError(f"cannot use the gradebook {self.safe_url()} "
+                                 f"({type(exc).__name__}: {exc}); a PostgreSQL database must "
+                                 "be created with ENCODING 'UTF8'") from None
 
     def safe_url(self) -> str:
         """The URL without its password, for messages."""
@@ -120,7 +120,7 @@ class Gradebook:
         """Write one grade now, in its own transaction (replacing that row only)."""
         verdicts = {}
         for exercise, verdict in grade.verdicts.items():
-            verdicts[exercise] = {k: v for k, v in dataclasses.asdict(verdict).items()}
+            verdicts[exercise] = dataclasses.asdict(verdict)
         row = Row(student=grade.student, notebook=grade.notebook, status=grade.status,
                   score=grade.score, max_score=grade.max_score, detail=grade.detail or "",
                   tampered=json.dumps(list(grade.tampered)), verdicts=json.dumps(verdicts),
@@ -136,14 +136,6 @@ def to_grade(row: Row) -> Grade:
     verdicts = {}
     for exercise, fields in json.loads(row.verdicts or "{}").items():
         verdicts[exercise] = Verdict(**{k: v for k, v in fields.items() if k in known})
-    grade = Grade(row.student, row.notebook, row.status, row.max_score, verdicts=verdicts,
-                  tampered=list(json.loads(row.tampered or "[]")), detail=row.detail or "")
-    return grade
+    return Grade(row.student, row.notebook, row.status, row.max_score, verdicts=verdicts,
+                 tampered=list(json.loads(row.tampered or "[]")), detail=row.detail or "")
 
-
-def seed_of(row: Row | None) -> int | None:
-    return None if row is None else row.seed
-
-
-__all__ = ["Gradebook", "GradebookError", "Row", "default_url", "file_hash", "to_grade",
-           "seed_of", "_grade_fields"]
