@@ -25,7 +25,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .batch import Interrupted, claim_uid, exercise_seed, make_plans, preset_grade  # noqa: F401
+from .batch import Interrupted, claim_uid, make_plans, preset_grade
 from .grading import GRADER_ERROR, Grade, Settings
 
 DEFAULT_SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
