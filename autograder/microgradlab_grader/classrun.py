@@ -105,9 +105,11 @@ def notebooks_in(book_rows, also=()) -> list[str]:
 
 
 def regenerate_outputs(book: Gradebook, out: Path, policy, sources, submissions,
-                       unrecognised=(), notes=()) -> dict:
+                       unrecognised=(), notes=(), quick: bool = False) -> dict:
     """grades.csv, report.txt/png and the exports, from every row of the gradebook; a
-    feedback page for every row that has none yet and whose notebook is at hand."""
+    feedback page for every row that has none yet and whose notebook is at hand.
+    ``quick`` (after Ctrl-C, which must stop within seconds): the CSVs and report.txt
+    only; the picture and the missing pages wait for the resumed run."""
     from . import exports
     from .gradebook import to_grade
     from .report import write_csv, write_plot, write_text_report
@@ -121,8 +123,10 @@ def regenerate_outputs(book: Gradebook, out: Path, policy, sources, submissions,
     write_csv(grades, notebooks, out / "grades.csv", extra=extra)
     write_text_report(grades, notebooks, out / "report.txt", unrecognised=unrecognised,
                       notes=notes, seeds={r.seed for r in rows.values()})
-    write_plot(grades, notebooks, out / "report.png")
     exports.write_all([(g, rows[(g.student, g.notebook)].timestamp) for g in grades], policy, out)
+    if quick:
+        return {"grades": grades, "rows": rows}
+    write_plot(grades, notebooks, out / "report.png")
     by_key = {(s.student, s.notebook): s for s in submissions}
     for grade in grades:
         page = out / "feedback" / grade.student / f"{grade.notebook}.html"

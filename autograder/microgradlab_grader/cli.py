@@ -277,7 +277,8 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
         return _fail(str(exc))
     policy = LatePolicy(args.deadline, args.late_penalty, args.late_cutoff)
     try:
-        regenerate_outputs(book, out, policy, sources, submissions, unrecognised, notes)
+        regenerate_outputs(book, out, policy, sources, submissions, unrecognised, notes,
+                           quick=interrupted)
     except KeyboardInterrupt:
         interrupted = True
     book.close()
