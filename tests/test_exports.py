@@ -142,3 +142,25 @@ def test_moodle_csv(stored, tmp_path):
     for row in rows.values():                        # plain numbers Moodle can read
         for key in ("02_value", "04_backward", "total"):
             assert row[key] == "" or float(row[key]) >= 0
+
+
+def test_report_names_each_mistakes_exercise_and_lists_unrecognised_files(tmp_path):
+    from microgradlab_grader import report
+    grades = []
+    for student, mistake in [("ann", "uses_own_factor"), ("ben", "uses_own_factor"),
+                             ("cat", None)]:
+        v = verdict("ex04_by_hand", 0.0 if mistake else 2.0, 2.0, passed=mistake is None)
+        v.mistake = mistake
+        grades.append(Grade(student, "04_backward", "graded", 8.0, verdicts={"ex04_by_hand": v}))
+    grades.append(Grade("dan", "04_backward", "symlink", 8.0, detail="a symbolic link, not read"))
+    bars = report.mistake_bars(report.summarise(grades, ["04_backward"]))
+    assert bars == [("ex04_by_hand: uses_own_factor", 2)]
+    assert all(isinstance(n, int) for _, n in bars)
+    text = report.write_text_report(grades, ["04_backward"], tmp_path / "report.txt",
+                                    unrecognised=["ann/scratch.ipynb", "notes.txt"],
+                                    notes=["ben: 04_Backward.ipynb matched by case"])
+    assert "dan 04_backward: symlink - a symbolic link, not read" in text
+    assert "  ann/scratch.ipynb" in text and "  notes.txt" in text
+    assert "matched by case" in text
+    report.write_plot(grades, ["04_backward"], tmp_path / "report.png")
+    assert (tmp_path / "report.png").stat().st_size > 0

@@ -113,6 +113,15 @@ def write_text_report(grades: list[Grade], notebooks: list[str], path: Path,
     return text
 
 
+def mistake_bars(stats: dict, count: int = 8) -> list[tuple[str, int]]:
+    """The commonest mistakes as (label, submissions). A mistake's name alone does not
+    say where it was made, so every label names its exercise."""
+    mistakes = Counter()
+    for exercise, s in stats.items():
+        mistakes.update({f"{exercise}: {m}": c for m, c in s["mistakes"]})
+    return mistakes.most_common(count)
+
+
 def write_plot(grades: list[Grade], notebooks: list[str], path: Path) -> None:
     """Two panels: pass rate per exercise; the most common named mistakes."""
     import matplotlib
@@ -123,11 +132,7 @@ def write_plot(grades: list[Grade], notebooks: list[str], path: Path) -> None:
     stats = summarise(grades, notebooks)
     names = list(stats)
     rates = [100 * (s["rate"] or 0.0) for s in stats.values()]
-    # A mistake's name alone does not say where it was made: every bar names its exercise.
-    mistakes = Counter()
-    for exercise, s in stats.items():
-        mistakes.update({f"{exercise}: {m}": c for m, c in s["mistakes"]})
-    top = mistakes.most_common(8)
+    top = mistake_bars(stats)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, max(3.0, 0.4 * len(names) + 1.5)))
     left.barh(names[::-1], rates[::-1], color="#4c72b0")
     left.set_xlim(0, 100)
