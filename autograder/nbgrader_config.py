@@ -1,15 +1,16 @@
 """The nbgrader course for microgradlab (nbgrader 0.9.6).
 
-Run nbgrader from this folder (`cd autograder && nbgrader generate_assignment 04_backward`),
-or pass `--config autograder/nbgrader_config.py`: either way the paths below are
-anchored to this file, not to the current directory.
+Run nbgrader from this folder (`cd autograder && nbgrader generate_assignment 04_backward`):
+nbgrader reads `nbgrader_config.py` from the current directory only (it has no
+`--config` option; run elsewhere it silently starts an empty course there). The
+paths below are anchored to this file.
 
 Layout nbgrader sees (its `directory_structure` is `{nbgrader_step}/{student_id}/{assignment_id}`):
 
     autograder/                   course root
       ../solutions/NN_name/       source step: the instructor notebooks, the ones in git
       release/NN_name/            student version (scripts/build_notebooks.py copies it to notebooks/)
-      submitted/, autograded/, feedback/, gradebook.db, exchange/   (all gitignored)
+      submitted/, autograded/, feedback/, gradebook.db, exchange/, grades.csv   (all gitignored)
 """
 from pathlib import Path
 

@@ -5,8 +5,10 @@
 #     and this project installed in editable mode;
 #   - Debian packages: graphviz (the `dot` renderer), bubblewrap (the grader's
 #     sandbox), chromium (the browser tests), fonts-dejavu-core (the symbols the
-#     widgets show: ✓ ✗ ○ ▶ ⚠, in a font that has them). Installed when missing and we are
-#     root; otherwise we print the command to run.
+#     widgets show: ✓ ✗ ○ ▶ ⚠, in a font that has them), libjs-katex (maths in
+#     feedback pages, offline), postgresql (the gradebook tests start a real
+#     server). Installed when missing and we are root; otherwise we print the
+#     command to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,11 +35,16 @@ system_packages() {
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     [ -f /usr/share/javascript/katex/katex.min.js ] || missing+=(libjs-katex)
     [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+    # Debian keeps initdb/pg_ctl off PATH, in /usr/lib/postgresql/<version>/bin.
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 ||
+        missing+=(postgresql)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing Debian packages: ${missing[*]}"
+        # Other jobs on the machine may hold the dpkg lock: wait for it rather than fail.
         apt-get -o DPkg::Lock::Timeout=300 update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+            --no-install-recommends "${missing[@]}" >/dev/null
     else
         say "missing system packages: ${missing[*]}"
         say "install them with:  sudo apt-get install ${missing[*]}"
@@ -45,6 +52,7 @@ system_packages() {
         say " without bubblewrap, 'microgradlab grade' refuses untrusted work unless --unsafe;"
         say " without chromium, the browser tests are skipped;"
         say " without libjs-katex, feedback pages show maths as TeX)"
+        say " without postgresql, the gradebook's PostgreSQL test is skipped)"
     fi
 }
 

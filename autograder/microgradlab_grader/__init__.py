@@ -8,6 +8,10 @@ One concept per module, in the order a submission meets them:
 * ``runner``      -- runs inside the sandbox: the learner's cells, then ``produce`` per case
 * ``grading``     -- supervises one sandboxed run, compares in our own process, scores it
 * ``batch``       -- draws the cases once, computes PyTorch's answers once, fans out
+* ``cluster``     -- the same, one task per submission on a Dask distributed cluster
+* ``gradebook``   -- the database every grade is written to as it arrives (SQLAlchemy)
+* ``classrun``    -- what a run grades (new or changed rows, a subset), outputs from the gradebook
+* ``exports``     -- per-student totals, Canvas and Moodle CSVs, the late policy
 * ``feedback``    -- one HTML page per learner and notebook, verdicts, no hidden tests
 * ``report``      -- grades.csv, report.txt, report.png
 * ``cli``         -- the command line

@@ -16,12 +16,14 @@ the limits each one is judged by do not change.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import random
+import signal
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -31,6 +33,53 @@ from . import sandbox
 from .grading import GRADER_ERROR, Grade, Plan, Settings, grade_submission
 from .source import load_source
 from .submissions import Submission
+
+
+class Interrupted(Exception):
+    """Ctrl-C while grading: the sandboxes are killed; ``grades`` are the ones finished."""
+
+    def __init__(self, grades):
+        super().__init__(f"interrupted after {len(grades)} grades")
+        self.grades = grades
+
+
+def new_seed() -> int:
+    """A fresh run seed, small enough to print and type back in."""
+    return int.from_bytes(os.urandom(4), "little") % 1_000_000
+
+
+def preset_grade(s: Submission, max_score: float) -> Grade | None:
+    """A submission discovery already judged (e.g. a symbolic link): never run, row says why."""
+    status = getattr(s, "status", None)
+    if not status:
+        return None
+    return Grade(s.student, s.notebook, status, max_score,
+                 detail=getattr(s, "detail", "") or status)
+
+
+def claim_uid():
+    """(uid, lease) for a process that grades beside others on one machine (a Dask
+    worker thread): one uid leased to it for as long as ``lease`` stays open
+    (``sandbox.allocate_uids``, lock files; None as non-root)."""
+    lease = contextlib.ExitStack()
+    (uid,) = lease.enter_context(sandbox.allocate_uids(1))
+    return uid, lease
+
+
+def kill_sandboxes() -> None:
+    """SIGKILL every process this grader started (sandboxes run in sessions of their
+    own, so the terminal's Ctrl-C never reaches them). bwrap's --die-with-parent
+    takes each sandbox's whole pid namespace with it."""
+    import psutil
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    for child in children:
+        try:
+            child.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            pass
 
 
 def exercise_seed(run_seed: int, exercise_id: str) -> int:
@@ -61,25 +110,55 @@ def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir
 
 def grade_class(submissions: list[Submission], notebooks: list[str], solutions_dir: Path,
                 settings: Settings, workers: int | None = None, seed: int | None = None,
-                progress=None, on_graded=None) -> list[Grade]:
+                progress=None, on_graded=None, seeds: dict | None = None) -> list[Grade]:
     """Every submission's Grade, in (student, notebook) order.
 
-    ``on_graded(grade)`` runs in this thread as each grade arrives (the feedback
-    page is written then, while the sandboxes keep the cores busy)."""
+    ``seeds`` maps (student, notebook) to the seed of that row's cases (a regrade
+    reuses the seed the row was graded with); every other submission uses ``seed``.
+    ``on_graded(grade)`` runs in this thread as each grade arrives (the gradebook
+    row and the feedback page are written then, while the sandboxes keep the cores
+    busy). Ctrl-C kills the running sandboxes and raises :class:`Interrupted`
+    holding the grades that had finished; nothing unfinished reaches ``on_graded``."""
     from microgradlab import checking
 
     unknown = [n for n in notebooks if n not in NOTEBOOKS]
     if unknown:
         raise KeyError(f"unknown notebook(s) {', '.join(unknown)}; known: {', '.join(NOTEBOOKS)}")
     if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little")
+        seed = new_seed()
+    seeds = seeds or {}
+    seed_of = {(s.student, s.notebook): seeds.get((s.student, s.notebook), seed)
+               for s in submissions}
     workers = workers or os.cpu_count() or 1
     package_dir = sandbox.package_mount_point()
+    stop = threading.Event()
+    grades: list[Grade] = []
+
+    def deliver(grade: Grade) -> None:
+        grades.append(grade)
+        if on_graded is not None:
+            on_graded(grade)
+        if progress is not None:
+            progress.update(1)
+
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mglab-grade-")))
         os.chmod(workdir, 0o755)
-        plans = make_plans(notebooks, solutions_dir, seed, workdir, checking.expected, package_dir)
-        grades = []
+        # One set of plans per seed in use (usually one; a regrade may bring older seeds).
+        plans: dict[int, dict[str, Plan]] = {}
+        for run_seed in sorted(set(seed_of.values())):
+            folder = workdir / f"seed-{run_seed}"
+            folder.mkdir()
+            plans[run_seed] = make_plans(notebooks, solutions_dir, run_seed, folder,
+                                         checking.expected, package_dir)
+        to_run = []
+        for s in submissions:
+            preset = preset_grade(s, plans[seed_of[(s.student, s.notebook)]][s.notebook]
+                                  .source.max_score)
+            if preset is None:
+                to_run.append(s)
+            else:
+                deliver(preset)
         running = threading.Semaphore(workers)  # sandboxes that still hold a worker slot
         threads = 2 * workers                   # holders plus lenders: at most 2N sandboxes alive
         # As root, each thread runs its sandboxes as a uid of its own, leased to
@@ -89,7 +168,7 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
         for uid in stack.enter_context(sandbox.allocate_uids(threads)):
             uids.put(uid)
 
-        def grade_one(s: Submission) -> Grade:
+        def grade_one(s: Submission) -> Grade | None:
             running.acquire()
             lent = threading.Event()
 
@@ -97,25 +176,43 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
                 lent.set()
                 running.release()
             uid = uids.get()
+            plan = plans[seed_of[(s.student, s.notebook)]][s.notebook]
             try:
-                return grade_submission(s.student, s.notebook, s.path, plans[s.notebook],
+                if stop.is_set():
+                    return None
+                return grade_submission(s.student, s.notebook, s.path, plan,
                                         settings, checking.compare, uid=uid, on_long_cell=lend)
             except Exception as exc:  # noqa: BLE001 - one bad row must not stop the class
-                return Grade(s.student, s.notebook, GRADER_ERROR, plans[s.notebook].source.max_score,
+                return Grade(s.student, s.notebook, GRADER_ERROR, plan.source.max_score,
                              detail=f"{type(exc).__name__}: {exc}"[:300])
             finally:
                 uids.put(uid)
                 if not lent.is_set():
                     running.release()
 
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            futures = [pool.submit(grade_one, s) for s in submissions]
-            for future in as_completed(futures):
-                grades.append(future.result())
-                if on_graded is not None:
-                    on_graded(grades[-1])
-                if progress is not None:
-                    progress.update(1)
+        pool = ThreadPoolExecutor(max_workers=threads)
+        futures = {pool.submit(grade_one, s) for s in to_run}
+        try:
+            pending = futures
+            while pending:
+                # A short wait, not a blocking one, so Ctrl-C is seen at once.
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if not stop.is_set():
+                        deliver(future.result())
+        except KeyboardInterrupt:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            # A thread may be between its stop check and starting a sandbox: sweep
+            # until every thread has returned. What they return is discarded (a
+            # killed sandbox is not a grade).
+            while not all(f.done() for f in futures):
+                kill_sandboxes()
+                wait(futures, timeout=0.2)
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise Interrupted(list(grades)) from None
+        pool.shutdown(wait=True)
     order = {n: i for i, n in enumerate(NOTEBOOKS)}
     grades.sort(key=lambda g: (g.student, order[g.notebook]))
     return grades

@@ -1,25 +1,38 @@
 """The ``microgradlab`` command.
 
-    microgradlab grade SUBMISSIONS --out DIR [--workers N] [--timeout-cell S]
-                       [--timeout-notebook S] [--unsafe] [--seed N]
-                       [--notebooks 01_derivatives,...]
+    microgradlab grade SUBMISSIONS -o DIR [-j N] [--db URL] [--seed N | --new-seed]
+                       [--regrade] [--student NAME ...] [--notebook NAME ...]
+                       [--scheduler ADDRESS] [--deadline TIME [--late-penalty P]
+                       [--late-cutoff DAYS]] [--timeout-cell S] [--timeout-notebook S]
+                       [--notebooks 01_derivatives,...] [--unsafe] [--quiet]
+    microgradlab --version
 
-SUBMISSIONS is a folder of ``<student>/<notebook>.ipynb``, a zip of one, or
-nbgrader's ``submitted/<student>/<assignment>/<notebook>.ipynb`` layout.
-Writes DIR/grades.csv, DIR/feedback/<student>/<notebook>.html, DIR/report.txt
-and DIR/report.png. Exit status: 0 when it finished (whatever the grades), 2 on
-bad input or when it refuses to run.
+SUBMISSIONS is a folder, a zip or a single notebook (see docs/GRADING.md for the
+shapes). Grades go into the gradebook (DIR/gradebook.db, or --db), one row at a
+time as they are graded; DIR/grades.csv, report.txt, report.png, totals.csv,
+canvas.csv, moodle.csv and feedback/ are regenerated from it. Exit status: 0 when
+it finished (whatever the grades), 2 on bad input or when it refuses to run, 130
+when interrupted (every finished row is kept; run the printed command to resume).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
 
 DEFAULT_SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("microgradlab")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _notebook_list(text: str) -> list[str]:
@@ -31,6 +44,13 @@ def _notebook_list(text: str) -> list[str]:
             f"unknown notebook(s) {', '.join(unknown) or '(none given)'}; "
             f"choose from {', '.join(NOTEBOOKS)}")
     return names
+
+
+def _one_notebook(text: str) -> str:
+    names = _notebook_list(text)
+    if len(names) != 1:
+        raise argparse.ArgumentTypeError("one notebook per --notebook (repeat the option)")
+    return names[0]
 
 
 def _positive(kind):
@@ -45,26 +65,68 @@ def _positive(kind):
     return parse
 
 
+def _percent(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a percentage from 0 to 100, got {text}")
+    return value
+
+
+def _time(text):
+    from .exports import ExportError, parse_time
+    try:
+        return parse_time(text)
+    except ExportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="microgradlab", description="microgradlab instructor tools")
+    parser.add_argument("--version", action="version", version=f"microgradlab {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade a class's notebooks in a sandbox, against PyTorch")
-    grade.add_argument("submissions", type=Path, help="folder, zip, or nbgrader submitted/ layout")
-    grade.add_argument("--out", type=Path, required=True, help="where grades.csv, feedback/ and report go")
-    grade.add_argument("--workers", type=_positive(int), default=os.cpu_count() or 1,
-                       help="notebooks graded at once (default: number of cores)")
+    grade.add_argument("submissions", type=Path,
+                       help="folder, zip, single notebook, or nbgrader submitted/ layout")
+    grade.add_argument("-o", "--out", type=Path, required=True,
+                       help="where the gradebook, grades.csv, exports, feedback/ and report go")
+    grade.add_argument("-j", "--workers", type=_positive(int), default=os.cpu_count() or 1,
+                       help="notebooks graded at once on this machine (default: number of cores)")
+    grade.add_argument("--db", default=None, metavar="URL",
+                       help="SQLAlchemy URL of the gradebook (default: sqlite:///OUT/gradebook.db)")
+    grade.add_argument("--seed", type=int, default=None,
+                       help="seed for every row graded in this run (default: new rows get a "
+                            "fresh seed, printed; existing rows keep theirs)")
+    grade.add_argument("--new-seed", action="store_true",
+                       help="regraded rows get this run's seed instead of keeping their own")
+    grade.add_argument("--regrade", action="store_true",
+                       help="grade every selected row again, changed or not")
+    grade.add_argument("--student", action="append", default=[], metavar="NAME",
+                       help="regrade only this student (repeatable); other rows stay as they are")
+    grade.add_argument("--notebook", action="append", default=[], type=_one_notebook,
+                       metavar="NAME", help="regrade only this notebook (repeatable)")
+    grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="grade on a Dask cluster (tcp://HOST:8786); default: on this machine")
+    grade.add_argument("--deadline", type=_time, default=None, metavar="TIME",
+                       help="e.g. '2026-12-01 23:59 UTC'; compared with nbgrader's timestamp.txt")
+    grade.add_argument("--late-penalty", type=_percent, default=0.0, metavar="PERCENT",
+                       help="per started day late, percent of the notebook's maximum (default 0)")
+    grade.add_argument("--late-cutoff", type=_positive(float), default=None, metavar="DAYS",
+                       help="later than this many days after the deadline: 0 points")
     grade.add_argument("--timeout-cell", type=_positive(float), default=60.0,
                        help="seconds one cell may run (default 60)")
     grade.add_argument("--timeout-notebook", type=_positive(float), default=600.0,
                        help="seconds one notebook may run in all (default 600)")
     grade.add_argument("--unsafe", action="store_true",
                        help="run without the bubblewrap sandbox (only where bwrap is missing)")
-    grade.add_argument("--seed", type=int, default=None,
-                       help="seed for the hidden random cases (default: fresh each run)")
     grade.add_argument("--notebooks", type=_notebook_list, default=None,
-                       help="comma-separated notebook names (default: all six)")
+                       help="comma-separated notebook names of the class (default: all six)")
     grade.add_argument("--solutions", type=Path, default=DEFAULT_SOLUTIONS,
                        help=argparse.SUPPRESS)
+    grade.add_argument("-q", "--quiet", action="store_true",
+                       help="print only errors and the resume line (no progress bar, no summary)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -72,27 +134,74 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "grade":
-        return grade_command(args)
+        return grade_command(args, sys.argv[1:] if argv is None else list(argv))
     return 2
 
 
-def grade_command(args) -> int:
+def _fail(message: str) -> int:
+    print(f"microgradlab grade: {message}", file=sys.stderr)
+    return 2
+
+
+def check_out_dir(out: Path) -> str | None:
+    """Why ``out`` cannot hold the results, or None."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder: name a folder for the results"
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"--out {out}: {probe} is a file, not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"--out {out}: {probe} is not writable"
+    return None
+
+
+def _find(root: Path, notebooks, unpack: Path):
+    """(submissions, unrecognised, notes), from input discovery when it is there."""
+    from . import submissions as found
+    discover = getattr(found, "discover", None)
+    if discover is not None:
+        result = discover(root, notebooks, unpack)
+        return (list(result.submissions), list(getattr(result, "unrecognised", []) or []),
+                list(getattr(result, "notes", []) or []))
+    if root.is_file():
+        root = found.safe_extract(root, unpack / "class")
+    elif not root.exists():
+        raise found.SubmissionError(f"{root} does not exist")
+    return found.find_submissions(root, notebooks), [], []
+
+
+def grade_command(args, argv) -> int:
     from microgradlab.exercises import NOTEBOOKS
 
     from . import sandbox
     from .grading import Settings
-    from .submissions import SubmissionError, find_submissions, safe_extract
+    from .submissions import SubmissionError
 
     if sandbox.bwrap_path() is None and not args.unsafe:
-        print("microgradlab grade: refusing to grade: bubblewrap (bwrap) is not installed, so "
-              "learner code would run with your permissions. Install it (Debian: apt-get install "
-              "bubblewrap) or pass --unsafe to run it unsandboxed anyway.", file=sys.stderr)
-        return 2
+        return _fail("refusing to grade: bubblewrap (bwrap) is not installed, so "
+                     "learner code would run with your permissions. Install it (Debian: apt-get "
+                     "install bubblewrap) or pass --unsafe to run it unsandboxed anyway.")
     if args.unsafe:
         print("microgradlab grade: WARNING: --unsafe: learner code runs WITHOUT the sandbox; it "
               "can read and write your files, use the network and import PyTorch.",
               file=sys.stderr)
+    if args.seed is not None and args.new_seed:
+        return _fail("--seed and --new-seed contradict each other: give one")
+    if (args.late_penalty or args.late_cutoff) and args.deadline is None:
+        return _fail("--late-penalty and --late-cutoff need --deadline")
+    problem = check_out_dir(args.out)
+    if problem:
+        return _fail(problem)
+    if not args.submissions.exists():
+        return _fail(f"{args.submissions} does not exist")
+    if not (args.solutions / NOTEBOOKS[0]).is_dir():
+        return _fail(f"the course's solutions/ folder is not at {args.solutions}")
     notebooks = args.notebooks or list(NOTEBOOKS)
+    outside = [n for n in args.notebook if n not in notebooks]
+    if outside:
+        return _fail(f"--notebook {', '.join(outside)} is not among --notebooks")
     # CPU seconds can only run out after the wall clock would have: a backstop for
     # processes the learner detaches, not a second, stricter limit.
     limits = sandbox.Limits(cpu_seconds=int(args.timeout_notebook) + 30)
@@ -100,57 +209,113 @@ def grade_command(args) -> int:
                         limits=limits, unsafe=args.unsafe,
                         lend_after=min(Settings.lend_after, args.timeout_cell / 2))
     sandbox.warn_if_no_cgroups(limits)  # once per run, before any submission starts
-    with tempfile.TemporaryDirectory(prefix="mglab-unzip-") as unpack:
+    from .untrusted import scratch_folder
+    # Removed without recursion however deep a submitted zip's folders go.
+    with scratch_folder(prefix="mglab-unzip-") as unpack:
         try:
-            root = args.submissions
-            if root.is_file():
-                root = safe_extract(root, Path(unpack) / "class")
-            elif not root.exists():
-                raise SubmissionError(f"{root} does not exist")
-            submissions = find_submissions(root, notebooks)
+            submissions, unrecognised, notes = _find(args.submissions, notebooks, unpack)
         except SubmissionError as exc:
-            print(f"microgradlab grade: {exc}", file=sys.stderr)
-            return 2
-        grades = run(submissions, notebooks, args.solutions, settings, args.workers, args.seed,
-                     args.out, progress=not args.no_progress)
-    graded = sum(g.status == "graded" for g in grades)
-    print(f"graded {graded} of {len(grades)} submissions; results in {args.out}")
-    print(f"limits per submission: {sandbox.confinement_in_force(limits)}")
+            return _fail(str(exc))
+        students = {s.student for s in submissions}
+        unknown = [name for name in args.student if name not in students]
+        if unknown:
+            return _fail(f"--student {', '.join(unknown)}: no such student in "
+                         f"{args.submissions}")
+        return run_and_report(args, argv, submissions, unrecognised, notes, notebooks, settings)
+
+
+def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, settings) -> int:
+    from . import sandbox
+    from .batch import Interrupted, new_seed
+    from .classrun import Selection, decide, regenerate_outputs
+    from .cluster import ClusterError, source_hash
+    from .exports import LatePolicy
+    from .gradebook import Gradebook, GradebookError, default_url
+    from .source import load_source
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        book = Gradebook(args.db or default_url(out))
+    except GradebookError as exc:
+        return _fail(str(exc))
+    quiet = args.quiet
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
+    for warning in [w for s in submissions for w in (getattr(s, "warnings", None) or [])]:
+        say(f"warning: {warning}")
+    sources = {n: load_source(args.solutions, n) for n in notebooks}
+    hashes = {n: source_hash(args.solutions, n) for n in notebooks}
+    seed_given = args.seed is not None
+    run_seed = args.seed if seed_given else new_seed()
+    selection = Selection(regrade=args.regrade, students=tuple(args.student),
+                          notebooks=tuple(args.notebook), new_seed=args.new_seed)
+    decision = decide(submissions, book.rows(), hashes, run_seed, seed_given, selection)
+    jobs = {(j.submission.student, j.submission.notebook): j for j in decision.jobs}
+    say(f"seed {run_seed}{' (given)' if seed_given else ''}: new rows use it, existing rows keep "
+        f"their own{'' if not args.new_seed else ' (except with --new-seed)'}; "
+        f"{len(jobs)} to grade, {decision.unchanged} unchanged, "
+        f"{decision.not_selected} not selected")
+    written = []
+
+    def on_graded(grade):
+        job = jobs[(grade.student, grade.notebook)]
+        book.save(grade, job.content_hash, hashes[grade.notebook], job.seed, job.timestamp)
+        written.append(grade)
+        from .classrun import write_page
+        path = None if getattr(job.submission, "status", None) else job.submission.path
+        write_page(grade, path, sources[grade.notebook], out)
+
+    from tqdm import tqdm
+    bar = tqdm(total=len(jobs), unit="notebook", file=sys.stderr,
+               disable=quiet or args.no_progress or not jobs)
+    interrupted = False
+    try:
+        with bar:
+            grade_jobs(decision.jobs, notebooks, args, settings, on_graded, bar)
+    except Interrupted:
+        interrupted = True
+    except KeyboardInterrupt:  # between two grades or before the first
+        interrupted = True
+    except ClusterError as exc:
+        book.close()
+        return _fail(str(exc))
+    policy = LatePolicy(args.deadline, args.late_penalty, args.late_cutoff)
+    try:
+        regenerate_outputs(book, out, policy, sources, submissions, unrecognised, notes,
+                           quick=interrupted)
+    except KeyboardInterrupt:
+        interrupted = True
+    book.close()
+    if interrupted:
+        resume = [a for a in argv]
+        if not seed_given:
+            resume += ["--seed", str(run_seed)]
+        print(f"\nmicrogradlab grade: interrupted; {len(written)} rows graded in this run are "
+              f"kept in the gradebook, {len(jobs) - len(written)} still to grade. To resume "
+              f"with the same cases, run:\n  microgradlab {shlex.join(resume)}", file=sys.stderr)
+        return 130
+    graded = sum(g.status == "graded" for g in written)
+    say(f"graded {graded} of {len(written)} submissions this run; results in {out}")
+    say(f"limits per submission: {sandbox.confinement_in_force(settings.limits)}")
     return 0
 
 
-def run(submissions, notebooks, solutions, settings, workers, seed, out: Path, progress=True):
-    """Grade, then write every output. Returns the grades."""
-    from tqdm import tqdm
-
+def grade_jobs(jobs, notebooks, args, settings, on_graded, bar) -> None:
+    """Grade ``jobs`` here or on the cluster; every grade goes through ``on_graded``."""
+    submissions = [j.submission for j in jobs]
+    seed_of = {(j.submission.student, j.submission.notebook): j.seed for j in jobs}
+    if not submissions:
+        return
+    if args.scheduler:
+        from .cluster import grade_on_cluster
+        grade_on_cluster(submissions, notebooks, args.solutions, settings, args.scheduler,
+                         seed_of, on_graded=on_graded, progress=bar)
+        return
     from .batch import grade_class
-    from .feedback import write_feedback
-    from .grading import read_notebook
-    from .report import write_csv, write_plot, write_text_report
-    from .source import load_source
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {(s.student, s.notebook): s.path for s in submissions}
-    sources = {n: load_source(solutions, n) for n in notebooks}
-
-    def feedback_page(grade):
-        path = paths[(grade.student, grade.notebook)]
-        notebook = read_notebook(path) if path is not None else None
-        try:
-            write_feedback(grade, None if isinstance(notebook, str) else notebook,
-                           sources[grade.notebook], out)
-        except Exception:  # noqa: BLE001 - a page without the learner's cells beats no page
-            write_feedback(grade, None, sources[grade.notebook], out)
-
-    bar = tqdm(total=len(submissions), unit="notebook", disable=not progress, file=sys.stderr)
-    with bar:
-        grades = grade_class(submissions, notebooks, solutions, settings, workers=workers,
-                             seed=seed, progress=bar, on_graded=feedback_page)
-    write_csv(grades, notebooks, out / "grades.csv")
-    write_text_report(grades, notebooks, out / "report.txt")
-    write_plot(grades, notebooks, out / "report.png")
-    return grades
+    used = sorted({n for n in notebooks if any(s.notebook == n for s in submissions)})
+    grade_class(submissions, used, args.solutions, settings, workers=args.workers,
+                seed=next(iter(seed_of.values())), progress=bar, on_graded=on_graded,
+                seeds=seed_of)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ from microgradlab.exercises import exercises_of
 from .grading import GRADED, Grade
 
 FIXED_COLUMNS = ["student", "notebook", "status", "score", "max_score", "tampered"]
+# Written after the exercise columns when known (from the gradebook): the seed of
+# the row's random cases and nbgrader's submission time.
+EXTRA_COLUMNS = ["seed", "timestamp"]
 
 
 def _points(x: float | None) -> str:
@@ -30,11 +33,12 @@ def exercise_columns(notebooks: list[str]) -> list[str]:
     return [e.id for n in notebooks for e in exercises_of(n)]
 
 
-def write_csv(grades: list[Grade], notebooks: list[str], path: Path) -> None:
+def write_csv(grades: list[Grade], notebooks: list[str], path: Path, extra=None) -> None:
+    """``extra``: {(student, notebook): {"seed": ..., "timestamp": ...}} from the gradebook."""
     columns = exercise_columns(notebooks)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(FIXED_COLUMNS + columns)
+        writer.writerow(FIXED_COLUMNS + columns + (EXTRA_COLUMNS if extra is not None else []))
         for g in grades:
             row = [g.student, g.notebook, g.status, _points(g.score), _points(g.max_score),
                    "; ".join(g.tampered)]
@@ -44,6 +48,9 @@ def write_csv(grades: list[Grade], notebooks: list[str], path: Path) -> None:
                     row.append("")
                 else:
                     row.append(_points(verdict.points))
+            if extra is not None:
+                known = extra.get((g.student, g.notebook), {})
+                row += [known.get(k) if known.get(k) is not None else "" for k in EXTRA_COLUMNS]
             writer.writerow(row)
 
 
@@ -67,13 +74,19 @@ def summarise(grades: list[Grade], notebooks: list[str]) -> dict:
     return stats
 
 
-def write_text_report(grades: list[Grade], notebooks: list[str], path: Path) -> str:
+def write_text_report(grades: list[Grade], notebooks: list[str], path: Path,
+                      unrecognised=(), notes=(), seeds=None) -> str:
+    """``unrecognised``: files in the input that are no submission; ``notes``: what input
+    discovery said (matched duplicates, case differences...); ``seeds``: seeds in use."""
     stats = summarise(grades, notebooks)
     status_counts = Counter(g.status for g in grades)
     lines = ["microgradlab grade report", "",
              f"submissions: {len(grades)} ({len(set(g.student for g in grades))} students, "
              f"{len(notebooks)} notebooks)",
-             "status: " + ", ".join(f"{s} {n}" for s, n in sorted(status_counts.items())), ""]
+             "status: " + ", ".join(f"{s} {n}" for s, n in sorted(status_counts.items()))]
+    if seeds:
+        lines.append("seeds of the random cases: " + ", ".join(str(s) for s in sorted(seeds)))
+    lines.append("")
     lines.append("per exercise (graded submissions only):")
     for exercise, s in stats.items():
         rate = "-" if s["rate"] is None else f"{100 * s['rate']:.0f}%"
@@ -89,9 +102,24 @@ def write_text_report(grades: list[Grade], notebooks: list[str], path: Path) -> 
     if flagged:
         lines += ["", "test cells changed by the learner (their text never ran; graded anyway):"]
         lines += [f"  {g.student} {g.notebook}: {'; '.join(g.tampered)}" for g in flagged]
+    if notes:
+        lines += ["", "about the input (this run):"]
+        lines += [f"  {note}" for note in notes]
+    if unrecognised:
+        lines += ["", "files in the input that are not a submission (not graded, this run):"]
+        lines += [f"  {name}" for name in unrecognised]
     text = "\n".join(lines) + "\n"
     Path(path).write_text(text, encoding="utf-8")
     return text
+
+
+def mistake_bars(stats: dict, count: int = 8) -> list[tuple[str, int]]:
+    """The commonest mistakes as (label, submissions). A mistake's name alone does not
+    say where it was made, so every label names its exercise."""
+    mistakes = Counter()
+    for exercise, s in stats.items():
+        mistakes.update({f"{exercise}: {m}": c for m, c in s["mistakes"]})
+    return mistakes.most_common(count)
 
 
 def write_plot(grades: list[Grade], notebooks: list[str], path: Path) -> None:
@@ -99,14 +127,12 @@ def write_plot(grades: list[Grade], notebooks: list[str], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     stats = summarise(grades, notebooks)
     names = list(stats)
     rates = [100 * (s["rate"] or 0.0) for s in stats.values()]
-    mistakes = Counter()
-    for s in stats.values():
-        mistakes.update(dict(s["mistakes"]))
-    top = mistakes.most_common(8)
+    top = mistake_bars(stats)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, max(3.0, 0.4 * len(names) + 1.5)))
     left.barh(names[::-1], rates[::-1], color="#4c72b0")
     left.set_xlim(0, 100)
@@ -115,6 +141,8 @@ def write_plot(grades: list[Grade], notebooks: list[str], path: Path) -> None:
     if top:
         right.barh([m for m, _ in top][::-1], [c for _, c in top][::-1], color="#dd8452")
         right.set_xlabel("submissions")
+        # Counts of submissions are whole numbers: no 0.5 ticks on a small class.
+        right.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         right.text(0.5, 0.5, "no catalogued mistake seen", ha="center", va="center")
         right.set_axis_off()

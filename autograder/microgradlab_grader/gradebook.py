@@ -1,0 +1,141 @@
+"""The gradebook: every grade lives in a database, one row per (student, notebook).
+
+SQLAlchemy 2, so any URL it takes works: by default a SQLite file in ``--out``
+(``sqlite:///OUT/gradebook.db``), or ``--db postgresql+psycopg://...`` for a
+server several instructors share. A row is written, in its own transaction, the
+moment its grade arrives: an interrupted run keeps every row it finished.
+
+A row remembers what was graded (``content_hash``: sha256 of the submitted
+file; ``source_hash``: sha256 of the source notebook it was graded against) and
+the ``seed`` its random cases were drawn with, so a re-run skips what has not
+changed and a regrade can draw the very same cases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import DateTime, Float, Integer, String, Text, create_engine, select
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from .grading import Grade, Verdict
+
+
+class GradebookError(ValueError):
+    """The gradebook cannot be opened (bad URL, unreachable server, unwritable file)."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Row(Base):
+    __tablename__ = "grades"
+
+    student: Mapped[str] = mapped_column(String(100), primary_key=True)
+    notebook: Mapped[str] = mapped_column(String(100), primary_key=True)
+    status: Mapped[str] = mapped_column(String(40))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_score: Mapped[float] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    tampered: Mapped[str] = mapped_column(Text, default="[]")   # JSON list of strings
+    verdicts: Mapped[str] = mapped_column(Text, default="{}")   # JSON {exercise: Verdict fields}
+    content_hash: Mapped[str] = mapped_column(String(80))
+    source_hash: Mapped[str] = mapped_column(String(80))
+    seed: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[str | None] = mapped_column(String(100), nullable=True)  # nbgrader's text
+    graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def file_hash(path: Path | None) -> str:
+    """sha256 of a submitted file; a fixed word for "nothing handed in"."""
+    if path is None:
+        return "none"
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def default_url(out: Path) -> str:
+    return f"sqlite:///{Path(out).resolve() / 'gradebook.db'}"
+
+
+def _verdict_fields() -> set[str]:
+    return {f.name for f in dataclasses.fields(Verdict)}
+
+
+class Gradebook:
+    """Open (and create, on first use) the gradebook at ``url``."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            # A SQLite file may be written by several threads of this process: the
+            # client thread that receives grades is the only writer, but be safe.
+            args = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {}
+            self.engine = create_engine(url, **args)
+            Base.metadata.create_all(self.engine)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise GradebookError(f"--db {url!r} is not a database URL SQLAlchemy can use: "
+                                 f"{exc}") from None
+        except (OperationalError, SQLAlchemyError) as exc:
+            reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or ["?"])[0]
+            raise GradebookError(f"cannot open the gradebook {self.safe_url()}: {reason}") from None
+        except (TypeError, ValueError, OSError) as exc:  # e.g. a SQL_ASCII server database
+            raise GradebookError(f"cannot use the gradebook {self.safe_url()} "
+                                 f"({type(exc).__name__}: {exc}); a PostgreSQL database must "
+                                 "be created with ENCODING 'UTF8'") from None
+
+    def safe_url(self) -> str:
+        """The URL without its password, for messages."""
+        try:
+            from sqlalchemy.engine import make_url
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - only for a message
+            return "(the --db URL)"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---------------------------------------------------------------- reading
+    def rows(self) -> dict[tuple[str, str], Row]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(Row)).all()
+            session.expunge_all()
+        return {(r.student, r.notebook): r for r in rows}
+
+    def grades(self) -> list[Grade]:
+        return [to_grade(r) for r in self.rows().values()]
+
+    # ---------------------------------------------------------------- writing
+    def save(self, grade: Grade, content_hash: str, source_hash: str, seed: int,
+             timestamp: str | None = None) -> None:
+        """Write one grade now, in its own transaction (replacing that row only)."""
+        verdicts = {}
+        for exercise, verdict in grade.verdicts.items():
+            verdicts[exercise] = dataclasses.asdict(verdict)
+        row = Row(student=grade.student, notebook=grade.notebook, status=grade.status,
+                  score=grade.score, max_score=grade.max_score, detail=grade.detail or "",
+                  tampered=json.dumps(list(grade.tampered)), verdicts=json.dumps(verdicts),
+                  content_hash=content_hash, source_hash=source_hash, seed=int(seed),
+                  timestamp=timestamp, graded_at=datetime.now(timezone.utc))
+        with Session(self.engine) as session, session.begin():
+            session.merge(row)
+
+
+def to_grade(row: Row) -> Grade:
+    """The Grade a row was written from (fields a newer grader added are kept if known)."""
+    known = _verdict_fields()
+    verdicts = {}
+    for exercise, fields in json.loads(row.verdicts or "{}").items():
+        verdicts[exercise] = Verdict(**{k: v for k, v in fields.items() if k in known})
+    return Grade(row.student, row.notebook, row.status, row.max_score, verdicts=verdicts,
+                 tampered=list(json.loads(row.tampered or "[]")), detail=row.detail or "")
+

@@ -1,0 +1,297 @@
+"""The gradebook end to end: incremental re-runs, regrading a subset, stored seeds,
+Ctrl-C and resume, a real PostgreSQL server, and the command line's errors.
+
+Small classes of 02_value (the quickest notebook to grade), each graded by the real
+command in the real sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from microgradlab_grader import cli, sandbox
+from microgradlab_grader.gradebook import Gradebook, default_url
+from microgradlab_grader.report import read_csv
+from test_grader import honest, with_cell_before_test, with_mistakes, write
+
+needs_bwrap = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bwrap is not installed")
+WRONG_MUL = {"ex02_value_answer": ("self.data * other.data", "self.data + other.data")}
+COMMON = ["--notebooks", "02_value", "-j", "2", "--timeout-cell", "20", "--no-progress"]
+
+
+def nbgrader_layout(root: Path, student: str, notebook, timestamp: str | None = None) -> Path:
+    """submitted/<student>/02_value/02_value.ipynb (+ timestamp.txt), as nbgrader collects."""
+    folder = root / "submitted" / student / "02_value"
+    folder.mkdir(parents=True, exist_ok=True)
+    if notebook is not None:
+        write(notebook, folder / "02_value.ipynb")
+    if timestamp is not None:
+        (folder / "timestamp.txt").write_text(timestamp + "\n")
+    return folder
+
+
+def grade(capsys, *args) -> tuple[int, str]:
+    code = cli.main(["grade", *map(str, args), *COMMON])
+    return code, capsys.readouterr().err
+
+
+def rows_of(out: Path) -> dict:
+    book = Gradebook(default_url(out))
+    rows = book.rows()
+    book.close()
+    return rows
+
+
+def seed_printed(err: str) -> int:
+    return int(re.search(r"seed (\d+)", err).group(1))
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, jupyter_env):
+    """ann honest, ben wrong, cat handed in nothing; graded once with no --seed."""
+    work = tmp_path_factory.mktemp("gradebook")
+    course = work / "class"
+    nbgrader_layout(course, "ann", honest("02_value"), "2026-12-01 10:00:00.000000 UTC")
+    nbgrader_layout(course, "ben", with_mistakes("02_value", WRONG_MUL),
+                    "2026-12-03 10:00:00.000000 UTC")
+    (course / "submitted" / "cat").mkdir(parents=True)
+    out = work / "out"
+    status = cli.main(["grade", str(course), "-o", str(out), *COMMON])
+    assert status == 0
+    return work, course, out
+
+
+@needs_bwrap
+def test_every_row_is_in_the_gradebook_with_its_seed_and_timestamp(first_run):
+    _, _, out = first_run
+    rows = rows_of(out)
+    assert set(rows) == {("ann", "02_value"), ("ben", "02_value"), ("cat", "02_value")}
+    assert rows[("ann", "02_value")].score == 3.0 and rows[("ben", "02_value")].score == 0.0
+    assert rows[("cat", "02_value")].status == "missing"
+    assert len({r.seed for r in rows.values()}) == 1       # one run, one seed, on every row
+    assert rows[("ann", "02_value")].timestamp == "2026-12-01 10:00:00.000000 UTC"
+    csv_rows = {r["student"]: r for r in read_csv(out / "grades.csv")}
+    assert csv_rows["ben"]["seed"] == str(rows[("ben", "02_value")].seed)
+    assert (out / "feedback" / "ann" / "02_value.html").exists()
+    totals = {r["student"]: r for r in read_csv(out / "totals.csv")}
+    assert totals["ann"]["total"] == "3" and totals["cat"]["total"] == "0"
+
+
+@needs_bwrap
+def test_a_rerun_grades_only_what_changed_and_keeps_seeds(first_run, capsys):
+    work, course, out = first_run
+    before = rows_of(out)
+    code, err = grade(capsys, course, "-o", out)
+    assert code == 0 and "0 to grade, 3 unchanged" in err
+    assert {k: r.graded_at for k, r in rows_of(out).items()} == \
+        {k: r.graded_at for k, r in before.items()}
+    # ben resubmits, fixed: only ben is graded, with the seed his row already had
+    nbgrader_layout(course, "ben", honest("02_value"))
+    code, err = grade(capsys, course, "-o", out)
+    assert code == 0 and "1 to grade, 2 unchanged" in err
+    after = rows_of(out)
+    assert after[("ben", "02_value")].score == 3.0
+    assert after[("ben", "02_value")].seed == before[("ben", "02_value")].seed
+    for key in (("ann", "02_value"), ("cat", "02_value")):
+        assert after[key].graded_at == before[key].graded_at
+
+
+@needs_bwrap
+def test_regrading_one_student_from_a_folder_of_one_keeps_the_class(first_run, capsys):
+    """The issue's loss: a folder holding one student, graded into the same --out."""
+    work, _, out = first_run
+    alone = work / "ann-only"
+    write(honest("02_value"), alone / "ann" / "02_value.ipynb")
+    before = rows_of(out)
+    code, err = grade(capsys, alone, "-o", out, "--student", "ann", "--new-seed")
+    assert code == 0 and "1 to grade" in err
+    after = rows_of(out)
+    assert set(after) == set(before)
+    assert after[("ann", "02_value")].graded_at > before[("ann", "02_value")].graded_at
+    assert after[("ann", "02_value")].seed == seed_printed(err)        # --new-seed took
+    for key in (("ben", "02_value"), ("cat", "02_value")):
+        assert after[key].graded_at == before[key].graded_at
+    assert {r["student"] for r in read_csv(out / "grades.csv")} == {"ann", "ben", "cat"}
+
+
+def test_command_line_errors_are_named_without_a_traceback(tmp_path, capsys):
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    afile = tmp_path / "results.txt"
+    afile.write_text("not a folder")
+    cases = [
+        (["grade", str(tmp_path / "class"), "-o", str(afile)], "is a file, not a folder"),
+        (["grade", str(tmp_path / "nowhere"), "-o", str(tmp_path / "o")], "does not exist"),
+        (["grade", str(tmp_path / "class"), "-o", str(afile / "sub")], "is a file, not a folder"),
+        (["grade", str(tmp_path / "class"), "-o", str(tmp_path / "o"), "--student", "zed"],
+         "no such student"),
+        (["grade", str(tmp_path / "class"), "-o", str(tmp_path / "o"), "--db", "nonsense://x"],
+         "--db"),
+        (["grade", str(tmp_path / "class"), "-o", str(tmp_path / "o"), "--late-penalty", "5"],
+         "need --deadline"),
+        (["grade", str(tmp_path / "class"), "-o", str(tmp_path / "o"), "--seed", "1",
+          "--new-seed"], "contradict"),
+    ]
+    for argv, message in cases:
+        assert cli.main(argv + ["--unsafe", "-q"]) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+    with pytest.raises(SystemExit):
+        cli.main(["grade", str(tmp_path), "-o", str(tmp_path / "o"), "--deadline", "soon-ish"])
+    assert "not a date" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert re.match(r"microgradlab \d+\.\d+", capsys.readouterr().out)
+
+
+# ------------------------------------------------------------------ Ctrl-C and resume
+def processes_mentioning(needle: str) -> list[str]:
+    import psutil
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        line = " ".join(p.info["cmdline"] or [])
+        if needle in line:
+            found.append(line)
+    return found
+
+
+@needs_bwrap
+def test_ctrl_c_keeps_finished_rows_and_resume_matches_an_uninterrupted_run(tmp_path,
+                                                                             jupyter_env):
+    course = tmp_path / "class"
+    write(honest("02_value"), course / "a-first" / "02_value.ipynb")
+    # honest, but slow: it is still running when Ctrl-C comes
+    write(with_cell_before_test("02_value", "ex02_value", "import time\ntime.sleep(8)\n"),
+          course / "b-slow" / "02_value.ipynb")
+    write(with_mistakes("02_value", WRONG_MUL), course / "c-last" / "02_value.ipynb")
+    scratch = Path(tempfile.mkdtemp(prefix="mglab-ctrlc-"))  # the sandboxes' scratch dirs
+    env = dict(jupyter_env, TMPDIR=str(scratch))
+    exe = str(Path(sys.executable).with_name("microgradlab"))
+    argv = ["grade", str(course), "-o", str(tmp_path / "out"), "--notebooks", "02_value",
+            "-j", "1", "--timeout-cell", "30", "--no-progress", "--seed", "11"]
+    process = subprocess.Popen([exe, *argv], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        db = tmp_path / "out" / "gradebook.db"
+        while process.poll() is None:
+            if db.exists() and ("a-first", "02_value") in rows_of(tmp_path / "out"):
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(1.0)  # b-slow's sandbox is up and sleeping
+        process.send_signal(signal.SIGINT)
+        err = process.communicate(timeout=60)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "To resume" in err and "--seed 11" in err
+    assert not processes_mentioning(str(scratch)), "a sandbox outlived Ctrl-C"
+    kept = rows_of(tmp_path / "out")
+    assert ("a-first", "02_value") in kept and ("b-slow", "02_value") not in kept
+    # resume: the same command again grades the rest
+    assert subprocess.run([exe, *argv], env=env, capture_output=True).returncode == 0
+    resumed = {r["student"]: r for r in read_csv(tmp_path / "out" / "grades.csv")}
+    argv_whole = [a if a != str(tmp_path / "out") else str(tmp_path / "whole") for a in argv]
+    assert subprocess.run([exe, *argv_whole], env=env, capture_output=True).returncode == 0
+    whole = {r["student"]: r for r in read_csv(tmp_path / "whole" / "grades.csv")}
+    assert set(resumed) == set(whole) == {"a-first", "b-slow", "c-last"}
+    for student in whole:
+        assert resumed[student]["score"] == whole[student]["score"]
+        assert resumed[student]["ex02_value"] == whole[student]["ex02_value"]
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ PostgreSQL, for real
+def postgres_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return candidates[-1].parent if candidates else None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def postgres(tmp_path):
+    """A PostgreSQL server of our own on a free 127.0.0.1 port; initdb and pg_ctl refuse
+    to run as root, so as root they run as the unprivileged ``postgres`` (or ``nobody``)."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (Debian: apt-get install "
+                    "postgresql; scripts/setup.sh does it as root)")
+    base = Path(tempfile.mkdtemp(prefix="mglab-pg-"))
+    as_user = []
+    if os.geteuid() == 0:
+        import pwd
+        user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
+        if user is None:
+            pytest.skip("running as root with no unprivileged user for PostgreSQL")
+        entry = pwd.getpwnam(user)
+        os.chown(base, entry.pw_uid, entry.pw_gid)
+        as_user = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}",
+                   "--clear-groups", "--"]
+    base.chmod(0o700)
+    data, port = base / "data", free_port()
+    env = dict(os.environ, LC_ALL="C", HOME=str(base))
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "grader",
+                    # UTF8: under LC_ALL=C initdb picks SQL_ASCII, and psycopg then hands
+                    # text back as bytes
+                    "-E", "UTF8", "--auth=trust", "--no-sync"], check=True, capture_output=True, env=env,
+                   cwd=base)
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-l",
+                    str(base / "log"), "-w", "-o", f"-p {port} -h 127.0.0.1 -k {base}", "start"],
+                   check=True, capture_output=True, env=env, cwd=base)
+    try:
+        yield f"postgresql+psycopg://grader@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "-w", "stop"], capture_output=True, env=env, cwd=base)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+@needs_bwrap
+def test_a_class_graded_into_postgresql(tmp_path, postgres, jupyter_env, capsys):
+    course = tmp_path / "class"
+    write(honest("02_value"), course / "ann" / "02_value.ipynb")
+    write(with_mistakes("02_value", WRONG_MUL), course / "ben" / "02_value.ipynb")
+    code, err = grade(capsys, course, "-o", tmp_path / "out", "--db", postgres)
+    assert code == 0, err
+    engine = create_engine(postgres)
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT student, score FROM grades")).all())
+    engine.dispose()
+    assert stored == {"ann": 3.0, "ben": 0.0}
+    assert not (tmp_path / "out" / "gradebook.db").exists()   # nothing went to SQLite
+    assert {r["student"]: r["score"] for r in read_csv(tmp_path / "out" / "grades.csv")} == \
+        {"ann": "3", "ben": "0"}
+    code, err = grade(capsys, course, "-o", tmp_path / "out", "--db", postgres)
+    assert code == 0 and "0 to grade, 2 unchanged" in err
