@@ -429,8 +429,9 @@ def test_two_grading_runs_at_once_use_different_uids(tmp_path, jupyter_env):
                                      stderr=subprocess.PIPE, text=True))
     moments = sandbox_uids_by_run(runs)
     for run in runs:
-        assert run.returncode == 0, run.stderr.read()[-2000:]
-        assert "limits per submission: cgroup v" in run.stdout.read()
+        said = run.stdout.read() + run.stderr.read()   # the summary lines go to stderr
+        assert run.returncode == 0, said[-2000:]
+        assert "limits per submission: cgroup v" in said
     assert moments, "the two runs never had sandboxes alive at the same time"
     for moment in moments:
         first, second = moment.values()
