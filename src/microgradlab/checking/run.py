@@ -7,8 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from ..exercises import get, withheld
-from ..exercises import programs as P
-from ..exercises._base import nodes_inputs_first, run_backward
+from ..exercises._base import nodes_inputs_first
 from .compare import CaseResult, compare
 from .expected import expected
 
@@ -80,26 +79,8 @@ def verify(exercise_id, **names):
 # ----------------------------------------------------------------------------
 def _graph_of(exercise, case, names):
     """(root, {name: node}) of the learner's version of ``case``, or (None, {})."""
-    program = case.get("program")
-    if program is None:
-        return None, {}
-    if exercise.uses == ("Value",):
-        nodes = P.build(program, names["Value"])
-        if exercise.notebook == "03_operations":
-            run_backward(nodes[program["output"]], case.get("g", 1.0),
-                         stop=[nodes[n] for n in program["leaves"]])
-        return nodes[program["output"]], nodes
-    if exercise.id == "ex04_backward":
-        from ..exercises.nb04 import build_labelled
-        nodes = build_labelled(program)
-        names["backward"](nodes[program["output"]])
-        return nodes[program["output"]], nodes
-    if exercise.id == "ex05_tanh":
-        from ..exercises.nb05 import _build_with
-        nodes = _build_with(program, names["tanh"])
-        run_backward(nodes[program["output"]])
-        return nodes[program["output"]], nodes
-    return None, {}
+    built = exercise.graph(case, names)
+    return built if built is not None else (None, {})
 
 
 def _highlight(result, nodes):

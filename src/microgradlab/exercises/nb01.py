@@ -8,7 +8,7 @@ the same program on torch tensors.
 from __future__ import annotations
 
 from . import programs as P
-from ._base import Exercise, numbers, number
+from ._base import Exercise, kind, numbers, number
 from . import register as _register
 
 NOTEBOOK = "01_derivatives"
@@ -148,7 +148,7 @@ def _descent_produce(case, names):
     given = list(start)
     path = names["gradient_descent"](make_grad(case["program"]), given, case["lr"], case["steps"])
     if isinstance(path, (str, bytes)) or not hasattr(path, "__iter__"):
-        raise TypeError(f"gradient_descent should return a list of points, got {type(path).__name__}")
+        raise TypeError(f"gradient_descent should return a list of points, got {kind(path)}")
     path = list(path)
     values = {"len(path)": float(len(path))}
     for i, point in enumerate(path[: case["steps"] + 1]):

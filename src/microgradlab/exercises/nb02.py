@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, ReferenceSolutionUsed, number
+from ._base import Exercise, ReferenceSolutionUsed, kind, number
 
 NOTEBOOK = "02_value"
 OP_SYMBOLS = {"add": "+", "mul": "*", "sub": "-", "div": "/", "neg": "neg", "tanh": "tanh",
@@ -25,7 +25,7 @@ def refuse_reference_class(Value, exercise_id):
             f"{module}.{getattr(Value, '__qualname__', 'Value')}, the reference solution. "
             "Pass the Value class you wrote in this notebook.")
     if not isinstance(Value, type) and not callable(Value):
-        raise TypeError(f"Value should be your class, got {type(Value).__name__} {Value!r}")
+        raise TypeError(f"Value should be your class, got {kind(Value)} {Value!r}")
 
 
 def name_nodes(nodes):
@@ -41,7 +41,7 @@ def describe_prev(node, names):
     if isinstance(prev, (set, frozenset)):
         return ["(a set: no order)"] + sorted(names.get(id(p), "?") for p in prev)
     if not isinstance(prev, (tuple, list)):
-        return [f"(not a tuple: {type(prev).__name__})"]
+        return [f"(not a tuple: {kind(prev)})"]
     return [names.get(id(p), "?") for p in prev]
 
 
@@ -71,6 +71,11 @@ def _produce(case, names):
     for leaf in program["leaves"]:
         facts[f"{leaf}._prev"] = describe_prev(nodes[leaf], naming)
     return {"values": values, "facts": facts}
+
+
+def _graph(case, names):
+    nodes = P.build(case["program"], names["Value"])
+    return nodes[case["program"]["output"]], nodes
 
 
 def _report(case, values, grads):
@@ -120,4 +125,4 @@ HINTS = (
 
 _register(Exercise("ex02_value", NOTEBOOK, "The Value class with + and *", ("Value",), HINTS,
                    _fixed, _draw, _produce, report=_report,
-                   facts=expected_facts))
+                   facts=expected_facts, grapher=_graph))

@@ -74,6 +74,14 @@ def _produce(case, names):
     return {"values": values, "facts": facts}
 
 
+def _graph(case, names):
+    program = case["program"]
+    nodes = P.build(program, names["Value"])
+    run_backward(nodes[program["output"]], case.get("g", 1.0),
+                 stop=[nodes[n] for n in program["leaves"]])
+    return nodes[program["output"]], nodes
+
+
 def _current_id(case):
     return case.get("exercise", "ex03")
 
@@ -96,7 +104,7 @@ def _report(case, values, grads):
 
 # expression_ops: the random whole-expression case of an exercise uses only that exercise's own
 # ops, so a mistake in another exercise's op never costs this one points (it would, by chance).
-def _make(exercise_id, title, fixed, kinds, expression_ops, hints):
+def _make(exercise_id, title, fixed, kinds, expression_ops, hints, builds_on=()):
     def fixed_cases():
         cases = fixed()
         for case in cases:
@@ -126,7 +134,8 @@ def _make(exercise_id, title, fixed, kinds, expression_ops, hints):
         return cases
 
     _register(Exercise(exercise_id, NOTEBOOK, title, ("Value",), hints, fixed_cases, draw,
-                       _produce, report=_report, facts=_facts))
+                       _produce, report=_report, facts=_facts, grapher=_graph,
+                       builds_on=builds_on))
 
 
 _make("ex03_add_mul", "+ and * with their _backward", lambda: [
@@ -158,7 +167,7 @@ _make("ex03_sub_neg", "-a, a - b and 1 - a", lambda: [
     "For out = a - b: d(out)/da = 1 and d(out)/db = -1, so b's grad goes DOWN by out.grad.",
     "For 1 - a Python calls a.__rsub__(1): wrap 1 as a Value and compute Value(1) - a (the "
     "order matters, unlike for + and *).",
-))
+), builds_on=("ex03_add_mul",))
 
 _make("ex03_div_pow", "a ** k, a / b and 1 / a", lambda: [
     op_case("pow", 2.0, c=3, shown=True),
@@ -174,4 +183,4 @@ _make("ex03_div_pow", "a ** k, a / b and 1 / a", lambda: [
     "* and **, or write its rule: d(out)/da = 1/b, d(out)/db = -a/b**2.",
     "In __pow__ capture k (a plain number) and add k * self.data**(k - 1) * out.grad to "
     "self.grad; for 1 / a, __rtruediv__ computes Value(1) / a.",
-))
+), builds_on=("ex03_add_mul",))

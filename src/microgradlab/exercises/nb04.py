@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, LearnerOutputError, nodes_inputs_first, number
+from ._base import Exercise, LearnerOutputError, kind, nodes_inputs_first, number
 
 NOTEBOOK = "04_backward"
 
 
-def _reference_value():
-    # Imported here, not at the top: the specifications stay importable (and
-    # cheap) where the engine is not needed.
-    from microgradlab.engine import Value
-    return Value
+# The graphs are built from the engine's Value, resolved where the learner's code
+# runs (in the grader, the sandbox's own Value): never imported here.
+PROVIDES = {"Value": "microgradlab.engine:Value"}
 
 
 def course_example(a=3.0, b=-2.0, c=4.0, f=5.0):
@@ -37,9 +35,8 @@ def twice_example(w1=0.7):
     return {"leaves": {"w1": w1}, "ops": [["y", "add", "w1", "w1"]], "output": "y"}
 
 
-def build_labelled(program):
-    """The program built from microgradlab.Value, each node labelled with its name."""
-    Value = _reference_value()
+def build_labelled(program, Value):
+    """The program built from ``Value`` (the engine's), each node labelled with its name."""
     nodes = P.build(program, Value)
     for name, node in nodes.items():
         node.label = name
@@ -69,7 +66,7 @@ def _by_hand_draw(rng):
 def _by_hand_produce(case, names):
     result = names["by_hand"](*case["inputs"])
     if not isinstance(result, dict):
-        raise LearnerOutputError(f"by_hand should return a dict, got {type(result).__name__}")
+        raise LearnerOutputError(f"by_hand should return a dict, got {kind(result)}")
     missing = [k for k in BY_HAND_KEYS if k not in result]
     if missing:
         raise LearnerOutputError(f"the dict by_hand returns lacks the key(s) {', '.join(missing)}")
@@ -100,10 +97,10 @@ def _order_draw(rng):
 
 def _order_produce(case, names):
     program = case["program"]
-    nodes = build_labelled(program)
+    nodes = build_labelled(program, names["Value"])
     order = names["topological_order"](nodes[program["output"]])
     if isinstance(order, (str, bytes, dict)) or not hasattr(order, "__iter__"):
-        raise LearnerOutputError(f"topological_order should return a list, got {type(order).__name__}")
+        raise LearnerOutputError(f"topological_order should return a list, got {kind(order)}")
     order = list(order)
     position = {}
     for i, node in enumerate(order):
@@ -165,11 +162,18 @@ def _backward_draw(rng):
 
 def _backward_produce(case, names):
     program = case["program"]
-    nodes = build_labelled(program)
+    nodes = build_labelled(program, names["Value"])
     names["backward"](nodes[program["output"]])
     deep = len(program["ops"]) > 50
     shown = ([program["output"], *program["leaves"]] if deep else list(nodes))
     return {"values": {f"{n}.grad": number(nodes[n].grad, f"{n}.grad") for n in shown}}
+
+
+def _backward_graph(case, names):
+    program = case["program"]
+    nodes = build_labelled(program, names["Value"])
+    names["backward"](nodes[program["output"]])
+    return nodes[program["output"]], nodes
 
 
 def _backward_report(case, values, grads):
@@ -193,7 +197,8 @@ _register(Exercise(
         "Depth-first: visit a node's inputs first, then append the node; remember visited nodes in a set.",
         "Recursion breaks at about 1,000 levels: keep a list of (node, next input to look at) as your "
         "own stack, push an unvisited input, and append a node when it has no unvisited inputs left.",
-    ), _order_fixed, _order_draw, _order_produce, report=_order_report, facts=_order_facts))
+    ), _order_fixed, _order_draw, _order_produce, report=_order_report, facts=_order_facts,
+    provides=PROVIDES))
 
 _register(Exercise(
     "ex04_backward", NOTEBOOK, "backward()", ("backward",), (
@@ -201,4 +206,5 @@ _register(Exercise(
         "A node may push its gradient to its inputs only when everything that uses it has pushed into it.",
         "Set root.grad = 1.0, get the topological order, and call node._backward() for each node of the "
         "order in reverse (output first).",
-    ), _backward_fixed, _backward_draw, _backward_produce, report=_backward_report))
+    ), _backward_fixed, _backward_draw, _backward_produce, report=_backward_report,
+    provides=PROVIDES, grapher=_backward_graph))

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, LearnerOutputError, nodes_inputs_first, number, run_backward
+from ._base import Exercise, LearnerOutputError, kind, nodes_inputs_first, number, run_backward
 from .nb02 import describe_prev, name_nodes
 
 NOTEBOOK = "05_tanh_neuron"
 
 
-def _reference_value():
-    from microgradlab.engine import Value
-    return Value
+PROVIDES = {"Value": "microgradlab.engine:Value"}  # resolved where the learner's code runs
 
 
-def _build_with(program, tanh):
-    Value = _reference_value()
-
+def _build_with(program, tanh, Value):
     def unary(name, x):
         if name != "tanh":
             raise ValueError(f"notebook 05 programs use only tanh, got {name}")
@@ -65,7 +61,7 @@ def _tanh_draw(rng):
 
 def _tanh_produce(case, names):
     program = case["program"]
-    nodes = _build_with(program, names["tanh"])
+    nodes = _build_with(program, names["tanh"], names["Value"])
     naming = name_nodes(nodes)
     facts = {}
     for op in program["ops"]:
@@ -142,14 +138,21 @@ def _neuron_draw(rng):
     return cases
 
 
+def _tanh_graph(case, names):
+    program = case["program"]
+    nodes = _build_with(program, names["tanh"], names["Value"])
+    run_backward(nodes[program["output"]])
+    return nodes[program["output"]], nodes
+
+
 def _neuron_produce(case, names):
-    Value = _reference_value()
+    Value = names["Value"]
     xs = [Value(x) for x in case["xs"]]
     ws = [Value(w) for w in case["ws"]]
     b = Value(case["b"])
     out = names["neuron"](xs, ws, b)
     if not (hasattr(out, "data") and hasattr(out, "_prev")):
-        raise LearnerOutputError(f"neuron should return a Value, got {type(out).__name__}")
+        raise LearnerOutputError(f"neuron should return a Value, got {kind(out)}")
     values = {"neuron(xs, ws, b).data": number(out.data, "the neuron's output .data")}
     run_backward(out, stop=xs + ws + [b])
     for label, group in (("xs", xs), ("ws", ws)):
@@ -180,7 +183,8 @@ _register(Exercise(
         "The local derivative of tanh is 1 - tanh(x)**2: written with the OUTPUT, not the input.",
         "Use math.tanh(v.data) (it does not overflow for large |x|), make "
         "out = Value(t, (v,), 'tanh'), and in out._backward add (1 - t**2) * out.grad to v.grad.",
-    ), _tanh_fixed, _tanh_draw, _tanh_produce, report=_tanh_report, facts=_tanh_facts))
+    ), _tanh_fixed, _tanh_draw, _tanh_produce, report=_tanh_report, facts=_tanh_facts,
+    provides=PROVIDES, grapher=_tanh_graph))
 
 _register(Exercise(
     "ex05_neuron", NOTEBOOK, "A neuron", ("neuron",), (
@@ -188,5 +192,5 @@ _register(Exercise(
         "Build the sum with Value operations (so the graph is recorded) and apply YOUR tanh at the end.",
         "weighted = sum of w * x over zip(ws, xs); return tanh(weighted + b).",
     ), _neuron_fixed, _neuron_draw, _neuron_produce, report=_neuron_report,
-    variants=_neuron_variants,
+    variants=_neuron_variants, provides=PROVIDES, builds_on=("ex05_tanh",),
     facts=lambda case: {"the output depends on every weight and the bias": True}))

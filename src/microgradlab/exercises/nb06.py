@@ -155,8 +155,7 @@ class HarnessModel:
     ``train`` must reset the gradients itself.
     """
 
-    def __init__(self, nin, nouts, params):
-        from microgradlab.engine import Value
+    def __init__(self, nin, nouts, params, Value):
         self.sizes = [nin, *nouts]
         self.params = [Value(float(p)) for p in params]
 
@@ -223,7 +222,7 @@ def _training_draw(rng):
 
 
 def _training_produce(case, names):
-    model = HarnessModel(case["nin"], case["nouts"], case["params"])
+    model = HarnessModel(case["nin"], case["nouts"], case["params"], names["Value"])
     xs = [list(x) for x in case["xs"]]
     losses = names["train"](model, xs, list(case["ys"]), case["steps"], case["lr"])
     losses = numbers(losses, "the list train returns", case["steps"])
@@ -255,4 +254,5 @@ _register(Exercise(
         "Gradients ADD UP across backward calls: reset every parameter's grad to 0 before backward.",
         "In each step: loss = sum((model(x) - y)**2 for x, y), set p.grad = 0 for every p in "
         "model.parameters(), loss.backward(), then p.data -= lr * p.grad; record loss.data.",
-    ), _training_fixed, _training_draw, _training_produce))
+    ), _training_fixed, _training_draw, _training_produce,
+    provides={"Value": "microgradlab.engine:Value"}))
