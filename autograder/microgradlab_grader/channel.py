@@ -391,16 +391,24 @@ class Connection:
             function = self.functions[message.get("fn")]
         except (KeyError, TypeError):
             raise self.fail(ProtocolError("a callback to no function we sent")) from None
+        attr = message.get("attr")
+        if attr is not None:
+            # Only public attributes: no way to __func__, __globals__ or __dict__.
+            if type(attr) is not str or attr.startswith("_"):
+                raise self.fail(ProtocolError("a callback for a private attribute"))
+            call = lambda: getattr(function, attr)  # noqa: E731
+        else:
+            try:
+                args = self.decode({"t": "list", "v": message.get("args", [])})
+                kwargs = message.get("kwargs", {})
+                if type(kwargs) is not dict:
+                    raise ProtocolError("callback keywords that are not an object")
+                kwargs = {str(k): self.decode(v) for k, v in kwargs.items()}
+            except ProtocolError as exc:
+                raise self.fail(exc) from None
+            call = lambda: function(*args, **kwargs)  # noqa: E731
         try:
-            args = self.decode({"t": "list", "v": message.get("args", [])})
-            kwargs = message.get("kwargs", {})
-            if type(kwargs) is not dict:
-                raise ProtocolError("callback keywords that are not an object")
-            kwargs = {str(k): self.decode(v) for k, v in kwargs.items()}
-        except ProtocolError as exc:
-            raise self.fail(exc) from None
-        try:
-            value = self.encode(function(*args, **kwargs))
+            value = self.encode(call())
             reply = {"reply": number, "value": value}
         except ChannelBroken:
             raise

@@ -213,19 +213,28 @@ class Server:
 
 
 class Callback:
-    """A function the grader passed in: calling it asks the grader to call it."""
+    """A function (or small object, such as a test model) the grader passed in:
+    calling it, or reading one of its public attributes, asks the grader."""
 
     def __init__(self, server, number):
-        self.server = server
-        self.number = number
+        object.__setattr__(self, "server", server)
+        object.__setattr__(self, "number", number)
 
     def __call__(self, *args, **kwargs):
         server = self.server
+        return self._ask({"args": [server.encode(a) for a in args],
+                          "kwargs": {str(k): server.encode(v) for k, v in kwargs.items()}})
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._ask({"attr": name})
+
+    def _ask(self, fields):
+        server = self.server
         server.next_callback += 1
         request = -server.next_callback  # negative ids: ours, never the grader's
-        server.write_message({"id": request, "op": "callback", "fn": self.number,
-                              "args": [server.encode(a) for a in args],
-                              "kwargs": {str(k): server.encode(v) for k, v in kwargs.items()}})
+        server.write_message({"id": request, "op": "callback", "fn": self.number, **fields})
         reply = server.serve(waiting_for=request)
         if "error" in reply:
             raise RuntimeError(str(reply["error"].get("message", "the grader's function failed")))
