@@ -255,6 +255,7 @@ class Connection:
         self.function_ids: dict[int, int] = {}      # id(function) -> callback id
         self.broken: ChannelBroken | None = None
         self.requests = 0
+        self.deferred: list[int] = []   # setattr requests whose replies are still to read
 
     def fail(self, error: ChannelBroken) -> ChannelBroken:
         if self.broken is None:
@@ -358,12 +359,49 @@ class Connection:
             raise ValueError("a request value nested too deeply") from None
         self.requests += 1
         self._send(message)
+        if op == "setattr":
+            # Its reply carries nothing but a possible error: read it with the next
+            # reply (the server answers in order), saving a round trip per label.
+            self.deferred.append(number)
+            return None
+        return self._collect(number)
+
+    def sync(self):
+        """Read the replies still owed for deferred requests (the end of a case)."""
+        if self.deferred:
+            try:
+                self._collect(None)
+            except ChannelBroken:
+                raise
+            except Exception:  # noqa: BLE001 - a learner error in a last setattr
+                pass
+
+    def _collect(self, number):
+        """Replies in order: the deferred ones, then ``number``'s (None: only deferred)."""
+        first_error = None
         while True:
+            if not self.deferred and number is None:
+                if first_error is not None:
+                    raise first_error
+                return None
             reply = self._receive()
             if "reply" in reply:
-                if reply["reply"] != number:
+                expected = self.deferred[0] if self.deferred else number
+                if reply["reply"] != expected:
                     raise self.fail(ProtocolError(
-                        f"a reply to request {reply['reply']!r} while waiting for {number}"))
+                        f"a reply to request {reply['reply']!r} while waiting for {expected}"))
+                if self.deferred:
+                    self.deferred.pop(0)
+                    try:
+                        self._result(reply)
+                    except ChannelBroken:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - raised once all are read
+                        first_error = first_error or exc
+                    continue
+                if first_error is not None:
+                    self._result(reply)  # still checked for protocol errors
+                    raise first_error
                 return self._result(reply)
             if reply.get("op") == "callback":
                 self._serve_callback(reply)
@@ -434,10 +472,10 @@ class Connection:
         data = (json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n").encode()
         view = memoryview(data)
         while view:
-            self._wait(self.requests_fd, writing=True)
             try:
                 view = view[os.write(self.requests_fd, view):]
-            except BlockingIOError:
+            except BlockingIOError:  # the pipe is full: wait, under the clock
+                self._wait(self.requests_fd, writing=True)
                 continue
             except (BrokenPipeError, OSError):
                 raise self.fail(ChannelClosed("the notebook's process stopped reading")) from None

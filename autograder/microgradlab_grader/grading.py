@@ -275,6 +275,7 @@ def drive(notebook, plan: Plan, conn: channel.Connection, results: dict, where: 
         where["now"] = f"cell {index}"
         conn.clock.new_segment()
         conn.request("run_cell", source=source)
+    conn.sync()
     # Test cells the learner deleted (or whose metadata they removed): graded on
     # the final state of the notebook, in source order. The grader flags them.
     for grade_id in pending:
@@ -305,6 +306,10 @@ def grade_here(grade_id: str, plan: Plan, conn: channel.Connection, results: dic
     for number, case in enumerate(plan.cases[grade_id]):
         conn.clock.new_segment()
         produced = exercise.produce(copy.deepcopy(case), names)
+        try:
+            conn.sync()
+        except channel.ChannelBroken:
+            pass
         if conn.broken is not None:  # produce may have swallowed it: the case never finished
             raise conn.broken
         results[(grade_id, number)] = plain(produced)
