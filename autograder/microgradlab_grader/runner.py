@@ -36,6 +36,11 @@ BINOPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
           "ge": operator.ge, "eq": operator.eq, "ne": operator.ne}
 UNOPS = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs}
 
+# Bound here, before any learner code: a learner who swaps json.dumps or
+# JSONEncoder.encode later changes nothing in how this file talks.
+_encode = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
+_read, _write = os.read, os.write
 _BUILTINS = dict(vars(builtins))
 _builtins_dict = vars(builtins)
 
@@ -67,22 +72,22 @@ class Server:
     # ------------------------------------------------------------ the pipes
     def read_message(self):
         while b"\n" not in self.buffer:
-            chunk = os.read(self.requests_fd, 1 << 16)
+            chunk = _read(self.requests_fd, 1 << 16)
             if not chunk:
                 raise EOFError
             self.buffer += chunk
         line, _, self.buffer = self.buffer.partition(b"\n")
-        return json.loads(line)
+        return _decode(line.decode("utf-8"))
 
     def write_message(self, message):
-        data = (json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n").encode()
+        data = (_encode(message) + "\n").encode("utf-8", "replace")
         if len(data) > MAX_LINE:
             reply = message.get("reply")
-            data = (json.dumps({"reply": reply, "error": {
+            data = (_encode({"reply": reply, "error": {
                 "type": "ValueError", "message": "the result is too large to send"}}) + "\n").encode()
         view = memoryview(data)
         while view:
-            view = view[os.write(self.replies_fd, view):]
+            view = view[_write(self.replies_fd, view):]
 
     # ------------------------------------------------------------ values
     def handle_of(self, obj):
