@@ -53,10 +53,6 @@ def restore_builtins():
             _builtins_dict[name] = value
 
 
-class TooDeep(ValueError):
-    pass
-
-
 class Server:
     def __init__(self, requests_fd, replies_fd, namespace_source):
         self.requests_fd = requests_fd
@@ -101,7 +97,7 @@ class Server:
 
     def encode(self, obj, depth=0):
         if depth > MAX_DEPTH:
-            raise TooDeep("the result is nested too deeply to send")
+            raise ValueError("the result is nested too deeply to send")
         kind = type(obj)
         if obj is None or kind is bool or kind is str:
             return obj
