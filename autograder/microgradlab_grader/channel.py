@@ -54,30 +54,36 @@ class ProtocolError(ChannelBroken):
 
 
 class Clock:
-    """The grader's clock: a notebook budget and a per-segment (cell or case) budget."""
+    """The grader's clock: a notebook budget (wall time) and a per-segment budget
+    (a cell, or one case of a graded cell).
+
+    A segment's budget counts the time spent *waiting for the sandbox*, measured
+    here; the grader's own work between requests (running a producer, serving a
+    callback, waiting for this process's other threads) is not the learner's."""
 
     def __init__(self, timeout_cell: float, timeout_notebook: float, lend_after=None,
                  on_long_cell=None):
         self.timeout_cell = timeout_cell
         self.timeout_notebook = timeout_notebook
         self.start = time.monotonic()
-        self.segment = self.start
+        self.used = 0.0                 # sandbox time in this segment so far
         self.lend_after = lend_after
         self.on_long_cell = on_long_cell
 
     def new_segment(self):
-        self.segment = time.monotonic()
+        self.used = 0.0
 
-    def deadline(self) -> tuple[float, str]:
-        cell = self.segment + self.timeout_cell
+    def deadline(self, waiting_since: float) -> tuple[float, str]:
+        """When a wait that began at ``waiting_since`` must end, and why."""
+        cell = waiting_since + self.timeout_cell - self.used
         notebook = self.start + self.timeout_notebook
         if notebook <= cell:
             return notebook, f"the notebook ran longer than {self.timeout_notebook:g} s"
         return cell, f"a cell ran longer than {self.timeout_cell:g} s"
 
-    def tick(self, now: float):
+    def tick(self, waited: float):
         """Hand the worker slot on once a segment has run ``lend_after`` seconds."""
-        if self.on_long_cell is not None and now - self.segment > self.lend_after:
+        if self.on_long_cell is not None and self.used + waited > self.lend_after:
             lend, self.on_long_cell = self.on_long_cell, None
             lend()
 
@@ -457,16 +463,21 @@ class Connection:
 
     # ------------------------------------------------ the pipes, under the clock
     def _wait(self, fd, writing: bool):
-        deadline, why = self.clock.deadline()
-        while True:
-            now = time.monotonic()
-            self.clock.tick(now)
-            if now >= deadline:
-                raise self.fail(ChannelTimeout(why))
-            wait = min(deadline - now, 0.5)
-            ready = select.select([], [fd], [], wait) if writing else select.select([fd], [], [], wait)
-            if ready[1] if writing else ready[0]:
-                return
+        began = time.monotonic()
+        deadline, why = self.clock.deadline(began)
+        try:
+            while True:
+                now = time.monotonic()
+                self.clock.tick(now - began)
+                if now >= deadline:
+                    raise self.fail(ChannelTimeout(why))
+                wait = min(deadline - now, 0.5)
+                ready = (select.select([], [fd], [], wait) if writing
+                         else select.select([fd], [], [], wait))
+                if ready[1] if writing else ready[0]:
+                    return
+        finally:
+            self.clock.used += time.monotonic() - began
 
     def _send(self, message):
         data = (json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n").encode()
