@@ -4,6 +4,7 @@ catalogued mistake fails with its name."""
 from __future__ import annotations
 
 import math
+import random
 import re
 import sys
 
@@ -170,7 +171,7 @@ def make_mlp_classes(last_tanh=False):
 
     class Neuron:
         def __init__(self, nin, nonlin=True):
-            self.w = [V(0.1) for _ in range(nin)]
+            self.w = [V(random.uniform(-1, 1)) for _ in range(nin)]  # as notebook 06 asks
             self.b = V(0.0)
             self.nonlin = nonlin
 
@@ -264,7 +265,7 @@ CORRECT = {
     "ex05_tanh": dict(tanh=make_tanh()),
     "ex05_neuron": dict(neuron=make_neuron(make_tanh())),
     "ex06_mlp": make_mlp_classes(),
-    "ex06_training": dict(train=make_train()),
+    "ex06_training": dict(train=make_train(), MLP=make_mlp_classes()["MLP"]),
 }
 
 
@@ -377,7 +378,8 @@ def test_recursive_topological_order_fails_on_the_deep_chain():
 
 
 def test_no_zero_grad_in_training():
-    assert_mistake("ex06_training", "no_zero_grad", train=make_train(zero_grad=False))
+    assert_mistake("ex06_training", "no_zero_grad", train=make_train(zero_grad=False),
+                   MLP=make_mlp_classes()["MLP"])
 
 
 def test_last_layer_with_tanh():
@@ -450,7 +452,9 @@ def test_hostile_answers_fail_cleanly(answer, capsys):
     for exercise_id, name in [("ex04_by_hand", "by_hand"), ("ex04_backward", "backward"),
                               ("ex01_descent", "gradient_descent"), ("ex05_tanh", "tanh"),
                               ("ex06_training", "train")]:
-        result = run_exercise(exercise_id, {name: answer}, seed=1)
+        names = {name: answer, **({"MLP": make_mlp_classes()["MLP"]}
+                                  if exercise_id == "ex06_training" else {})}
+        result = run_exercise(exercise_id, names, seed=1)
         assert not result.passed and not result.not_attempted
     assert capsys.readouterr().err == ""
 
