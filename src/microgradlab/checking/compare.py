@@ -31,11 +31,19 @@ MISTAKES = {
         "in reverse, output first.",
     "tanh_derivative_of_input": "the derivative of tanh is 1 - tanh(x)**2, written with the "
         "OUTPUT out.data, not 1 - x**2 with the input.",
-    "tanh_backward_missing": "no gradient flows back through your tanh: give the new Value a "
-        "_backward that adds (1 - t**2) * out.grad to v.grad, and attach it (out._backward = ...).",
+    "tanh_backward_missing": "no gradient flows back through your tanh: its _backward must add "
+        "(1 - t**2) * out.grad (the OUTPUT's grad) to v.grad, and be attached to the new Value "
+        "(out._backward = _backward).",
     "pow_missing_minus_one": "the power rule is k * a**(k - 1): the exponent goes down by one.",
     "output_not_seeded": "every gradient is 0: set the output's grad to 1.0 before the backward walk.",
-    "sub_sign_flipped": "in a - b the second input's gradient goes DOWN: b.grad += -1 * out.grad.",
+    "sub_sign_flipped": "check the signs in a - b: the first input's gradient goes up "
+        "(a.grad += out.grad) and the second input's goes DOWN (b.grad += -1 * out.grad).",
+    "rsub_reversed": "for `1 - a` Python calls `a.__rsub__(1)`: the number comes first, so "
+        "compute Value(1) - a, not a - 1 (the order is reversed).",
+    "rdiv_reversed": "for `1 / a` Python calls `a.__rtruediv__(1)`: the number comes first, "
+        "so compute Value(1) / a, not a / 1 (the order is reversed).",
+    "forward_divides_by_2h": "the forward difference spans h (from x to x + h): divide by h, "
+        "not 2h (your slope is half the right one).",
     "no_zero_grad": "gradients pile up across steps: set every parameter's grad to 0 before each "
         "backward.",
     "zero_grad_after_update": "the gradients are zeroed after the update, so after train returns "
@@ -85,6 +93,8 @@ PROGRAM_MISTAKES.update({
     "tanh_backward_missing": [dict(rule=_rule_with(tanh=lambda op, v: (0.0,)))],
     "pow_missing_minus_one": [dict(rule=_rule_with(pow=lambda op, v: (op[3] * v[op[2]] ** op[3],)))],
     "sub_sign_flipped": [dict(rule=_rule_with(sub=lambda op, v: (1.0, 1.0),
+                                              rsub=lambda op, v: (1.0,))),
+                         dict(rule=_rule_with(sub=lambda op, v: (-1.0, 1.0),
                                               rsub=lambda op, v: (1.0,)))],
     "output_not_seeded": [dict(seed=0.0)],
     "no_topological_order": [dict(walk="recursive"), dict(walk="recursive_no_seen")],
@@ -180,13 +190,12 @@ def diagnose(exercise_id, case, produced, expected_values):
     exercise = get(exercise_id)
     rtol, atol = exercise.tolerance
     got = produced.get("values", {})
-    if not case.get("shown"):
-        mine = list(got.values())
-        for shown in _shown_expected(exercise):
-            if mine and len(mine) == len(shown) and all(
-                    _close(a, b, 1e-9, 1e-12) for a, b in zip(mine, shown.values())) \
-                    and _wrong_keys(got, expected_values, rtol, atol):
-                return "hard_coded"
+    mine = list(got.values())
+    for shown in _shown_expected(exercise):  # the answer of a shown case, typed in
+        if mine and len(mine) == len(shown) and all(
+                _close(a, b, 1e-9, 1e-12) for a, b in zip(mine, shown.values())) \
+                and _wrong_keys(got, expected_values, rtol, atol):
+            return "hard_coded"
     candidates = {}
     try:
         if "program" in case and exercise.report is not None:
@@ -221,8 +230,10 @@ def _error_message(exercise, produced):
         if "recursion_too_deep" in exercise.mistakes:
             return (f"your code raised {error}. Known mistake `recursion_too_deep`: "
                     f"{sentence(exercise, 'recursion_too_deep')}", "recursion_too_deep")
-        if where in _REFLECTED:
-            sym = _REFLECTED[where]
+        dunder = "__" + (where or "").strip("_") + "__"
+        dunder = "__rtruediv__" if dunder == "__rdiv__" else dunder
+        if dunder in _REFLECTED:
+            sym, where = _REFLECTED[dunder], dunder
             return (f"your `{where}` calls itself without end (RecursionError). For `2 {sym} v` "
                     f"Python calls `v.{where}(2)`; writing `other {sym} self` inside it asks "
                     f"for `2 {sym} v` again. Wrap the number as a Value and compute the result "

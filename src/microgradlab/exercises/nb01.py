@@ -71,7 +71,8 @@ def _difference_pytorch(case, side):
 def _difference_candidates(case):
     fwd, cen = _differences(P.as_function(case["program"]), case["x"], case["h"])
     fwd_key, cen_key = _difference_keys(case)
-    return {"central_divides_by_h": [{fwd_key: fwd, cen_key: 2 * cen}],
+    return {"forward_divides_by_2h": [{fwd_key: fwd / 2, cen_key: cen}],
+            "central_divides_by_h": [{fwd_key: fwd, cen_key: 2 * cen}],
             "forward_central_swapped": [{fwd_key: cen, cen_key: fwd}]}
 
 
@@ -268,7 +269,7 @@ _register(Exercise("ex01_difference", NOTEBOOK, "Forward and central differences
                    # differences cancel digits away: float64 rounding shows at 1e-8
                    tolerance=(1e-6, 1e-8), pytorch=_difference_pytorch,
                    candidates=_difference_candidates,
-                   mistakes=named("central_divides_by_h", "forward_central_swapped",
+                   mistakes=named("forward_divides_by_2h", "central_divides_by_h", "forward_central_swapped",
                                    "hard_coded")))
 _register(Exercise("ex01_gradient", NOTEBOOK, "The numerical gradient", ("numerical_gradient",),
                    HINTS_GRADIENT, _gradient_fixed, _gradient_draw, _gradient_produce,

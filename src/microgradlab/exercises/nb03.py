@@ -89,6 +89,17 @@ def _graph(case, names):
     return nodes[program["output"]], nodes
 
 
+def _variants(case):
+    """What an __rsub__ / __rtruediv__ with its operands the wrong way round builds."""
+    out = {}
+    for kind, plain, mistake in (("rsub", "subc", "rsub_reversed"), ("rdiv", "divc", "rdiv_reversed")):
+        ops = case["program"]["ops"]
+        if any(op[1] == kind for op in ops):
+            flipped = [[op[0], plain, op[3], op[2]] if op[1] == kind else op for op in ops]
+            out[mistake] = {**case["program"], "ops": flipped}
+    return out
+
+
 def _current_id(case):
     return case.get("exercise", "ex03")
 
@@ -142,7 +153,7 @@ def _make(exercise_id, title, fixed, kinds, expression_ops, hints, builds_on=(),
 
     _register(Exercise(exercise_id, NOTEBOOK, title, ("Value",), hints, fixed_cases, draw,
                        _produce, report=_report, facts=_facts, grapher=_graph,
-                       builds_on=builds_on,
+                       builds_on=builds_on, variants=_variants,
                        mistakes=named("assign_not_accumulate", "hard_coded", *mistakes)))
 
 
@@ -186,7 +197,7 @@ _make("ex03_sub_neg", "-a, a - b and 1 - a", lambda: [
     "For out = a - b: d(out)/da = 1 and d(out)/db = -1, so b's grad goes DOWN by out.grad.",
     "For 1 - a Python calls a.__rsub__(1): wrap 1 as a Value and compute Value(1) - a (the "
     "order matters, unlike for + and *).",
-), builds_on=("ex03_add_mul",), mistakes=("sub_sign_flipped",))
+), builds_on=("ex03_add_mul",), mistakes=("sub_sign_flipped", "rsub_reversed"))
 
 _make("ex03_div_pow", "a ** k, a / b and 1 / a", lambda: [
     op_case("pow", 2.0, c=3, shown=True),
@@ -207,4 +218,4 @@ _make("ex03_div_pow", "a ** k, a / b and 1 / a", lambda: [
     "* and **, or write its rule: d(out)/da = 1/b, d(out)/db = -a/b**2.",
     "In __pow__ capture k (a plain number) and add k * self.data**(k - 1) * out.grad to "
     "self.grad; for 1 / a, __rtruediv__ computes Value(1) / a.",
-), builds_on=("ex03_add_mul",), mistakes=("pow_missing_minus_one",))
+), builds_on=("ex03_add_mul",), mistakes=("pow_missing_minus_one", "rdiv_reversed"))
