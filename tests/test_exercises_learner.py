@@ -16,6 +16,8 @@ from microgradlab import numeric
 from microgradlab.checking import hint_text, run_exercise, self_check, verify
 from microgradlab.exercises import all_exercises
 
+from exercise_marks import mark_tests_by_source, param
+
 SEEDS = (1, 2, 3)
 
 
@@ -273,7 +275,7 @@ def test_every_exercise_has_a_correct_learner_here():
     assert set(CORRECT) == {e.id for e in all_exercises()}
 
 
-@pytest.mark.parametrize("exercise_id", sorted(CORRECT))
+@pytest.mark.parametrize("exercise_id", [param(e, e) for e in sorted(CORRECT)])
 def test_correct_learner_code_passes_for_several_seeds(exercise_id):
     for seed in SEEDS:
         result = run_exercise(exercise_id, CORRECT[exercise_id], seed=seed)
@@ -282,7 +284,7 @@ def test_correct_learner_code_passes_for_several_seeds(exercise_id):
     assert self_check(exercise_id, **CORRECT[exercise_id]).state == "correct"
 
 
-@pytest.mark.parametrize("exercise_id", sorted(CORRECT))
+@pytest.mark.parametrize("exercise_id", [param(e, e) for e in sorted(CORRECT)])
 def test_stubs_are_not_attempted(exercise_id):
     names = {name: stub for name in CORRECT[exercise_id]}
     if exercise_id.startswith(("ex02", "ex03")):
@@ -466,3 +468,6 @@ def test_hints_come_in_tiers_without_code():
     for exercise in all_exercises():
         for h in exercise.hints:
             assert not re.search(r"def \w+\(|lambda |\n", h), h
+
+
+mark_tests_by_source(globals())  # `pytest -m ex04_backward` runs what names it
