@@ -180,9 +180,12 @@ def grader_points(tmp_path_factory, jupyter_env):
     assert status == 0
     import csv
 
+    by_id = {e.id: e for e in ENTRIES}
     points = {}
     with open(work / "out" / "grades.csv", newline="") as handle:
         for row in csv.DictReader(handle):
+            if row["notebook"] != by_id[row["student"]].notebook:
+                continue  # the other notebooks of this "student": not handed in
             for exercise in exercises_of(row["notebook"]):
                 if exercise.id in row and row[exercise.id] != "":
                     points[(row["student"], exercise.id)] = float(row[exercise.id])
