@@ -471,3 +471,71 @@ def test_hints_come_in_tiers_without_code():
 
 
 mark_tests_by_source(globals())  # `pytest -m ex04_backward` runs what names it
+
+
+# ----------------------------------------------------------------------------
+# The spec is the only place an exercise is described
+# ----------------------------------------------------------------------------
+def test_no_exercise_id_branch_in_checking_or_widgets():
+    import ast
+    from pathlib import Path
+
+    package = Path(microgradlab.__file__).parent
+    found = []
+    for folder in ("checking", "widgets"):
+        for path in sorted((package / folder).glob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                          if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                          and node.body and isinstance(node.body[0], ast.Expr)}
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                        and id(node) not in docstrings and re.search(r"\bex0\d_", node.value)):
+                    found.append(f"{path.name}:{node.lineno} {node.value!r}")
+    assert not found, f"exercise ids named outside their spec: {found}"
+
+
+def test_kind_answers_for_a_channel_proxy():
+    from microgradlab.exercises import kind
+
+    class Proxy:
+        __mgl_proxy__ = True
+
+        def __getattribute__(self, name):  # a proxy forwards everything
+            raise AssertionError(f"kind() must not ask the proxy for {name}")
+
+    proxy = object.__new__(Proxy)
+    object.__setattr__(proxy, "_mgl_kind", "Value")
+    assert kind(proxy) == "Value" and kind(2.5) == "float"
+
+
+def test_provided_pieces_are_imported_only_when_missing():
+    from microgradlab.exercises import get
+
+    exercise = get("ex04_backward")
+    assert exercise.provides == {"Value": "microgradlab.engine:Value"}
+    built = []
+
+    class Recording(microgradlab.Value):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    case = exercise.cases(1)[0]
+    exercise.produce(case, {"backward": learner_backward, "Value": Recording})
+    assert built, "a Value passed in names must be used instead of the import"
+    assert "values" in exercise.produce(case, {"backward": learner_backward})
+
+
+def test_click_reads_the_names_of_the_kernel_at_click_time():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from microgradlab.checking.run import current_names
+
+    shell = InteractiveShell.instance()  # a real shell: get_ipython() now answers with it
+    try:
+        stale = lambda root: None  # noqa: E731 - what the check cell saw when it first ran
+        shell.user_ns["backward"] = learner_backward  # the answer cell, edited and re-run
+        assert current_names("ex04_backward", {"backward": stale})["backward"] is learner_backward
+    finally:
+        InteractiveShell.clear_instance()
