@@ -146,6 +146,14 @@ class Exercise:
         return self.grapher(case, self.with_provided(names))
 
 
+def named(*names: str, **worded: str) -> dict:
+    """An exercise's ``mistakes``: catalogue names (their standard sentence) and
+    names with this exercise's own wording."""
+    out = {name: "" for name in names}
+    out.update(worded)
+    return out
+
+
 def resolve_piece(piece: str):
     """'module:qualname' -> the object, by import."""
     import importlib

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, LearnerOutputError, kind, nodes_inputs_first, number
+from ._base import Exercise, LearnerOutputError, kind, named, nodes_inputs_first, number
 
 NOTEBOOK = "04_backward"
 
@@ -118,12 +118,24 @@ def _order_produce(case, names):
     unlisted = [n for n in nodes_inputs_first(nodes[program["output"]]) if id(n) not in position]
     if unlisted and not missing:
         missing = [getattr(unlisted[0], "label", "") or repr(unlisted[0])]
+    repeated = len(order) - len(position)
+    problems = []
+    if missing:
+        problems.append(f"your order leaves out {', '.join(missing[:3])}")
+    if repeated:
+        problems.append(f"your order lists {repeated} node(s) more than once (remember the "
+                        "nodes you have visited)")
+    if misplaced:
+        problems.append(f"in your order {misplaced}")
+    if order and order[-1] is not nodes[program["output"]]:
+        problems.append("your order does not end with the output node")
+    if not order:
+        problems.append("your order is empty")
     return {"values": {}, "facts": {
         "every node listed exactly once": len(position) == len(order) and not missing,
         "each node after all its inputs": misplaced is None,
         "the output comes last": bool(order) and order[-1] is nodes[program["output"]],
-    }, "detail": {"missing": missing[:3], "misplaced": misplaced,
-                  "repeated": len(order) - len(position)}}
+    }, "detail": "; ".join(problems)}
 
 
 def _order_facts(case):
@@ -176,6 +188,20 @@ def _backward_graph(case, names):
     return nodes[program["output"]], nodes
 
 
+def _backward_where(case, key):
+    node, _, attribute = key.partition(".")
+    if attribute != "grad":
+        return None
+    users = P.users_of(case["program"], node)
+    if node == case["program"]["output"]:
+        return f"`{node}` is the output: its grad starts at 1.0."
+    if not users:
+        return None
+    return (f"`{node}` is used by " + ", ".join(f"`{u}`" for u in users) + f": its grad is "
+            "complete only once each of those nodes has run its _backward, so look at when "
+            f"your walk calls `{node}`'s _backward.")
+
+
 def _backward_report(case, values, grads):
     program = case["program"]
     shown = [program["output"], *program["leaves"]] if len(program["ops"]) > 50 else list(values)
@@ -189,7 +215,8 @@ _register(Exercise(
         "sum passes the arriving gradient unchanged to both inputs.",
         "dL_dd = f and dL_df = d; dL_de = dL_dc = dL_dd; then multiply dL_de by the other factor "
         "of e for a and for b.",
-    ), _by_hand_fixed, _by_hand_draw, _by_hand_produce, report=_by_hand_report))
+    ), _by_hand_fixed, _by_hand_draw, _by_hand_produce, report=_by_hand_report,
+    mistakes=named("hard_coded")))
 
 _register(Exercise(
     "ex04_topological_order", NOTEBOOK, "Topological order with your own stack", ("topological_order",), (
@@ -198,7 +225,7 @@ _register(Exercise(
         "Recursion breaks at about 1,000 levels: keep a list of (node, next input to look at) as your "
         "own stack, push an unvisited input, and append a node when it has no unvisited inputs left.",
     ), _order_fixed, _order_draw, _order_produce, report=_order_report, facts=_order_facts,
-    provides=PROVIDES))
+    provides=PROVIDES, mistakes=named("recursion_too_deep")))
 
 _register(Exercise(
     "ex04_backward", NOTEBOOK, "backward()", ("backward",), (
@@ -207,4 +234,7 @@ _register(Exercise(
         "Set root.grad = 1.0, get the topological order, and call node._backward() for each node of the "
         "order in reverse (output first).",
     ), _backward_fixed, _backward_draw, _backward_produce, report=_backward_report,
-    provides=PROVIDES, grapher=_backward_graph))
+    provides=PROVIDES, grapher=_backward_graph, where=_backward_where,
+    builds_on=("ex04_topological_order",),
+    mistakes=named("output_not_seeded", "no_topological_order", "not_reversed",
+                   "recursion_too_deep", "hard_coded")))
