@@ -4,6 +4,7 @@ catalogued mistake fails with its name."""
 from __future__ import annotations
 
 import math
+import random
 import re
 import sys
 
@@ -14,6 +15,8 @@ import microgradlab.nn
 from microgradlab import numeric
 from microgradlab.checking import hint_text, run_exercise, self_check, verify
 from microgradlab.exercises import all_exercises
+
+from exercise_marks import mark_tests_by_source, param
 
 SEEDS = (1, 2, 3)
 
@@ -170,7 +173,7 @@ def make_mlp_classes(last_tanh=False):
 
     class Neuron:
         def __init__(self, nin, nonlin=True):
-            self.w = [V(0.1) for _ in range(nin)]
+            self.w = [V(random.uniform(-1, 1)) for _ in range(nin)]  # as notebook 06 asks
             self.b = V(0.0)
             self.nonlin = nonlin
 
@@ -264,7 +267,7 @@ CORRECT = {
     "ex05_tanh": dict(tanh=make_tanh()),
     "ex05_neuron": dict(neuron=make_neuron(make_tanh())),
     "ex06_mlp": make_mlp_classes(),
-    "ex06_training": dict(train=make_train()),
+    "ex06_training": dict(train=make_train(), MLP=make_mlp_classes()["MLP"]),
 }
 
 
@@ -272,7 +275,7 @@ def test_every_exercise_has_a_correct_learner_here():
     assert set(CORRECT) == {e.id for e in all_exercises()}
 
 
-@pytest.mark.parametrize("exercise_id", sorted(CORRECT))
+@pytest.mark.parametrize("exercise_id", [param(e, e) for e in sorted(CORRECT)])
 def test_correct_learner_code_passes_for_several_seeds(exercise_id):
     for seed in SEEDS:
         result = run_exercise(exercise_id, CORRECT[exercise_id], seed=seed)
@@ -281,7 +284,7 @@ def test_correct_learner_code_passes_for_several_seeds(exercise_id):
     assert self_check(exercise_id, **CORRECT[exercise_id]).state == "correct"
 
 
-@pytest.mark.parametrize("exercise_id", sorted(CORRECT))
+@pytest.mark.parametrize("exercise_id", [param(e, e) for e in sorted(CORRECT)])
 def test_stubs_are_not_attempted(exercise_id):
     names = {name: stub for name in CORRECT[exercise_id]}
     if exercise_id.startswith(("ex02", "ex03")):
@@ -377,7 +380,8 @@ def test_recursive_topological_order_fails_on_the_deep_chain():
 
 
 def test_no_zero_grad_in_training():
-    assert_mistake("ex06_training", "no_zero_grad", train=make_train(zero_grad=False))
+    assert_mistake("ex06_training", "no_zero_grad", train=make_train(zero_grad=False),
+                   MLP=make_mlp_classes()["MLP"])
 
 
 def test_last_layer_with_tanh():
@@ -450,7 +454,9 @@ def test_hostile_answers_fail_cleanly(answer, capsys):
     for exercise_id, name in [("ex04_by_hand", "by_hand"), ("ex04_backward", "backward"),
                               ("ex01_descent", "gradient_descent"), ("ex05_tanh", "tanh"),
                               ("ex06_training", "train")]:
-        result = run_exercise(exercise_id, {name: answer}, seed=1)
+        names = {name: answer, **({"MLP": make_mlp_classes()["MLP"]}
+                                  if exercise_id == "ex06_training" else {})}
+        result = run_exercise(exercise_id, names, seed=1)
         assert not result.passed and not result.not_attempted
     assert capsys.readouterr().err == ""
 
@@ -462,3 +468,74 @@ def test_hints_come_in_tiers_without_code():
     for exercise in all_exercises():
         for h in exercise.hints:
             assert not re.search(r"def \w+\(|lambda |\n", h), h
+
+
+mark_tests_by_source(globals())  # `pytest -m ex04_backward` runs what names it
+
+
+# ----------------------------------------------------------------------------
+# The spec is the only place an exercise is described
+# ----------------------------------------------------------------------------
+def test_no_exercise_id_branch_in_checking_or_widgets():
+    import ast
+    from pathlib import Path
+
+    package = Path(microgradlab.__file__).parent
+    found = []
+    for folder in ("checking", "widgets"):
+        for path in sorted((package / folder).glob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                          if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                          and node.body and isinstance(node.body[0], ast.Expr)}
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                        and id(node) not in docstrings and re.search(r"\bex0\d_", node.value)):
+                    found.append(f"{path.name}:{node.lineno} {node.value!r}")
+    assert not found, f"exercise ids named outside their spec: {found}"
+
+
+def test_kind_answers_for_a_channel_proxy():
+    from microgradlab.exercises import kind
+
+    class Proxy:
+        __mgl_proxy__ = True
+
+        def __getattribute__(self, name):  # a proxy forwards everything
+            raise AssertionError(f"kind() must not ask the proxy for {name}")
+
+    proxy = object.__new__(Proxy)
+    object.__setattr__(proxy, "_mgl_kind", "Value")
+    assert kind(proxy) == "Value" and kind(2.5) == "float"
+
+
+def test_provided_pieces_are_imported_only_when_missing():
+    from microgradlab.exercises import get
+
+    exercise = get("ex04_backward")
+    assert exercise.provides == {"Value": "microgradlab.engine:Value"}
+    built = []
+
+    class Recording(microgradlab.Value):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    case = exercise.cases(1)[0]
+    exercise.produce(case, {"backward": learner_backward, "Value": Recording})
+    assert built, "a Value passed in names must be used instead of the import"
+    assert "values" in exercise.produce(case, {"backward": learner_backward})
+
+
+def test_click_reads_the_names_of_the_kernel_at_click_time():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from microgradlab.checking.run import current_names
+
+    shell = InteractiveShell.instance()  # a real shell: get_ipython() now answers with it
+    try:
+        stale = lambda root: None  # noqa: E731 - what the check cell saw when it first ran
+        shell.user_ns["backward"] = learner_backward  # the answer cell, edited and re-run
+        assert current_names("ex04_backward", {"backward": stale})["backward"] is learner_backward
+    finally:
+        InteractiveShell.clear_instance()

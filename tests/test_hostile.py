@@ -99,7 +99,11 @@ def test_hack_earns_exactly_the_honest_points(graded, name):
     student = name.replace("_", "-")
     hostile = graded["made"][student]
     row = graded["rows"][student]
-    assert row["status"] == "graded", row
+    assert row["status"] == hostile.status, (name, row)
+    if hostile.status != "graded":  # out of protocol: no score at all, never a forged one
+        assert row["score"] == "" and row["ex02_value"] in ("", "0"), (name, row)
+        assert bool(row["tampered"]) == hostile.tampered, (name, row["tampered"])
+        return
     assert float(row["score"]) == hostile.points, (name, row)
     assert float(row["ex02_value"]) == hostile.points
     assert float(row["max_score"]) == FULL  # points come from the source, never the submission
@@ -118,7 +122,7 @@ def test_course_tree_unchanged_and_nothing_escaped(graded):
 
 
 def test_no_sandbox_process_survives(graded):
-    assert graded["rows"]["fork-bomb"]["status"] == "graded"
+    assert graded["rows"]["fork-bomb"]["status"] == "graded"  # noqa
     assert bomb_processes() == []
 
 
@@ -145,3 +149,53 @@ def test_the_secrets_hack_does_work_without_the_sandbox(tmp_path, jupyter_env):
                      "--notebooks", NOTEBOOK, "--unsafe", "--no-progress", "--seed", "1"]) == 0
     row = read_csv(tmp_path / "out" / "grades.csv")[0]
     assert float(row["score"]) == FULL
+
+
+def test_protocol_errors_are_named_in_the_report(graded):
+    report = (graded["out"] / "report.txt").read_text()
+    for student in ("fake-done-on-every-pipe", "fake-reply-right-id", "deep-reply-line"):
+        line = next(l for l in report.splitlines() if l.strip().startswith(student))
+        assert "protocol_error" in line and "broke the grading protocol" in line, line
+
+
+def test_a_spec_swapped_in_process_does_forge(repo_root):
+    """The control for spec_object_setattr: where the spec is reachable (in the
+    learner's own kernel), object.__setattr__ on the frozen spec forges a result."""
+    from microgradlab.exercises import get
+    spec = get("ex02_value")
+    saved = spec.producer
+    try:
+        object.__setattr__(spec, "producer", lambda case, names: {"values": {"forged": 1.0}})
+        assert spec.produce(spec.cases(0)[0], {"Value": object})["values"] == {"forged": 1.0}
+    finally:
+        object.__setattr__(spec, "producer", saved)
+
+
+# ---------------------------------------------------------------- the grader's clock
+HEARTBEAT = (
+    "import sys, time\n"
+    "for _ in range(60):  # 30 s, a fake heartbeat on every stream every half second\n"
+    "    print('{\"event\": \"cell\", \"index\": 1}'); sys.stdout.flush()\n"
+    "    print('{\"event\": \"cell\", \"index\": 1}', file=sys.stderr)\n"
+    "    time.sleep(0.5)\n")
+
+
+def test_a_fake_heartbeat_does_not_keep_a_cell_alive(tmp_path, jupyter_env):
+    """A 30 s cell that prints heartbeats is a timeout at the 5 s cell timeout; the
+    honest row beside it is untouched."""
+    from hostile import Hostile, build
+
+    for student, hostile in (("beating", Hostile("heartbeat", "correct", before_test=HEARTBEAT)),
+                             ("honest", Hostile("honest", "correct"))):
+        path = tmp_path / "class" / student / f"{NOTEBOOK}.ipynb"
+        path.parent.mkdir(parents=True)
+        import nbformat
+        nbformat.write(build(hostile, SOLUTIONS), str(path))
+    assert cli.main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "out"),
+                     "--notebooks", NOTEBOOK, "--timeout-cell", "5", "--no-progress",
+                     "--seed", "3"]) == 0
+    rows = {r["student"]: r for r in read_csv(tmp_path / "out" / "grades.csv")}
+    assert rows["beating"]["status"] == "timeout" and rows["beating"]["score"] == ""
+    assert (rows["honest"]["status"], float(rows["honest"]["score"])) == ("graded", FULL)
+    report = (tmp_path / "out" / "report.txt").read_text()
+    assert "a cell ran longer than 5 s (in cell" in report

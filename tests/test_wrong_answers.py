@@ -27,6 +27,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 from wrong_answers import load_catalogue  # noqa: E402
 
+from exercise_marks import marks_for, param  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
 CATALOGUE = load_catalogue()
@@ -118,7 +120,7 @@ def test_catalogue_covers_the_required_mistakes():
     assert not missing, f"the catalogue has no entry for: {missing}"
 
 
-@pytest.mark.parametrize("entry", CATALOGUE, ids=[e.id for e in CATALOGUE])
+@pytest.mark.parametrize("entry", [param(e, e.exercise, id=e.id) for e in CATALOGUE])
 def test_entry_names_real_cells(entry):
     if not _notebook_exists(entry.notebook):
         pytest.skip(f"solutions/{entry.notebook} is not written yet")
@@ -155,14 +157,15 @@ def test_solution_notebook_passes_every_graded_cell(name, jupyter_env, tmp_path)
 def _known_gap(entry):
     """An entry whose mistake the notebook does not name yet: a strict xfail, so the
     suite says so the day the notebook's message is fixed."""
-    if not entry.known_gap:
-        return entry
-    return pytest.param(entry, marks=pytest.mark.xfail(strict=True, reason=entry.known_gap))
+    marks = marks_for(entry.exercise, *entry.also_fails)
+    if entry.known_gap:
+        marks.append(pytest.mark.xfail(strict=True, reason=entry.known_gap))
+    return pytest.param(entry, marks=marks, id=entry.id)
 
 
 @pytest.mark.slow
 @needs_checking
-@pytest.mark.parametrize("entry", [_known_gap(e) for e in CATALOGUE], ids=[e.id for e in CATALOGUE])
+@pytest.mark.parametrize("entry", [_known_gap(e) for e in CATALOGUE])
 def test_wrong_answer_loses_exactly_its_exercise(entry, jupyter_env, tmp_path):
     if not _notebook_exists(entry.notebook):
         pytest.skip(f"solutions/{entry.notebook} is not written yet")

@@ -1,44 +1,50 @@
-"""Grade one (student, notebook): run it sandboxed, compare in our own process.
+"""Grade one (student, notebook): the learner's objects live in a sandboxed
+server (runner.py); the grader drives them from here (channel.py).
 
-The learner's code only ever *produces numbers* (inside the sandbox). Whether
-those numbers are right is decided here, by ``microgradlab.checking.compare``
-against ``microgradlab.checking.expected`` (PyTorch, float64), which the
-learner's code can neither see nor patch. So the worst a notebook can do to
-the harness is produce nothing, and nothing scores 0.
+The grader sends each code cell's source to the sandbox, in order, and at each
+graded test cell runs the exercise's ``produce`` *in this process*, on proxies
+of the learner's objects: one request at a time, each under the grader's own
+clock. The sandbox never sees a case, an expected value or a spec. Whether the
+numbers are right is decided here, by ``microgradlab.checking.compare``
+against ``microgradlab.checking.expected`` (PyTorch, float64).
 
 Statuses (a row that is not ``graded`` has an empty score, never a 0):
 
-``graded``       the runner reached the end; every exercise scored
+``graded``       every request the grader sent was answered, to the last cell
 ``missing``      no notebook handed in
 ``unreadable``   not JSON, not nbformat 4, not a notebook
 ``timeout``      a cell ran past ``--timeout-cell`` or the notebook past
                  ``--timeout-notebook``; the sandbox was SIGKILLed
 ``kernel_died``  the process ended before the end (``os._exit``, a crash, the memory cap)
+``protocol_error`` the sandbox wrote something out of protocol (a reply to another
+                 request, a line over 256 kB, JSON nested too deeply): only learner
+                 code writing on the grader's pipe does that; the sandbox was SIGKILLed
 ``grader_error`` the grader itself failed on this submission (a bug to report); the
                  rest of the class is still graded
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-import selectors
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import sandbox
-from .source import SourceNotebook, tampering
-from .untrusted import read_notebook
+from microgradlab.exercises import get as get_exercise
 
-GRADED, MISSING, UNREADABLE, TIMEOUT, KERNEL_DIED, GRADER_ERROR = (
-    "graded", "missing", "unreadable", "timeout", "kernel_died", "grader_error")
-MAX_MESSAGE_BYTES = 4 * 1024**2   # all results of one notebook; more is ignored
+from . import channel, sandbox
+from .source import SourceNotebook, tampering
+
+from .untrusted import read_notebook, scratch_folder
+
+GRADED, MISSING, UNREADABLE, TIMEOUT, KERNEL_DIED, GRADER_ERROR, PROTOCOL_ERROR = (
+    "graded", "missing", "unreadable", "timeout", "kernel_died", "grader_error",
+    "protocol_error")
 STDERR_TAIL = 2000
 
 
@@ -64,6 +70,8 @@ class Grade:
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     tampered: list[str] = field(default_factory=list)
     detail: str = ""                # why it is not graded, in words
+    stopped_in: str = ""            # not graded: the graded cell ("ex04_backward") or
+                                    # "cell N" (index in the notebook) running when it stopped
 
     @property
     def score(self) -> float | None:
@@ -100,62 +108,71 @@ class Settings:
 @dataclass
 class RunOutcome:
     results: dict[tuple[str, int], dict]
-    finished: bool
+    finished: bool                  # every request sent was answered, to the last cell
     timed_out: str | None           # which limit, in words
     returncode: int | None
     stderr_tail: str
+    stopped_in: str = ""            # the graded cell or "cell N" running when it stopped
+    protocol_error: str | None = None   # what the sandbox wrote out of protocol
+    requests: int = 0
 
 
 def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = None,
                   on_long_cell=None) -> RunOutcome:
-    """Run the runner on ``notebook`` in a fresh scratch dir; collect its results.
+    """Start the runner (a server) in a fresh scratch dir and drive ``notebook`` through it.
 
-    ``on_long_cell()`` is called (once) when a cell has run ``settings.lend_after`` seconds."""
-    graded = [{"grade_id": c.grade_id, "exercise": c.grade_id, "cases": plan.cases[c.grade_id]}
-              for c in plan.source.graded]
-    order = [c.grade_id for c in plan.source.graded]
-    with tempfile.TemporaryDirectory(prefix="mglab-scratch-") as scratch:
-        scratch = Path(scratch)
-        (scratch / "submission.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
-        inside = "/scratch" if not settings.unsafe else str(scratch)
-        read_end, write_end = os.pipe()
-        job = {"notebook": f"{inside}/submission.ipynb", "graded": graded, "order": order,
-               "skip": order, "result_fd": write_end,
-               "test_texts": {c.grade_id: c.visible_source for c in plan.source.graded}}
-        (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    ``on_long_cell()`` is called (once) when a cell or case has run ``settings.lend_after``
+    seconds."""
+    # (Removed without recursion, however deep a tree ends up in it.)
+    with scratch_folder(prefix="mglab-scratch-") as scratch:
         if plan.matplotlib_cache is not None:
             shutil.copytree(plan.matplotlib_cache, scratch / ".matplotlib")
+        requests_read, requests_write = os.pipe()
+        replies_read, replies_write = os.pipe()
+        fds = f"fds:{requests_read},{replies_write}"
         if settings.unsafe:
             import sys
-            cmd = [sys.executable, str(sandbox.RUNNER), str(scratch / "job.json")]
+            cmd = [sys.executable, "-I", str(sandbox.RUNNER), fds, str(plan.package_copy.parent)]
             env = dict(os.environ, MPLBACKEND="Agg", HOME=str(scratch),
                        **{sandbox.GRADING_VARIABLE: "1"}, IPYTHONDIR=str(scratch / ".ipython"),
                        MPLCONFIGDIR=str(scratch / ".matplotlib"))
         else:
             cmd = sandbox.bwrap_command(scratch, plan.package_copy, plan.runner,
-                                        plan.torch_stub, "/scratch/job.json", uid=uid,
+                                        plan.torch_stub, fds, uid=uid,
                                         scratch_bytes=settings.limits.scratch_bytes)
             if uid is not None:
                 for path in (scratch, *scratch.glob(".matplotlib/**")):
                     os.chown(path, uid, uid)
             env = sandbox.clean_environment()
-        with sandbox.Confinement(settings.limits, uid) as confinement:
-            outcome = _supervise(cmd, env, scratch, settings, write_end, read_end, on_long_cell,
-                                 confinement)
+        # The child's ends are closed by _supervise once the child holds them; what is
+        # left in this list is closed here. (Never close an fd twice: another grading
+        # thread may have been given the same number in between.)
+        child_fds = [requests_read, replies_write]
+        try:
+            with sandbox.Confinement(settings.limits, uid) as confinement:
+                outcome = _supervise(cmd, env, scratch, notebook, plan, settings, child_fds,
+                                     (requests_write, replies_read), on_long_cell, confinement)
+        finally:
+            for fd in (*child_fds, requests_write, replies_read):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         if uid is not None:
             sandbox.wait_until_uid_is_empty(uid)
         return outcome
 
 
-def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int,
+def _supervise(cmd, env, cwd, notebook, plan: Plan, settings: Settings, child_fds, our_fds,
                on_long_cell=None, confinement: sandbox.Confinement | None = None) -> RunOutcome:
     preexec = (confinement.preexec if confinement is not None
                else sandbox.set_limits(settings.limits))
     process = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, pass_fds=(write_end,),
+        stderr=subprocess.PIPE, pass_fds=tuple(child_fds),
         preexec_fn=preexec, start_new_session=True)
-    os.close(write_end)
+    while child_fds:
+        os.close(child_fds.pop())
     tail = bytearray()
 
     def drain_stderr():  # keep only the end; stderr never changes a grade
@@ -165,61 +182,23 @@ def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int,
     reader = threading.Thread(target=drain_stderr, daemon=True)
     reader.start()
 
+    clock = channel.Clock(settings.timeout_cell, settings.timeout_notebook,
+                          settings.lend_after, on_long_cell)
+    conn = channel.Connection(our_fds[0], our_fds[1], clock)
     results: dict[tuple[str, int], dict] = {}
-    finished, timed_out = False, None
-    buffer, received = b"", 0
-    start = time.monotonic()
-    cell_started = start
-    selector = selectors.DefaultSelector()
-    selector.register(read_end, selectors.EVENT_READ)
+    where = {"now": "start-up"}
+    finished, timed_out, protocol_error = False, None, None
     try:
-        while True:
-            now = time.monotonic()
-            if now - start > settings.timeout_notebook:
-                timed_out = f"the notebook ran longer than {settings.timeout_notebook:g} s"
-                break
-            if now - cell_started > settings.timeout_cell:
-                timed_out = f"a cell ran longer than {settings.timeout_cell:g} s"
-                break
-            if on_long_cell is not None and now - cell_started > settings.lend_after:
-                on_long_cell()
-                on_long_cell = None
-            wait = min(settings.timeout_notebook - (now - start),
-                       settings.timeout_cell - (now - cell_started))
-            if not selector.select(timeout=max(0.01, min(wait, 1.0))):
-                continue
-            chunk = os.read(read_end, 65536)
-            if not chunk:
-                break  # the sandbox closed the pipe: it ended
-            received += len(chunk)
-            if received > MAX_MESSAGE_BYTES:
-                continue  # a flood: keep reading so the child is not blocked, keep nothing
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                if finished:
-                    break
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(message, dict):
-                    continue
-                event = message.get("event")
-                if event in ("cell", "case"):
-                    cell_started = time.monotonic()
-                elif event == "result":
-                    key = (message.get("exercise"), message.get("case"))
-                    if isinstance(key[0], str) and isinstance(key[1], int) and key not in results:
-                        results[key] = message.get("produced")  # the first word is final
-                elif event == "done":
-                    finished = True
-            if finished:
-                break
+        finished = drive(notebook, plan, conn, results, where)
+    except channel.ChannelBroken:
+        pass
     finally:
-        selector.close()
-        os.close(read_end)
-        if not finished and not timed_out:
+        broken = conn.broken
+        if isinstance(broken, channel.ChannelTimeout):
+            timed_out = str(broken)
+        elif isinstance(broken, channel.ProtocolError):
+            protocol_error = str(broken)
+        if isinstance(broken, channel.ChannelClosed):
             try:  # it closed the pipe: let it finish dying, to report its real exit status
                 process.wait(timeout=2)
             except subprocess.TimeoutExpired:
@@ -228,8 +207,102 @@ def _supervise(cmd, env, cwd, settings: Settings, write_end: int, read_end: int,
         if confinement is not None:
             confinement.kill_all()  # whatever left bwrap's tree is still in the cgroup
         reader.join(timeout=5)
-    return RunOutcome(results, finished, timed_out, process.returncode,
-                      bytes(tail).decode("utf-8", "replace"))
+    return RunOutcome(results, finished and broken is None, timed_out, process.returncode,
+                      bytes(tail).decode("utf-8", "replace"), where["now"], protocol_error,
+                      conn.requests)
+
+
+def grade_id_of(cell):
+    """The cell's nbgrader grade_id, or None (metadata may be mangled in any way)."""
+    metadata = cell.get("metadata")
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def drive(notebook, plan: Plan, conn: channel.Connection, results: dict, where: dict) -> bool:
+    """Send each code cell to the sandbox in order; at each graded test cell, run the
+    exercise's producer here, with proxies. True when the last request was answered.
+
+    ``where["now"]`` names what is running (the graded cell, or "cell N")."""
+    graded = [c.grade_id for c in plan.source.graded]
+    test_texts = {c.visible_source.strip(): c.grade_id for c in plan.source.graded
+                  if c.visible_source.strip()}
+    pending = list(graded)
+    for index, cell in enumerate(notebook.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(line) for line in source)
+        if not isinstance(source, str):
+            source = ""
+        grade_id = grade_id_of(cell)
+        if grade_id not in graded:
+            # A test cell retyped without its metadata is still a test cell.
+            grade_id = test_texts.get(source.strip(), grade_id)
+        if grade_id in graded:
+            # A graded test cell: its text never runs (the grader owns the test).
+            if grade_id in pending:
+                pending.remove(grade_id)
+                grade_here(grade_id, plan, conn, results, where)
+            continue
+        where["now"] = f"cell {index}"
+        conn.clock.new_segment()
+        conn.request("run_cell", source=source)
+    conn.sync()
+    # Test cells the learner deleted (or whose metadata they removed): graded on
+    # the final state of the notebook, in source order. The grader flags them.
+    for grade_id in pending:
+        grade_here(grade_id, plan, conn, results, where)
+    return conn.broken is None
+
+
+def grade_here(grade_id: str, plan: Plan, conn: channel.Connection, results: dict, where: dict):
+    """Every case of one exercise, produced here through the channel, one after another."""
+    exercise = get_exercise(grade_id)
+    where["now"] = grade_id
+    conn.clock.new_segment()
+    names = {}
+    for name in exercise.uses:
+        try:
+            names[name] = conn.request("name", name=name)
+        except channel.ChannelBroken:
+            raise
+        except Exception:  # noqa: BLE001 - not defined: produce says "missing"
+            pass
+    for name, piece in dict(getattr(exercise, "provides", None) or {}).items():
+        try:
+            names[name] = conn.request("import", piece=piece)
+        except channel.ChannelBroken:
+            raise
+        except Exception:  # noqa: BLE001 - the producer reports what it lacks
+            pass
+    for number, case in enumerate(plan.cases[grade_id]):
+        conn.clock.new_segment()
+        produced = exercise.produce(copy.deepcopy(case), names)
+        try:
+            conn.sync()
+        except channel.ChannelBroken:
+            pass
+        if conn.broken is not None:  # produce may have swallowed it: the case never finished
+            raise conn.broken
+        results[(grade_id, number)] = plain(produced)
+
+
+def plain(value, depth=0):
+    """``value`` with any proxy left in it replaced by text (results are ours, JSON-able)."""
+    if depth > 50:
+        return "(nested too deeply)"
+    if channel.is_proxy(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {plain(k, depth + 1): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((plain(v, depth + 1) for v in value), key=repr)
+    return value
 
 
 def _kill(process):
@@ -268,12 +341,18 @@ def grade_submission(student: str, notebook: str, path: Path | None, plan: Plan,
         grade.verdicts[cell.grade_id] = score_exercise(cell, plan, outcome.results, compare)
     if outcome.finished:
         grade.status = GRADED
-    elif outcome.timed_out:
-        grade.status, grade.detail = TIMEOUT, outcome.timed_out
+        return grade
+    grade.stopped_in = outcome.stopped_in
+    if outcome.timed_out:
+        grade.status, grade.detail = TIMEOUT, f"{outcome.timed_out} (in {outcome.stopped_in})"
+    elif outcome.protocol_error:
+        grade.status = PROTOCOL_ERROR
+        grade.detail = (f"the notebook's process broke the grading protocol in "
+                        f"{outcome.stopped_in}: {outcome.protocol_error}")
     else:
         grade.status = KERNEL_DIED
-        grade.detail = (f"the notebook's process ended early (exit status "
-                        f"{outcome.returncode}): os._exit, a crash or the memory cap")
+        grade.detail = (f"the notebook's process ended early in {outcome.stopped_in} (exit "
+                        f"status {outcome.returncode}): os._exit, a crash or the memory cap")
     return grade
 
 

@@ -1,150 +1,285 @@
-"""The runner that executes ONE learner notebook inside the sandbox.
+"""The server that holds ONE learner's objects, inside the sandbox.
 
-This file is started by the grader as ``python runner.py JOB.json`` inside
-bubblewrap, with the file descriptor named in the job (``result_fd``) the write end of a pipe to the grader.
-It imports only the standard library, IPython and ``microgradlab.exercises``
-(the sandbox has no torch and no reference solution).
+Started by the grader as ``python -I runner.py fds:REQUESTS,REPLIES`` inside
+bubblewrap. It runs nothing on its own: it reads requests (JSON lines) on the
+REQUESTS pipe and writes one reply per request on the REPLIES pipe, until the
+grader closes the pipe or kills it. stdout and stderr are not the channel.
 
-What it does, in order:
+It imports only the standard library and IPython. It never receives a case
+list, an expected value, an exercise spec or the comparison: the grader keeps
+those and asks for one operation at a time (run this cell's source, look up a
+name, get an attribute, call, apply an operator...). Learner objects stay
+here; the grader sees them as handles (the same object always gets the same
+handle, so identity survives the round trip).
 
-1. keep private references to everything it needs later (``os.write``,
-   ``json.dumps``, each exercise's ``produce``), *before* any learner code runs,
-   so a learner who patches ``json`` or ``os`` afterwards changes nothing here;
-2. run the notebook's code cells in order with IPython's ``InteractiveShell``
-   (so ``%magics`` work), but never the text of a graded test cell;
-3. at the position of each graded test cell, call
-   ``exercise.produce(case, names)`` for every case the grader drew and write
-   each result to the grader at once. A result, once written, is the grader's:
-   nothing the learner runs later can take it back.
-
-Messages are JSON lines: ``{"event": "cell", "index": i}`` before each cell
-(the grader's per-cell clock), ``{"event": "result", ...}`` per case and
-``{"event": "done"}`` at the end.
+Nothing here is a secret or a defence: learner code runs in this process and
+may rewrite any of it. The grader believes none of what it is told beyond
+"this is the reply to your request n", and only within its own deadline.
+See docs/notes/channel11.md (the protocol) and channel.py (the other end).
 """
 
 import builtins
+import importlib
 import json
+import math
+import operator
 import os
 import sys
 
-RESULT_FD = 3  # replaced by the job's result_fd before any learner code runs
+MAX_LINE = 256_000          # the grader refuses longer lines; we refuse to send them
+MAX_DEPTH = 32              # containers nested deeper than this are not sent
+MAX_MESSAGE = 2000          # characters of an exception message
 
-# Private copies, taken before learner code exists.
-_write = os.write
-_dumps = json.dumps
-_settrace = sys.settrace
-_setprofile = sys.setprofile
+BINOPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+          "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
+          "pow": operator.pow, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+          "ge": operator.ge, "eq": operator.eq, "ne": operator.ne}
+UNOPS = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs}
+
+# Bound here, before any learner code: a learner who swaps json.dumps or
+# JSONEncoder.encode later changes nothing in how this file talks.
+_encode = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
+_read, _write = os.read, os.write
 _BUILTINS = dict(vars(builtins))
 _builtins_dict = vars(builtins)
 
 
 def restore_builtins():
-    """Put back any builtin the learner replaced (``isinstance``, ``float``...): the
-    harness needs them, and no learner code legitimately rebinds them."""
+    """Put back builtins a learner replaced (``isinstance``, ``float``): this file
+    needs them to keep answering an honest notebook's requests."""
     for name, value in _BUILTINS.items():
         if _builtins_dict.get(name) is not value:
             _builtins_dict[name] = value
-_MAX_LINE = 256_000  # one result line; the grader ignores anything longer
 
 
-def send(message):
-    """One JSON line to the grader. A learner who closed fd 3 only loses their own results."""
-    restore_builtins()
+class Server:
+    def __init__(self, requests_fd, replies_fd, namespace_source):
+        self.requests_fd = requests_fd
+        self.replies_fd = replies_fd
+        self.buffer = b""
+        self.objects = {}       # handle -> object (kept alive, so id() stays unique)
+        self.handles = {}       # id(object) -> handle
+        self.callbacks = {}     # grader function id -> local stand-in
+        self.next_callback = 0
+        self.shell = namespace_source()
+        self.namespace = self.shell.user_ns
+
+    # ------------------------------------------------------------ the pipes
+    def read_message(self):
+        while b"\n" not in self.buffer:
+            chunk = _read(self.requests_fd, 1 << 16)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return _decode(line.decode("utf-8"))
+
+    def write_message(self, message):
+        data = (_encode(message) + "\n").encode("utf-8", "replace")
+        if len(data) > MAX_LINE:
+            reply = message.get("reply")
+            data = (_encode({"reply": reply, "error": {
+                "type": "ValueError", "message": "the result is too large to send"}}) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[_write(self.replies_fd, view):]
+
+    # ------------------------------------------------------------ values
+    def handle_of(self, obj):
+        key = id(obj)
+        handle = self.handles.get(key)
+        if handle is None:
+            handle = len(self.objects) + 1
+            self.objects[handle] = obj
+            self.handles[key] = handle
+        return handle
+
+    def encode(self, obj, depth=0):
+        if depth > MAX_DEPTH:
+            raise ValueError("the result is nested too deeply to send")
+        kind = type(obj)
+        if obj is None or kind is bool or kind is str:
+            return obj
+        if kind is int:
+            return obj if abs(obj) < 2**63 else {"t": "float", "v": repr(float(obj))}
+        if kind is float:
+            return obj if math.isfinite(obj) else {"t": "float", "v": repr(obj)}
+        if kind in (list, tuple, set, frozenset):
+            tag = {list: "list", tuple: "tuple", set: "set", frozenset: "set"}[kind]
+            return {"t": tag, "v": [self.encode(x, depth + 1) for x in obj]}
+        if kind is dict:
+            return {"t": "dict", "v": [[self.encode(k, depth + 1), self.encode(v, depth + 1)]
+                                       for k, v in obj.items()]}
+        if kind is Callback:
+            return {"t": "cb", "id": obj.number}
+        try:
+            name = str(type.__dict__["__name__"].__get__(kind))[:100]
+        except BaseException:  # noqa: BLE001 - a hostile metaclass
+            name = "object"
+        return {"t": "ref", "h": self.handle_of(obj), "kind": name}
+
+    def decode(self, value):
+        if isinstance(value, dict):
+            tag = value.get("t")
+            if tag == "ref":
+                return self.objects[value["h"]]
+            if tag == "cb":
+                number = value["id"]
+                if number not in self.callbacks:
+                    self.callbacks[number] = Callback(self, number)
+                return self.callbacks[number]
+            if tag == "float":
+                return float(value["v"])
+            items = value.get("v", [])
+            if tag == "list":
+                return [self.decode(x) for x in items]
+            if tag == "tuple":
+                return tuple(self.decode(x) for x in items)
+            if tag == "set":
+                return {self.decode(x) for x in items}
+            if tag == "dict":
+                return {self.decode(k): self.decode(v) for k, v in items}
+            raise ValueError(f"unknown value tag {tag!r}")
+        return value
+
+    # ------------------------------------------------------------ serving
+    def serve(self, waiting_for=None):
+        """Answer requests until EOF, or (inside a callback) until the reply to
+        ``waiting_for`` arrives; then return that reply."""
+        while True:
+            message = self.read_message()
+            if "reply" in message:
+                if message["reply"] == waiting_for:
+                    return message
+                continue  # a stale reply: not ours to act on
+            self.answer(message)
+
+    def answer(self, message):
+        number = message.get("id")
+        try:
+            result = self.perform(message)
+            reply = {"reply": number, "value": self.encode(result)}
+        except BaseException as exc:  # noqa: BLE001 - learner code may raise anything
+            reply = {"reply": number, "error": describe(exc)}
+        sys.settrace(None)
+        sys.setprofile(None)
+        restore_builtins()
+        self.write_message(reply)
+
+    def perform(self, message):
+        op = message["op"]
+        arg = self.decode
+        if op == "run_cell":
+            try:
+                self.shell.run_cell(message["source"], store_history=True)
+            except BaseException:  # noqa: BLE001 - keep going like a kernel would
+                pass
+            return None
+        if op == "name":
+            name = message["name"]
+            if name not in self.namespace:
+                raise NameError(f"name {name!r} is not defined")
+            return self.namespace[name]
+        if op == "import":
+            module, _, qualname = message["piece"].partition(":")
+            obj = importlib.import_module(module)
+            for part in qualname.split(".") if qualname else ():
+                obj = getattr(obj, part)
+            return obj
+        if op == "getattr":
+            return getattr(arg(message["obj"]), message["attr"])
+        if op == "setattr":
+            setattr(arg(message["obj"]), message["attr"], arg(message["value"]))
+            return None
+        if op == "call":
+            args = [arg(a) for a in message.get("args", [])]
+            kwargs = {k: arg(v) for k, v in message.get("kwargs", {}).items()}
+            return arg(message["obj"])(*args, **kwargs)
+        if op == "binop":
+            return BINOPS[message["name"]](arg(message["a"]), arg(message["b"]))
+        if op == "unop":
+            return UNOPS[message["name"]](arg(message["a"]))
+        if op == "getitem":
+            return arg(message["obj"])[arg(message["key"])]
+        if op == "len":
+            return int(len(arg(message["obj"])))
+        if op == "list":
+            return list(arg(message["obj"]))
+        if op == "float":
+            return float(arg(message["obj"]))
+        if op == "bool":
+            return bool(arg(message["obj"]))
+        raise ValueError(f"unknown operation {op!r}")
+
+
+class Callback:
+    """A function (or small object, such as a test model) the grader passed in:
+    calling it, or reading one of its public attributes, asks the grader."""
+
+    def __init__(self, server, number):
+        object.__setattr__(self, "server", server)
+        object.__setattr__(self, "number", number)
+
+    def __call__(self, *args, **kwargs):
+        server = self.server
+        return self._ask({"args": [server.encode(a) for a in args],
+                          "kwargs": {str(k): server.encode(v) for k, v in kwargs.items()}})
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._ask({"attr": name})
+
+    def _ask(self, fields):
+        server = self.server
+        server.next_callback += 1
+        request = -server.next_callback  # negative ids: ours, never the grader's
+        server.write_message({"id": request, "op": "callback", "fn": self.number, **fields})
+        reply = server.serve(waiting_for=request)
+        if "error" in reply:
+            raise RuntimeError(str(reply["error"].get("message", "the grader's function failed")))
+        return server.decode(reply.get("value"))
+
+
+def describe(exc):
     try:
-        line = _dumps(message, allow_nan=False, default=repr)
-    except (TypeError, ValueError):
-        line = _dumps({"event": message.get("event"), "bad": True})
-    data = (line[:_MAX_LINE] + "\n").encode("utf-8", "replace")
-    view = memoryview(data)
-    while view:
-        written = _write(RESULT_FD, view)
-        view = view[written:]
+        name = str(type.__dict__["__name__"].__get__(type(exc)))[:100]
+    except BaseException:  # noqa: BLE001
+        name = "Exception"
+    try:
+        message = str(exc)[:MAX_MESSAGE]
+    except BaseException:  # noqa: BLE001 - a hostile __str__
+        message = "(the error message itself could not be printed)"
+    return {"type": name, "message": message}
 
 
-def grade_id_of(cell):
-    """The cell's nbgrader grade_id, or None (metadata may be mangled in any way)."""
-    metadata = cell.get("metadata")
-    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
-    return grade_id if isinstance(grade_id, str) else None
-
-
-def main(job_path):
-    with open(job_path, encoding="utf-8") as handle:
-        job = json.load(handle)
-    global RESULT_FD
-    RESULT_FD = int(job["result_fd"])
-    with open(job["notebook"], encoding="utf-8") as handle:
-        notebook = json.load(handle)
-
-    from microgradlab import exercises
-    graded = {}  # grade_id -> (produce, uses, cases)
-    for item in job["graded"]:
-        exercise = exercises.get(item["exercise"])
-        graded[item["grade_id"]] = (exercise.produce, tuple(exercise.uses), item["cases"],
-                                    item["exercise"])
-
-    test_texts = {text.strip(): grade_id for grade_id, text in job["test_texts"].items()
-                  if text.strip()}
-
+def make_shell():
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance()
-    # Nothing a graded notebook displays is shown to anyone: keep plain text
-    # only, so rich reprs (a graphviz drawing runs `dot`) cost nothing.
+    # Nothing a graded notebook displays is shown to anyone: plain text only,
+    # so rich reprs (a graphviz drawing runs `dot`) cost nothing.
     shell.display_formatter.active_types = ["text/plain"]
     shell.display_formatter.mimebundle_formatter.enabled = False
     shell.display_formatter.ipython_display_formatter.enabled = False
-    namespace = shell.user_ns  # the learner may rebind shell attributes; keep the dict
+    return shell
 
-    def grade_here(grade_id):
-        produce, uses, cases, exercise_id = graded.pop(grade_id)
-        names = {n: namespace[n] for n in uses if n in namespace}
-        # A learner's trace function could rewrite our local variables; drop it.
-        _settrace(None)
-        _setprofile(None)
-        restore_builtins()
-        for number, case in enumerate(cases):
-            send({"event": "case", "exercise": exercise_id, "case": number})
-            try:
-                produced = produce(case, names)
-            except BaseException as exc:  # noqa: BLE001 - produce is meant never to raise
-                produced = {"error": f"{type(exc).__name__} while running the case",
-                            "not_attempted": False}
-            send({"event": "result", "exercise": exercise_id, "case": number,
-                  "produced": produced})
 
-    for index, cell in enumerate(notebook.get("cells", [])):
-        if cell.get("cell_type") != "code":
-            continue
-        send({"event": "cell", "index": index})
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(str(line) for line in source)
-        if not isinstance(source, str):
-            source = ""
-        grade_id = grade_id_of(cell)
-        if grade_id not in job["skip"]:
-            # A test cell retyped without its metadata is still a test cell.
-            grade_id = test_texts.get(source.strip(), grade_id)
-        if grade_id in job["skip"]:
-            # A graded test cell: its text never runs (the grader owns the test).
-            if grade_id in graded:
-                grade_here(grade_id)
-            continue
-        try:
-            shell.run_cell(source, store_history=True)
-        except BaseException:  # noqa: BLE001 - keep going like a kernel would
-            pass
-
-    # Test cells the learner deleted (or whose metadata they removed): graded on
-    # the final state of the notebook, in source order. The grader flags them.
-    for grade_id in [g for g in job["order"] if g in graded]:
-        send({"event": "cell", "index": -1})
-        grade_here(grade_id)
-    send({"event": "done"})
+def main(argument):
+    if not argument.startswith("fds:"):
+        raise SystemExit(f"usage: runner.py fds:REQUESTS,REPLIES (got {argument!r})")
+    requests_fd, replies_fd = (int(x) for x in argument[4:].split(","))
+    server = Server(requests_fd, replies_fd, make_shell)
+    try:
+        server.serve()
+    except EOFError:
+        pass
 
 
 if __name__ == "__main__":
+    # A second argument (only with --unsafe) puts the stripped package first.
+    if len(sys.argv) > 2:
+        sys.path.insert(0, sys.argv[2])
     main(sys.argv[1])
-    # Skip interpreter shutdown: learner atexit hooks and __del__ methods must not run after "done".
+    # Skip interpreter shutdown: learner atexit hooks and __del__ methods must not run.
     os._exit(0)

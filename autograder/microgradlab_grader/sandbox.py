@@ -49,11 +49,15 @@ BLOCKED_IMPORT = (
     'raise ImportError("PyTorch is not available while your notebook is graded: '
     'the grade is for your own code")\n'
 )
-CHECKING_STUB = '''"""Withheld while grading: the grader compares your results itself."""
+# Inside the sandbox these packages are stubs: the grader keeps the exercises,
+# the comparison and every harness, and nothing is displayed while grading.
+# The stubs import and do nothing, so a notebook's set-up cell
+# (``from microgradlab.checking import verify, check, hint``) runs as usual.
+CHECKING_STUB = '''"""Withheld while grading: the grader tests your code itself."""
 
 
 def _withheld(*args, **kwargs):
-    print("(microgradlab.checking is not available while your notebook is graded)")
+    return None
 
 
 def __getattr__(name):
@@ -61,6 +65,63 @@ def __getattr__(name):
         raise AttributeError(name)
     return _withheld
 '''
+EXERCISES_STUB = '''"""Withheld while grading: the exercises and their cases stay with the grader."""
+
+from microgradlab.errors import ReferenceSolutionUsed
+
+
+def __getattr__(name):
+    raise AttributeError(f"microgradlab.exercises.{name} is withheld while your notebook is graded")
+'''
+WIDGETS_STUB = '''"""Nothing is shown while a notebook is graded: every widget is a do-nothing."""
+
+
+class Nothing:
+    """Accepts any arguments, any attribute, any call; shows nothing."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __call__(self, *args, **kwargs):
+        return Nothing()
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Nothing()
+
+    def __iter__(self):
+        return iter(())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __repr__(self):
+        return "(not shown while grading)"
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return Nothing
+'''
+WIDGETS_SUBMODULE_STUB = "from microgradlab.widgets import Nothing, __getattr__  # noqa: F401\n"
+# The same text as src/microgradlab/errors.py (written only if the package has none yet).
+ERRORS_FALLBACK = '''"""Exceptions shared by the engine, the exercises and the grader's sandbox."""
+
+
+class ReferenceSolutionUsed(RuntimeError):
+    """Raised by a withheld reference piece: the learner's code called the
+    solution that ships with microgradlab instead of their own."""
+'''
+# Reference code withheld for every notebook, whatever is graded: the numeric
+# helpers differentiate any function (03-05 grade derivatives; 01 grades these
+# very functions), and no producer needs them inside the sandbox.
+ALWAYS_WITHHELD = [f"microgradlab.numeric:{n}" for n in (
+    "forward_difference", "central_difference", "numerical_gradient", "gradient_descent")]
 
 
 class SandboxUnavailable(RuntimeError):
@@ -96,9 +157,6 @@ def bwrap_path() -> str | None:
 
 
 # --------------------------------------------------------------- stripped package
-HARNESS_GRADIENTS_WITHHELD_FOR = ("02_value", "03_operations", "04_backward", "05_tanh_neuron")
-
-
 def _strip_source(text: str, qualnames: list[str], module: str) -> tuple[str, list[str]]:
     """``text`` with the bodies of ``qualnames`` replaced by a raise; also the names not found."""
     tree = ast.parse(text)
@@ -116,7 +174,7 @@ def _strip_source(text: str, qualnames: list[str], module: str) -> tuple[str, li
                     message = (f"{module}:{qualname} is the reference solution, which is withheld "
                                "while your notebook is graded. Use your own code instead.")
                     raise_stmt = ast.parse(
-                        "raise __import__('microgradlab.exercises._base', fromlist=['_'])"
+                        "raise __import__('microgradlab.errors', fromlist=['_'])"
                         f".ReferenceSolutionUsed({message!r})").body[0]
                     node.body = [raise_stmt]
 
@@ -124,26 +182,36 @@ def _strip_source(text: str, qualnames: list[str], module: str) -> tuple[str, li
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n", sorted(wanted - found)
 
 
-def build_stripped_package(package_dir: Path, notebook: str, target: Path) -> Path:
-    """Copy ``package_dir`` (src/microgradlab) to ``target`` with the reference
-    pieces of ``notebook`` and every later notebook stripped from the source and
-    ``checking`` replaced by a stub. Returns ``target``."""
+def withheld_pieces(notebook: str) -> dict[str, list[str]]:
+    """module -> qualnames stripped when grading ``notebook``: the reference pieces of it
+    and every later notebook, and :data:`ALWAYS_WITHHELD`."""
     from microgradlab.exercises import NOTEBOOKS, REFERENCE_PIECES
 
     if notebook not in NOTEBOOKS:
         raise KeyError(f"no notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOKS)}")
-    shutil.copytree(package_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     by_module: dict[str, list[str]] = {}
-    for later in NOTEBOOKS[NOTEBOOKS.index(notebook):]:
-        for piece in REFERENCE_PIECES[later]:
-            module, _, qualname = piece.partition(":")
-            by_module.setdefault(module, []).append(qualname)
-    if notebook in HARNESS_GRADIENTS_WITHHELD_FOR:
-        # The case harness carries a small float interpreter that knows every local
-        # derivative. Notebooks 02-05 grade exactly those derivatives, and their
-        # produce() never needs it (01 and 06 do), so there it goes too.
-        by_module.setdefault("microgradlab.exercises.programs", []).extend(
-            ["gradients", "local_derivatives"])
+    pieces = [p for later in NOTEBOOKS[NOTEBOOKS.index(notebook):] for p in REFERENCE_PIECES[later]]
+    for piece in pieces + ALWAYS_WITHHELD:
+        module, _, qualname = piece.partition(":")
+        if qualname not in by_module.setdefault(module, []):
+            by_module[module].append(qualname)
+    return by_module
+
+
+def _replace_with_stub(folder: Path, text: str, submodules=()):
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    (folder / "__init__.py").write_text(text, encoding="utf-8")
+    for name in submodules:
+        (folder / f"{name}.py").write_text(WIDGETS_SUBMODULE_STUB, encoding="utf-8")
+
+
+def build_stripped_package(package_dir: Path, notebook: str, target: Path) -> Path:
+    """Copy ``package_dir`` (src/microgradlab) to ``target`` for grading ``notebook``:
+    the withheld pieces' bodies replaced by a raise of ``ReferenceSolutionUsed``;
+    ``exercises``, ``checking`` and ``widgets`` replaced by stubs. Returns ``target``."""
+    by_module = withheld_pieces(notebook)
+    shutil.copytree(package_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for module, qualnames in by_module.items():
         parts = module.split(".")
         if parts[0] != "microgradlab":
@@ -155,10 +223,12 @@ def build_stripped_package(package_dir: Path, notebook: str, target: Path) -> Pa
         if missing:
             raise LookupError(f"reference pieces not found in {module}: {', '.join(missing)}")
         path.write_text(text, encoding="utf-8")
-    checking = target / "checking"
-    shutil.rmtree(checking, ignore_errors=True)
-    checking.mkdir()
-    (checking / "__init__.py").write_text(CHECKING_STUB, encoding="utf-8")
+    if not (target / "errors.py").exists():
+        (target / "errors.py").write_text(ERRORS_FALLBACK, encoding="utf-8")
+    widgets = sorted(p.stem for p in (target / "widgets").glob("*.py") if p.stem != "__init__")
+    _replace_with_stub(target / "checking", CHECKING_STUB)
+    _replace_with_stub(target / "exercises", EXERCISES_STUB)
+    _replace_with_stub(target / "widgets", WIDGETS_STUB, widgets)
     # Byte-compiled once here: inside, the copy is read-only and every learner
     # would otherwise compile the whole package again.
     compileall.compile_dir(str(target), quiet=1)
@@ -438,7 +508,8 @@ def _kill_uid(uid: int) -> None:
 
 
 def write_support_files(folder: Path) -> tuple[Path, Path]:
-    """The torch blocker and a world-readable copy of the runner, in ``folder``."""
+    """The torch blocker and a world-readable copy of the runner (the channel's
+server end, standard library and IPython only), in ``folder``."""
     stub = folder / "torch_blocked.py"
     stub.write_text(BLOCKED_IMPORT, encoding="utf-8")
     runner = folder / "runner.py"
@@ -482,4 +553,4 @@ def clean_environment() -> dict:
 __all__ = ["Limits", "SandboxUnavailable", "bwrap_path", "bwrap_command", "set_limits",
            "Confinement", "allocate_uids", "confinement_in_force", "warn_if_no_cgroups",
            "build_matplotlib_cache",
-           "build_stripped_package", "write_support_files", "clean_environment", "drop_to"]
+           "build_stripped_package", "withheld_pieces", "write_support_files", "clean_environment", "drop_to"]

@@ -38,7 +38,7 @@
 # %% nbgrader={"grade": false, "grade_id": "setup_02", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import math
 
-from microgradlab.checking import check, hint, verify
+from microgradlab.checking import check, hint, verify, visible
 from microgradlab.widgets import Flashcards, draw_dot
 
 # %% [markdown]
@@ -195,49 +195,11 @@ class Value:
 # left untouched.
 
 # %% nbgrader={"grade": true, "grade_id": "ex02_value", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-a = Value(2.0, label="a")
-assert a.data == 2.0, f"Value(2.0).data should be 2.0, yours is {a.data!r}"
-assert a.grad == 0.0, f"a new Value's grad should start at 0.0, yours starts at {a.grad!r}"
-assert isinstance(a._prev, tuple), (
-    f"_prev should be a tuple (it keeps the order of the inputs), yours is a {type(a._prev).__name__}"
-)
-assert a._prev == (), f"a leaf made with Value(2.0) has no inputs: _prev should be (), yours is {a._prev!r}"
-assert a._op == "", f"a leaf's _op should be the empty string '', yours is {a._op!r}"
-assert a.label == "a", f"Value(2.0, label='a').label should be 'a', yours is {a.label!r}"
-assert "2.0" in repr(a), f"repr(Value(2.0)) should show the data 2.0, yours is {repr(a)!r}"
-
-b = Value(-3.0, label="b")
-e = a * b
-assert isinstance(e, Value), f"a * b should return a new Value, yours returned {type(e).__name__}"
-assert e.data == -6.0, f"(2.0 * -3.0).data should be -6.0, yours is {e.data!r}"
-assert e._op == "*", f"the _op of a product should be '*', yours is {e._op!r}"
-assert len(e._prev) == 2 and e._prev[0] is a and e._prev[1] is b, (
-    "the children of e = a * b should be exactly (a, b), the Value objects themselves and in that "
-    f"order; yours are {e._prev!r}"
-)
-assert e.grad == 0.0, f"the grad of a new product should be 0.0, yours is {e.grad!r}"
-
-c = Value(10.0, label="c")
-d = e + c
-assert d.data == 4.0, f"(-6.0 + 10.0).data should be 4.0, yours is {d.data!r}"
-assert d._op == "+", f"the _op of a sum should be '+', yours is {d._op!r}"
-assert len(d._prev) == 2 and d._prev[0] is e and d._prev[1] is c, (
-    f"the children of d = e + c should be exactly (e, c) in that order; yours are {d._prev!r}"
-)
-
-# The inputs must come out of an operation unchanged.
-for name, leaf, number in [("a", a, 2.0), ("b", b, -3.0), ("c", c, 10.0)]:
-    assert leaf.data == number, f"{name}.data changed from {number} to {leaf.data!r}: + and * must not modify their inputs"
-    assert leaf._prev == () and leaf._op == "", f"{name} was changed into a non-leaf: + and * must build a NEW Value"
-assert e.data == -6.0 and e._op == "*", "e was changed by d = e + c: + must build a NEW Value"
-
-# Order matters: b * a records (b, a), and a + a records a twice.
-f = b * a
-assert f._prev[0] is b and f._prev[1] is a, f"b * a should record its children as (b, a); yours are {f._prev!r}"
-twice = a + a
-assert twice.data == 4.0 and len(twice._prev) == 2 and twice._prev[0] is a and twice._prev[1] is a, (
-    f"a + a should have data 4.0 and children (a, a): a used twice is listed twice; yours: {twice.data!r}, {twice._prev!r}"
-)
+# The cases the notebook shows, checked exactly as the grader checks them:
+# Decided for this notebook: `_prev` is a tuple (or a list) of the inputs in operand
+# order; a set is not enough here (it loses the order and the second `a` of `a + a`).
+visible("ex02_value", Value=Value)
+print("Visible tests passed.")
 ### BEGIN HIDDEN TESTS
 verify("ex02_value", Value=Value)
 ### END HIDDEN TESTS

@@ -44,7 +44,7 @@ import math
 import matplotlib.pyplot as plt
 from ipywidgets import FloatSlider, interact
 
-from microgradlab.checking import check, hint, verify
+from microgradlab.checking import check, hint, verify, visible
 from microgradlab.numeric import central_difference
 from microgradlab.widgets import Flashcards, draw_dot
 
@@ -277,50 +277,11 @@ Value.__rmul__ = rmul
 # both sides, and `a + a`.
 
 # %% nbgrader={"grade": true, "grade_id": "ex03_add_mul", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-a, b = Value(2.0), Value(-3.0)
-s = a + b
-assert s.data == -1.0, f"(2.0 + -3.0).data should be -1.0, yours is {s.data!r}"
-assert s._op == "+" and s._prev[0] is a and s._prev[1] is b, (
-    f"a + b should have _op '+' and _prev (a, b); yours has {s._op!r} and {s._prev!r}"
-)
-p = a * b
-assert p.data == -6.0, f"(2.0 * -3.0).data should be -6.0, yours is {p.data!r}"
-assert p._op == "*" and p._prev[0] is a and p._prev[1] is b, (
-    f"a * b should have _op '*' and _prev (a, b); yours has {p._op!r} and {p._prev!r}"
-)
-assert a.grad == 0.0 and b.grad == 0.0, "building a + b or a * b must not change any grad: only _backward() does"
-
-_, grads = local_step(lambda a, b: a + b, 2.0, -3.0)
-assert close(grads, [1.0, 1.0]), f"after one _backward() of a + b with out.grad = 1, (a.grad, b.grad) should be (1, 1); yours are {grads}"
-_, grads = local_step(lambda a, b: a * b, 2.0, -3.0)
-assert close(grads, numeric_slopes(lambda a, b: a * b, 2.0, -3.0)), (
-    f"after one _backward() of a * b at a=2, b=-3, (a.grad, b.grad) should be (-3, 2): each input gets "
-    f"the OTHER factor; yours are {grads}"
-)
-_, grads = local_step(lambda a, b: a * b, 2.0, -3.0, out_grad=0.5)
-assert close(grads, [-1.5, 1.0]), (
-    f"with out.grad = 0.5, a * b should pass (-3 * 0.5, 2 * 0.5) = (-1.5, 1.0) to (a, b): multiply the "
-    f"local derivative by out.grad; yours are {grads}"
-)
-
-for text, op, want_data, want_grad in [
-    ("a + 1", lambda v: v + 1, 3.0, 1.0),
-    ("1 + a", lambda v: 1 + v, 3.0, 1.0),
-    ("a * 5", lambda v: v * 5, 10.0, 5.0),
-    ("5 * a", lambda v: 5 * v, 10.0, 5.0),
-]:
-    data, grads = local_step(op, 2.0)
-    assert math.isclose(data, want_data), f"with a = 2, {text} should have data {want_data}, yours is {data!r}"
-    assert close(grads, [want_grad]), f"with a = 2, one _backward() of {text} should give a.grad = {want_grad}; yours is {grads[0]!r}"
-assert isinstance((a + 1)._prev[1], Value), "a + 1 should wrap the 1 in a Value, so both children are Values"
-
-data, grads = local_step(lambda a: a + a, 2.0)
-assert close(grads, [2.0]), (
-    f"for out = a + a, one _backward() should give a.grad = 2 (two uses, two shares); yours is {grads[0]!r}. "
-    "Did you write = instead of +=?"
-)
-data, grads = local_step(lambda a: a * a, 3.0)
-assert close(grads, [6.0]), f"for out = a * a at a = 3, a.grad should be 3 + 3 = 6; yours is {grads[0]!r}"
+# The cases the notebook shows, checked exactly as the grader checks them:
+# Decided from this notebook on: only values and gradients count, so `_prev` may be a
+# tuple, a list or (as in micrograd) a set, and any op may be built from others.
+visible("ex03_add_mul", Value=Value)
+print("Visible tests passed.")
 ### BEGIN HIDDEN TESTS
 verify("ex03_add_mul", Value=Value)
 ### END HIDDEN TESTS
@@ -466,37 +427,10 @@ Value.__rsub__ = rsub
 # incoming gradient through each `_backward` and compare the signs with the table above.
 
 # %% nbgrader={"grade": true, "grade_id": "ex03_sub_neg", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-a, b = Value(2.0), Value(-3.0)
-d = a - b
-assert d.data == 5.0, f"(2.0 - -3.0).data should be 5.0, yours is {d.data!r}"
-assert d._op == "-" and d._prev[0] is a and d._prev[1] is b, (
-    f"a - b should have _op '-' and _prev (a, b) in that order; yours has {d._op!r} and {d._prev!r}"
-)
-n = -a
-assert n.data == -2.0, f"(-Value(2.0)).data should be -2.0, yours is {n.data!r}"
-assert n._op == "neg" and len(n._prev) == 1 and n._prev[0] is a, (
-    f"-a should have _op 'neg' and _prev (a,); yours has {n._op!r} and {n._prev!r}"
-)
-
-_, grads = local_step(lambda a, b: a - b, 2.0, -3.0)
-assert close(grads, numeric_slopes(lambda a, b: a - b, 2.0, -3.0)), (
-    f"after one _backward() of a - b, (a.grad, b.grad) should be (1, -1); yours are {grads}"
-    + (" (the signs are swapped)" if close(grads, [-1.0, 1.0]) else "")
-)
-_, grads = local_step(lambda a: -a, 2.0)
-assert close(grads, [-1.0]), f"after one _backward() of -a, a.grad should be -1; yours is {grads[0]!r}"
-_, grads = local_step(lambda a, b: a - b, 2.0, -3.0, out_grad=4.0)
-assert close(grads, [4.0, -4.0]), f"with out.grad = 4, a - b should pass (4, -4) to (a, b); yours are {grads}"
-
-data, grads = local_step(lambda v: 1 - v, 2.0)
-assert math.isclose(data, -1.0), (
-    f"with v = 2, 1 - v should be -1.0, yours is {data!r}" + (" (that is v - 1: the order is reversed)" if math.isclose(data, 1.0) else "")
-)
-assert close(grads, [-1.0]), f"with v = 2, one _backward() of 1 - v should give v.grad = -1; yours is {grads[0]!r}"
-data, grads = local_step(lambda v: v - 0.5, 2.0)
-assert math.isclose(data, 1.5) and close(grads, [1.0]), f"v - 0.5 with v = 2 should give data 1.5 and v.grad 1; yours: {data!r}, {grads}"
-data, grads = local_step(lambda a: a - a, 2.0)
-assert close(grads, [0.0]), f"for out = a - a, a.grad should be 1 + (-1) = 0; yours is {grads[0]!r}"
+# The cases the notebook shows, checked exactly as the grader checks them:
+# Subtraction may be built from + and negation (`self + (-other)`), negation from *.
+visible("ex03_sub_neg", Value=Value)
+print("Visible tests passed.")
 ### BEGIN HIDDEN TESTS
 verify("ex03_sub_neg", Value=Value)
 ### END HIDDEN TESTS
@@ -614,48 +548,10 @@ Value.__rtruediv__ = rtruediv
 # and the graph, then compare each `_backward` with the local derivatives in the table.
 
 # %% nbgrader={"grade": true, "grade_id": "ex03_div_pow", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-a = Value(2.0)
-c = a**3
-assert math.isclose(c.data, 8.0), f"(Value(2.0) ** 3).data should be 8.0, yours is {c.data!r}"
-assert c._op == "**3" and len(c._prev) == 1 and c._prev[0] is a, (
-    f"a ** 3 should have _op '**3' and _prev (a,); yours has {c._op!r} and {c._prev!r}"
-)
-for k, x in [(3, 2.0), (0.5, 4.0), (-1, 2.0), (2, -3.0)]:
-    want = numeric_slopes(lambda a: a**k, x)
-    _, grads = local_step(lambda a: a**k, x)
-    forgot_minus_one = close(grads, [k * x**k])
-    assert close(grads, want), (
-        f"with a = {x}, one _backward() of a ** {k} should give a.grad = {want[0]:.6g}; yours is {grads[0]!r}"
-        + (" (that is k * a ** k: did you forget the - 1 in k * a ** (k - 1)?)" if forgot_minus_one else "")
-    )
-try:
-    a ** Value(2.0)
-except TypeError:
-    pass
-else:
-    raise AssertionError("a ** Value(2.0) should raise a TypeError: only plain-number exponents are supported here")
-
-b = Value(-4.0)
-q = a / b
-assert math.isclose(q.data, -0.5), f"(2.0 / -4.0).data should be -0.5, yours is {q.data!r}"
-assert q._op == "/" and q._prev[0] is a and q._prev[1] is b, (
-    f"a / b should have _op '/' and _prev (a, b); yours has {q._op!r} and {q._prev!r}"
-)
-_, grads = local_step(lambda a, b: a / b, 2.0, -4.0)
-assert close(grads, numeric_slopes(lambda a, b: a / b, 2.0, -4.0)), (
-    f"after one _backward() of a / b at a=2, b=-4, (a.grad, b.grad) should be (1/b, -a/b**2) = (-0.25, -0.125); "
-    f"yours are {grads}"
-)
-_, grads = local_step(lambda a, b: a / b, 2.0, -4.0, out_grad=2.0)
-assert close(grads, [-0.5, -0.25]), f"with out.grad = 2, a / b at a=2, b=-4 should pass (-0.5, -0.25); yours are {grads}"
-
-data, grads = local_step(lambda v: 1 / v, 4.0)
-assert math.isclose(data, 0.25), (
-    f"with v = 4, 1 / v should be 0.25, yours is {data!r}" + (" (that is v / 1: the order is reversed)" if math.isclose(data, 4.0) else "")
-)
-assert close(grads, [-1 / 16]), f"with v = 4, one _backward() of 1 / v should give v.grad = -1/16 = -0.0625; yours is {grads[0]!r}"
-data, grads = local_step(lambda v: v / 5, 2.0)
-assert math.isclose(data, 0.4) and close(grads, [0.2]), f"v / 5 with v = 2 should give data 0.4 and v.grad 0.2; yours: {data!r}, {grads}"
+# The cases the notebook shows, checked exactly as the grader checks them:
+# Division may be built from * and ** (`self * other**-1`), as hint 2 suggests.
+visible("ex03_div_pow", Value=Value)
+print("Visible tests passed.")
 ### BEGIN HIDDEN TESTS
 verify("ex03_div_pow", Value=Value)
 ### END HIDDEN TESTS

@@ -1,21 +1,24 @@
-"""Checking learner code against PyTorch: verify (graded), check (self-check), hint.
+"""Checking learner code against PyTorch: visible and verify (graded), check (self-check), hint.
 
-    from microgradlab.checking import verify, check, hint
-    verify("ex04_backward", backward=backward)   # raises AssertionError naming the failing case
+    from microgradlab.checking import visible, verify, check, hint
+    visible("ex04_backward", backward=backward)  # the graded cell: the cases the notebook shows
+    verify("ex04_backward", backward=backward)   # its hidden part: every case
     check("ex04_backward", backward=backward)    # explains, with a widget in Jupyter
     hint("ex04_backward")                        # the next hint each call
 
+Every one of them, and ``microgradlab grade``, decides with :func:`verdict`.
 torch is imported lazily, only to compute the expected numbers.
 """
 
-from ..exercises import ReferenceSolutionUsed
+from ..errors import ReferenceSolutionUsed
 from .compare import MISTAKES, CaseResult, compare, diagnose
 from .expected import expected
-from .run import (ExerciseResult, SelfCheckReport, check, hint, hint_text, run_exercise,
-                  self_check, verify)
+from .run import (SelfCheckReport, check, hint, hint_text, run_cases, run_exercise, self_check,
+                  verify, visible)
+from .verdict import ExerciseResult, verdict
 
 __all__ = [
-    "expected", "compare", "diagnose", "run_exercise", "verify", "check", "hint", "hint_text",
-    "self_check", "CaseResult", "ExerciseResult", "SelfCheckReport", "MISTAKES",
-    "ReferenceSolutionUsed",
+    "expected", "compare", "diagnose", "verdict", "run_exercise", "run_cases", "visible",
+    "verify", "check", "hint", "hint_text", "self_check", "CaseResult", "ExerciseResult",
+    "SelfCheckReport", "MISTAKES", "ReferenceSolutionUsed",
 ]

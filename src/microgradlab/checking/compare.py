@@ -2,8 +2,12 @@
 
 A mistake is recognised by *simulating* it: run the case's program through the
 float interpreter of ``exercises.programs`` with one chain-rule step swapped
-(``=`` for ``+=``, the wrong tanh derivative, a walk in the wrong order ...)
-and see whether the learner's numbers are exactly what that mistake gives.
+(``=`` for ``+=``, the wrong tanh derivative, a walk in the wrong order ...),
+or ask the exercise's own ``candidates``, and see whether the learner's
+numbers are exactly what that mistake gives. Only the mistakes an exercise
+lists (``Exercise.mistakes``) are simulated for it, so a name never turns up
+where the learner could not have made that mistake. When nothing matches, the
+message says what is off, with the learner's numbers, and where to look.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from dataclasses import dataclass, field
 
 from ..exercises import get
 from ..exercises import programs as P
-from ..exercises.nb06 import simulate_training, training_report
 
-# One sentence per catalogued mistake, in the learner's terms.
+# One sentence per catalogued mistake, in the learner's terms. An exercise may
+# word a mistake its own way in ``Exercise.mistakes``.
 MISTAKES = {
     "assign_not_accumulate": "a Value used more than once keeps only its last share of the "
         "gradient: in _backward write `+=` instead of `=` so every use adds its share.",
@@ -27,18 +31,34 @@ MISTAKES = {
         "in reverse, output first.",
     "tanh_derivative_of_input": "the derivative of tanh is 1 - tanh(x)**2, written with the "
         "OUTPUT out.data, not 1 - x**2 with the input.",
+    "tanh_backward_missing": "no gradient flows back through your tanh: its _backward must add "
+        "(1 - t**2) * out.grad (the OUTPUT's grad) to v.grad, and be attached to the new Value "
+        "(out._backward = _backward).",
     "pow_missing_minus_one": "the power rule is k * a**(k - 1): the exponent goes down by one.",
     "output_not_seeded": "every gradient is 0: set the output's grad to 1.0 before the backward walk.",
-    "sub_sign_flipped": "in a - b the second input's gradient goes DOWN: b.grad += -1 * out.grad.",
+    "sub_sign_flipped": "check the signs in a - b: the first input's gradient goes up "
+        "(a.grad += out.grad) and the second input's goes DOWN (b.grad += -1 * out.grad).",
+    "rsub_reversed": "for `1 - a` Python calls `a.__rsub__(1)`: the number comes first, so "
+        "compute Value(1) - a, not a - 1 (the order is reversed).",
+    "rdiv_reversed": "for `1 / a` Python calls `a.__rtruediv__(1)`: the number comes first, "
+        "so compute Value(1) / a, not a / 1 (the order is reversed).",
+    "forward_divides_by_2h": "the forward difference spans h (from x to x + h): divide by h, "
+        "not 2h (your slope is half the right one).",
     "no_zero_grad": "gradients pile up across steps: set every parameter's grad to 0 before each "
         "backward.",
+    "zero_grad_after_update": "the gradients are zeroed after the update, so after train returns "
+        "every grad is 0: zero them just before loss.backward(), as the notebook asks.",
     "gradient_ascent": "the step goes uphill: subtract lr * gradient, do not add it.",
+    "one_coordinate_at_a_time": "each coordinate moved with a gradient taken at a point whose "
+        "earlier coordinates had already moved: compute grad(*x) once per step, at the current "
+        "point, then build the new point from it.",
     "hard_coded": "your numbers are the answer of the example shown in the notebook, not of "
         "this case: compute the result from the inputs.",
     "reference_solution": "you used microgradlab's own solution instead of the code you wrote.",
     "forgot_tanh": "the neuron's output is not squashed: apply your tanh to w . x + b.",
     "last_layer_tanh": "the last layer must be linear (no tanh), so the network can output any number.",
     "no_hidden_tanh": "the hidden layers need tanh: without it the MLP is just one linear function.",
+    "mean_not_sum": "your loss is the mean of the squared errors: the notebook asks for their sum.",
     "central_divides_by_h": "the central difference spans 2h (from x - h to x + h): divide by 2 * h.",
     "forward_central_swapped": "forward and central differences are swapped.",
     "point_mutated": "your function changed the point it was given: nudge a copy.",
@@ -47,53 +67,10 @@ MISTAKES = {
     "recursion_too_deep": "a deep graph overflows Python's recursion limit: use a list as a stack.",
 }
 
-RTOL, ATOL = 1e-9, 1e-12
-TOLERANCES = {  # where the numerics demand it (differences cancel digits away)
-    "ex01_difference": (1e-6, 1e-8),
-    "ex01_gradient": (1e-4, 1e-5),  # forward or central difference both accepted
-}
+# Chain-rule mistakes simulated on a case's program: name -> ways of making it.
+PROGRAM_MISTAKES: dict[str, list[dict]] = {}
 
 
-@dataclass
-class CaseResult:
-    passed: bool
-    message: str
-    mistake: str | None = None
-    wrong: list[str] = field(default_factory=list)
-    not_attempted: bool = False
-    shown: bool = False
-    case_name: str = ""
-
-
-def _close(got, want, rtol, atol):
-    if isinstance(got, str) or isinstance(want, str):
-        return got == want
-    if math.isnan(want):
-        return math.isnan(got)
-    return math.isclose(got, want, rel_tol=rtol, abs_tol=atol)
-
-
-def _wrong_keys(produced_values, expected_values, rtol, atol):
-    wrong = []
-    for key, want in expected_values.items():
-        got = produced_values.get(key)
-        if got is None or not _close(got, want, rtol, atol):
-            wrong.append(key)
-    return wrong
-
-
-def _matches(produced_values, candidate, expected_values, rtol=1e-6, atol=1e-9):
-    """The learner's numbers are the candidate's, and the candidate is not simply right."""
-    if not candidate or any(k not in produced_values for k in candidate):
-        return False
-    if not all(_close(produced_values[k], v, rtol, atol) for k, v in candidate.items()):
-        return False
-    return bool(_wrong_keys(candidate, expected_values, RTOL, ATOL))
-
-
-# ----------------------------------------------------------------------------
-# Simulated mistakes
-# ----------------------------------------------------------------------------
 def _rule_with(**overrides):
     def rule(op, values):
         if op[1] in overrides:
@@ -109,36 +86,83 @@ def _own_data(op, values):
     return (values[args[0]],)
 
 
-_PROGRAM_MISTAKES = {
-    "assign_not_accumulate": dict(accumulate=False),
-    "mul_uses_own_data": dict(rule=_rule_with(mul=_own_data, mulc=_own_data, rmul=_own_data)),
-    "tanh_derivative_of_input": dict(rule=_rule_with(
-        tanh=lambda op, v: (1.0 - v[op[2]] ** 2,))),
-    "pow_missing_minus_one": dict(rule=_rule_with(
-        pow=lambda op, v: (op[3] * v[op[2]] ** op[3],))),
-    "sub_sign_flipped": dict(rule=_rule_with(sub=lambda op, v: (1.0, 1.0),
-                                             rsub=lambda op, v: (1.0,))),
-    "output_not_seeded": dict(seed=0.0),
-    "no_topological_order": dict(walk="recursive"),
-    "no_topological_order ": dict(walk="recursive_no_seen"),  # same name, the other variant
-    "not_reversed": dict(walk="forward"),
-}
+PROGRAM_MISTAKES.update({
+    "assign_not_accumulate": [dict(accumulate=False)],
+    "mul_uses_own_data": [dict(rule=_rule_with(mul=_own_data, mulc=_own_data, rmul=_own_data))],
+    "tanh_derivative_of_input": [dict(rule=_rule_with(tanh=lambda op, v: (1.0 - v[op[2]] ** 2,)))],
+    "tanh_backward_missing": [dict(rule=_rule_with(tanh=lambda op, v: (0.0,)))],
+    "pow_missing_minus_one": [dict(rule=_rule_with(pow=lambda op, v: (op[3] * v[op[2]] ** op[3],)))],
+    "sub_sign_flipped": [dict(rule=_rule_with(sub=lambda op, v: (1.0, 1.0),
+                                              rsub=lambda op, v: (1.0,))),
+                         dict(rule=_rule_with(sub=lambda op, v: (-1.0, 1.0),
+                                              rsub=lambda op, v: (1.0,)))],
+    "output_not_seeded": [dict(seed=0.0)],
+    "no_topological_order": [dict(walk="recursive"), dict(walk="recursive_no_seen")],
+    "not_reversed": [dict(walk="forward")],
+})
+
+
+@dataclass
+class CaseResult:
+    passed: bool
+    message: str
+    mistake: str | None = None
+    wrong: list[str] = field(default_factory=list)
+    not_attempted: bool = False
+    shown: bool = False
+    case_name: str = ""
+
+
+def sentence(exercise, name):
+    """The exercise's wording of a mistake, else the catalogue's."""
+    return exercise.mistakes.get(name) or MISTAKES.get(name, name.replace("_", " "))
+
+
+def _close(got, want, rtol, atol):
+    if isinstance(got, str) or isinstance(want, str):
+        return got == want
+    if not isinstance(got, (int, float)) or isinstance(got, bool):
+        return False
+    if math.isnan(want):
+        return math.isnan(got)
+    return math.isclose(got, want, rel_tol=rtol, abs_tol=atol)
+
+
+def _wrong_keys(produced_values, expected_values, rtol, atol):
+    return [key for key, want in expected_values.items()
+            if produced_values.get(key) is None
+            or not _close(produced_values[key], want, rtol, atol)]
+
+
+def _matches(produced_values, candidate, expected_values, rtol, atol):
+    """The learner's numbers are the candidate's (at the exercise's tolerance, at
+    least 1e-6), and the candidate is not simply right."""
+    rtol, atol = max(rtol, 1e-6), max(atol, 1e-9)
+    if not candidate or any(k not in produced_values for k in candidate):
+        return False
+    if not all(_close(produced_values[k], v, rtol, atol) for k, v in candidate.items()):
+        return False
+    return bool(_wrong_keys(candidate, expected_values, rtol, atol))
 
 
 def program_candidates(exercise, case):
-    """{mistake: the keys and numbers that mistake would produce} for a program case."""
-    program = case["program"]
-    seed = case.get("g", 1.0)
+    """{mistake: [the numbers that mistake would produce]} for a program case."""
+    program, seed = case["program"], case.get("g", 1.0)
     out = {}
-    for name, how in _PROGRAM_MISTAKES.items():
-        how = dict(how)
-        how["seed"] = how.get("seed", 1.0) * seed
-        try:
-            grads = P.gradients(program, **how)
-            out[name.strip()] = out.get(name.strip()) or []
-            out[name.strip()].append(exercise.report(case, P.evaluate(program), grads))
-        except (ArithmeticError, ValueError, KeyError):
-            continue
+    kinds = sorted({op[1] for op in program["ops"]})
+    for name in exercise.mistakes:
+        ways = list(PROGRAM_MISTAKES.get(name, ()))
+        if name == "assign_not_accumulate" and len(kinds) > 1:
+            # `=` in one op's _backward only (the others right): one simulation per op
+            ways += [dict(accumulate={k}) for k in kinds]
+        for how in ways:
+            how = dict(how)
+            how["seed"] = how.get("seed", 1.0) * seed
+            try:
+                grads = P.gradients(program, **how)
+                out.setdefault(name, []).append(exercise.report(case, P.evaluate(program), grads))
+            except (ArithmeticError, ValueError, KeyError, OverflowError):
+                continue
     if exercise.variants:
         for name, variant in exercise.variants(case).items():
             try:
@@ -149,119 +173,152 @@ def program_candidates(exercise, case):
     return out
 
 
-def _other_candidates(exercise_id, case, produced):
-    from .expected import descent_path, path_report  # torch-side helpers
-    out = {}
-    if exercise_id == "ex01_difference":
-        f, x, h = P.as_function(case["program"]), case["x"], case["h"]
-        fwd_key, cen_key = f"forward_difference(f, {x}, {h})", f"central_difference(f, {x}, {h})"
-        fwd, cen = (f(x + h) - f(x)) / h, (f(x + h) - f(x - h)) / (2 * h)
-        out["central_divides_by_h"] = [{fwd_key: fwd, cen_key: 2 * cen}]
-        out["forward_central_swapped"] = [{fwd_key: cen, cen_key: fwd}]
-    elif exercise_id == "ex01_descent":
-        up = descent_path(case, sign=+1.0)
-        out["gradient_ascent"] = [path_report(up, case["steps"])]
-        down = descent_path(case)
-        shifted = path_report(down[1:], case["steps"] - 1)
-        out["start_missing"] = [shifted]
-        same = [down[-1]] * len(down)
-        out["same_list_appended"] = [path_report(same, case["steps"])]
-    elif exercise_id == "ex06_training":
-        out["no_zero_grad"] = [training_report(case, *simulate_training(case, zero_grad=False))]
-        out["gradient_ascent"] = [training_report(case, *simulate_training(case, descend=False))]
-    return out
-
-
-def _shown_expected(exercise_id):
-    """The expected numbers of the cases the notebook shows (cached per exercise)."""
-    if exercise_id not in _SHOWN_CACHE:
-        from .expected import expected
-        exercise = get(exercise_id)
-        _SHOWN_CACHE[exercise_id] = [expected(exercise_id, c)["values"]
-                                     for c in exercise.fixed() if c.get("shown")]
-    return _SHOWN_CACHE[exercise_id]
-
-
 _SHOWN_CACHE: dict[str, list] = {}
 
 
+def _shown_expected(exercise):
+    """The expected numbers of the cases the notebook shows (cached per exercise)."""
+    if exercise.id not in _SHOWN_CACHE:
+        from .expected import expected
+        _SHOWN_CACHE[exercise.id] = [expected(exercise.id, c)["values"]
+                                     for c in exercise.shown_cases()]
+    return _SHOWN_CACHE[exercise.id]
+
+
 def diagnose(exercise_id, case, produced, expected_values):
-    """The name of the catalogued mistake the learner's numbers match, or None."""
-    got = produced.get("values", {})
-    if not case.get("shown"):
-        mine = list(got.values())
-        for shown in _shown_expected(exercise_id):
-            if mine and len(mine) == len(shown) and all(
-                    _close(a, b, 1e-9, 1e-12) for a, b in zip(mine, shown.values())) \
-                    and _wrong_keys(got, expected_values, RTOL, ATOL):
-                return "hard_coded"
+    """The name of the catalogued mistake the learner's numbers reproduce, or None."""
     exercise = get(exercise_id)
+    rtol, atol = exercise.tolerance
+    got = produced.get("values", {})
+    mine = list(got.values())
+    for shown in _shown_expected(exercise):  # the answer of a shown case, typed in
+        if mine and len(mine) == len(shown) and all(
+                _close(a, b, 1e-9, 1e-12) for a, b in zip(mine, shown.values())) \
+                and _wrong_keys(got, expected_values, rtol, atol):
+            return "hard_coded"
+    candidates = {}
     try:
         if "program" in case and exercise.report is not None:
-            candidates = program_candidates(exercise, case)
-        else:
-            candidates = _other_candidates(exercise_id, case, produced)
+            candidates.update(program_candidates(exercise, case))
+        if exercise.candidates is not None:
+            for name, options in exercise.candidates(case).items():
+                candidates.setdefault(name, []).extend(options)
     except (ArithmeticError, ValueError, KeyError, IndexError):
         return None
     for name, options in candidates.items():
-        if any(_matches(got, option, expected_values) for option in options):
+        if any(_matches(got, option, expected_values, rtol, atol) for option in options):
             return name
     return None
 
 
 # ----------------------------------------------------------------------------
-# compare
+# Messages
 # ----------------------------------------------------------------------------
 def _fmt(x):
     return f"{x:.10g}" if isinstance(x, float) else repr(x)
+
+
+_REFLECTED = {"__radd__": "+", "__rmul__": "*", "__rsub__": "-", "__rtruediv__": "/"}
+
+
+def _error_message(exercise, produced):
+    """(message, mistake) for a case where the learner's code raised."""
+    error, where = produced["error"], produced.get("error_in")
+    if produced.get("reference_used"):
+        return f"your code raised {error}", "reference_solution"
+    if error.startswith("RecursionError"):
+        if "recursion_too_deep" in exercise.mistakes:
+            return (f"your code raised {error}. Known mistake `recursion_too_deep`: "
+                    f"{sentence(exercise, 'recursion_too_deep')}", "recursion_too_deep")
+        dunder = "__" + (where or "").strip("_") + "__"
+        dunder = "__rtruediv__" if dunder == "__rdiv__" else dunder
+        if dunder in _REFLECTED:
+            sym, where = _REFLECTED[dunder], dunder
+            return (f"your `{where}` calls itself without end (RecursionError). For `2 {sym} v` "
+                    f"Python calls `v.{where}(2)`; writing `other {sym} self` inside it asks "
+                    f"for `2 {sym} v` again. Wrap the number as a Value and compute the result "
+                    "from that Value and self.", None)
+        return (f"your code called itself without end (RecursionError)"
+                + (f" in `{where}`" if where else "") + ": look at what that function calls.",
+                None)
+    return f"your code raised {error}" + (f" (in `{where}`)" if where else ""), None
+
+
+def _fact_message(key, got, want, detail):
+    if isinstance(detail, dict) and isinstance(detail.get(key), str):
+        return detail[key]
+    if isinstance(detail, str) and detail:
+        return detail
+    if isinstance(want, bool):
+        return f"not so in your code: {key}"
+    return f"`{key}` is {got}, it should be {want}"
+
+
+def _where(exercise, case, key):
+    """Which op or node to look at when ``key`` is wrong, in the learner's terms."""
+    if exercise.where is not None:
+        text = exercise.where(case, key)
+        if text is not None:
+            return text
+    program = case.get("program")
+    node, _, attribute = key.partition(".")
+    if not program or attribute not in ("grad", "data"):
+        return ""
+    if attribute == "grad":
+        users = P.users_of(program, node)
+        if len(users) == 1:
+            return f"Look at the _backward of `{users[0]}`: what it adds to {node}.grad."
+        if users:
+            return (f"`{node}` is used by " + ", ".join(f"`{u}`" for u in users)
+                    + f": each of their _backward steps must add its share to {node}.grad.")
+        return ""
+    made = P.producer_of(program, node)
+    return f"Look at how `{made}` computes its data." if made else ""
 
 
 def compare(exercise_id, case, produced, expected):
     """Judge one case: the learner's ``produced`` numbers against ``expected``."""
     exercise = get(exercise_id)
     shown = bool(case.get("shown"))
-    title = f"case '{case.get('name', '?')}'"
+    name = case.get("name", "")
+    title = f"case '{name or '?'}'"
+
+    def result(passed, message, **more):
+        return CaseResult(passed, message, shown=shown, case_name=name, **more)
+
     if not isinstance(produced, dict):
-        return CaseResult(False, f"{title}: no result was produced", shown=shown,
-                          case_name=case.get("name", ""))
+        return result(False, f"{title}: no result was produced")
     if "error" in produced:
         if produced.get("not_attempted"):
-            return CaseResult(False, f"{exercise.title}: not attempted yet (your code still raises "
-                              "NotImplementedError).", not_attempted=True, shown=shown,
-                              case_name=case.get("name", ""))
-        mistake = ("reference_solution" if produced.get("reference_used") else
-                   "recursion_too_deep" if "RecursionError" in produced["error"] else None)
-        message = f"{title}: your code raised {produced['error']}"
-        if mistake and mistake != "reference_solution":
-            message += f". Known mistake `{mistake}`: {MISTAKES[mistake]}"
-        return CaseResult(False, message, mistake=mistake, shown=shown, case_name=case.get("name", ""))
+            return result(False, f"{exercise.title}: not attempted yet (your code still raises "
+                          "NotImplementedError).", not_attempted=True)
+        message, mistake = _error_message(exercise, produced)
+        return result(False, f"{title}: {message}", mistake=mistake)
 
     # Structure first: a graph that does not record its inputs cannot have right grads.
     got_facts = produced.get("facts", {})
-    wrong_facts = [k for k, v in expected.get("facts", {}).items() if got_facts.get(k) != v]
+    if not isinstance(got_facts, dict):
+        got_facts = {}
+    want_facts = expected.get("facts", {})
+    wrong_facts = [k for k, v in want_facts.items() if got_facts.get(k) != v]
     if wrong_facts:
-        key = wrong_facts[0]
-        mistake = "point_mutated" if key in ("point unchanged", "start unchanged") else None
-        lines = []
-        for k in wrong_facts[:3]:
-            want = expected["facts"][k]
-            if isinstance(want, bool):
-                lines.append(f"`{k}` should hold but does not" + (
-                    f" ({produced['detail']})" if produced.get("detail") else ""))
-            else:
-                lines.append(f"`{k}` is {got_facts.get(k)!r}, it should be {want!r}")
-        message = f"{title}: " + "; ".join(lines)
+        mistake = "point_mutated" if wrong_facts[0] in ("point unchanged", "start unchanged") \
+            else None
+        lines = [_fact_message(k, got_facts.get(k), want_facts[k], produced.get("detail"))
+                 for k in wrong_facts[:3]]
+        message = f"{title}: " + "; ".join(dict.fromkeys(lines))
         if mistake:
-            message += f". Known mistake `{mistake}`: {MISTAKES[mistake]}"
-        return CaseResult(False, message, mistake=mistake, wrong=wrong_facts, shown=shown,
-                          case_name=case.get("name", ""))
+            message += f". Known mistake `{mistake}`: {sentence(exercise, mistake)}"
+        return result(False, message, mistake=mistake, wrong=wrong_facts)
 
-    rtol, atol = TOLERANCES.get(exercise_id, (RTOL, ATOL))
+    rtol, atol = exercise.tolerance
     got = produced.get("values", {})
+    if not isinstance(got, dict):
+        got = {}
     want = expected["values"]
     wrong = _wrong_keys(got, want, rtol, atol)
     if not wrong:
-        return CaseResult(True, f"{title}: correct", shown=shown, case_name=case.get("name", ""))
+        return result(True, f"{title}: correct")
     mistake = diagnose(exercise_id, case, produced, want)
     parts = []
     for key in wrong[:3]:
@@ -276,6 +333,9 @@ def compare(exercise_id, case, produced, expected):
         parts.append(f"and {len(wrong) - 3} more")
     message = f"{title}: " + "; ".join(parts) + "."
     if mistake:
-        message += f" Known mistake `{mistake}`: {MISTAKES[mistake]}"
-    return CaseResult(False, message, mistake=mistake, wrong=wrong, shown=shown,
-                      case_name=case.get("name", ""))
+        message += f" Known mistake `{mistake}`: {sentence(exercise, mistake)}"
+    else:
+        hint = _where(exercise, case, wrong[0])
+        if hint:
+            message += " " + hint
+    return result(False, message, mistake=mistake, wrong=wrong)

@@ -1,4 +1,5 @@
-"""Running an exercise in-process: verify (the graded test), check (self-check), hint."""
+"""Running an exercise in-process: visible (the graded cell), verify (its hidden
+part), check (the self-check button), hint."""
 
 from __future__ import annotations
 
@@ -7,19 +8,11 @@ import warnings
 from dataclasses import dataclass, field
 
 from ..exercises import get, withheld
-from ..exercises import programs as P
-from ..exercises._base import nodes_inputs_first, run_backward
-from .compare import CaseResult, compare
-from .expected import expected
+from ..exercises._base import nodes_inputs_first
+from .verdict import ExerciseResult, verdict
 
-
-@dataclass
-class ExerciseResult:
-    exercise_id: str
-    passed: bool
-    not_attempted: bool
-    results: list[CaseResult]
-    summary: str
+__all__ = ["run_exercise", "run_cases", "visible", "verify", "self_check", "check", "hint",
+           "hint_text", "SelfCheckReport", "ExerciseResult"]
 
 
 @dataclass
@@ -31,41 +24,38 @@ class SelfCheckReport:
     highlight: dict = field(default_factory=dict)  # node -> note, for nodes with a wrong value/grad
 
 
-def _produce_all(exercise, names, cases):
-    with withheld(exercise.notebook, exercise.id):
-        return [exercise.produce(case, names) for case in cases]
-
-
-def run_exercise(exercise_id, names, seed=None) -> ExerciseResult:
-    """cases -> produce (learner code, reference pieces withheld) -> expected -> compare."""
-    exercise = get(exercise_id)
+def _check_names(exercise, names):
     if not isinstance(names, dict):
         raise TypeError(f"names must be a dict like {{'{exercise.uses[0]}': ...}}, got "
                         f"{type(names).__name__}")
-    cases = exercise.cases(seed)
+
+
+def run_cases(exercise_id, names, cases) -> ExerciseResult:
+    """produce (learner code, reference pieces withheld) -> verdict, for these cases."""
+    exercise = get(exercise_id)
+    _check_names(exercise, names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        produced = _produce_all(exercise, names, cases)
-        results = [compare(exercise_id, case, got, expected(exercise_id, case))
-                   for case, got in zip(cases, produced)]
-    failed = [r for r in results if not r.passed]
-    # A stub raises NotImplementedError wherever it is called; cases that never
-    # call it may pass, which still counts as not attempted.
-    not_attempted = bool(failed) and all(r.not_attempted for r in failed)
-    if not failed:
-        summary = f"{exercise_id}: all {len(results)} cases pass. Well done!"
-    elif not_attempted:
-        summary = (f"{exercise_id}: not attempted yet -- replace `raise NotImplementedError` "
-                   f"with your code ({', '.join(exercise.uses)}).")
-    else:
-        first = failed[0]
-        summary = (f"{exercise_id}: {len(results) - len(failed)} of {len(results)} cases pass. "
-                   f"First failing {first.message}")
-        mistakes = sorted({r.mistake for r in failed if r.mistake})
-        if "reference_solution" in mistakes:
-            summary += ("\nThis exercise is graded on your own code: the reference solution "
-                        "shipped with microgradlab does not count.")
-    return ExerciseResult(exercise_id, not failed, not_attempted, results, summary)
+        with withheld(exercise.notebook, exercise.id):
+            produced = [exercise.produce(case, names) for case in cases]
+        return verdict(exercise_id, cases, produced)
+
+
+def run_exercise(exercise_id, names, seed=None) -> ExerciseResult:
+    """Every case (fixed, then random from ``seed``) through the one verdict."""
+    exercise = get(exercise_id)
+    _check_names(exercise, names)
+    return run_cases(exercise_id, names, exercise.cases(seed))
+
+
+def visible(exercise_id, **names):
+    """The graded cell's visible tests: the cases the notebook shows, judged by the
+    same verdict as everything else. Raises AssertionError with the message."""
+    exercise = get(exercise_id)
+    result = run_cases(exercise_id, names, exercise.shown_cases())
+    if not result.passed:
+        first = next(r for r in result.results if not r.passed)
+        raise AssertionError(first.message if not result.not_attempted else result.summary)
 
 
 def verify(exercise_id, **names):
@@ -78,30 +68,6 @@ def verify(exercise_id, **names):
 # ----------------------------------------------------------------------------
 # Self-check: the report, with the learner's graph of the first failing case
 # ----------------------------------------------------------------------------
-def _graph_of(exercise, case, names):
-    """(root, {name: node}) of the learner's version of ``case``, or (None, {})."""
-    program = case.get("program")
-    if program is None:
-        return None, {}
-    if exercise.uses == ("Value",):
-        nodes = P.build(program, names["Value"])
-        if exercise.notebook == "03_operations":
-            run_backward(nodes[program["output"]], case.get("g", 1.0),
-                         stop=[nodes[n] for n in program["leaves"]])
-        return nodes[program["output"]], nodes
-    if exercise.id == "ex04_backward":
-        from ..exercises.nb04 import build_labelled
-        nodes = build_labelled(program)
-        names["backward"](nodes[program["output"]])
-        return nodes[program["output"]], nodes
-    if exercise.id == "ex05_tanh":
-        from ..exercises.nb05 import _build_with
-        nodes = _build_with(program, names["tanh"])
-        run_backward(nodes[program["output"]])
-        return nodes[program["output"]], nodes
-    return None, {}
-
-
 def _highlight(result, nodes):
     marks = {}
     for key in result.wrong:
@@ -119,7 +85,8 @@ def self_check(exercise_id, **names) -> SelfCheckReport:
     exercise = get(exercise_id)
     # One fresh seed, kept, so the failing case can be rebuilt for the drawing.
     seed = int.from_bytes(os.urandom(4), "big")
-    result = run_exercise(exercise_id, names, seed=seed)
+    cases = exercise.cases(seed)
+    result = run_cases(exercise_id, names, cases)
     if result.passed:
         return SelfCheckReport(exercise_id, "correct", result.summary)
     if result.not_attempted:
@@ -131,15 +98,16 @@ def self_check(exercise_id, **names) -> SelfCheckReport:
     # Draw a failing case the learner has seen if there is one, else the first
     # failing case. The drawing shows only the learner's own numbers and marks,
     # never an expected value, so a hidden case may be drawn too.
-    failing = [(r, c) for r, c in zip(result.results, exercise.cases(seed)) if not r.passed]
+    failing = [(r, c) for r, c in zip(result.results, cases) if not r.passed]
     first, case = next(((r, c) for r, c in failing if r.shown), failing[0])
-    if case is not None and first.wrong:
+    if first.wrong:
         try:
             with warnings.catch_warnings(), withheld(exercise.notebook, exercise.id):
                 warnings.simplefilter("ignore")
-                root, nodes = _graph_of(exercise, case, names)
-                marks = _highlight(first, nodes) if root is not None else {}
-                if root is not None:
+                built = exercise.graph(case, names)
+                if built is not None:
+                    root, nodes = built
+                    marks = _highlight(first, nodes)
                     nodes_inputs_first(root)  # the graph is walkable
         except KeyboardInterrupt:
             raise
@@ -151,24 +119,44 @@ def self_check(exercise_id, **names) -> SelfCheckReport:
 # ----------------------------------------------------------------------------
 # check and hint
 # ----------------------------------------------------------------------------
-def _in_kernel():
+def _shell():
     try:
         from IPython import get_ipython
     except ImportError:
-        return False
-    shell = get_ipython()
+        return None
+    return get_ipython()
+
+
+def _in_kernel():
+    shell = _shell()
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+def current_names(exercise_id, given):
+    """The learner's names as they are NOW: looked up in the kernel's namespace at
+    click time (so re-running an edited answer cell is enough), else as given."""
+    exercise = get(exercise_id)
+    shell = _shell()
+    namespace = getattr(shell, "user_ns", None) if shell is not None else None
+    names = dict(given)
+    if isinstance(namespace, dict):
+        for name in exercise.uses:
+            if name in namespace:
+                names[name] = namespace[name]
+    return names
+
+
 def check(exercise_id, **names):
-    """Self-check: a widget (button + result) in Jupyter, printed text elsewhere."""
+    """Self-check: a widget (button + result) in Jupyter, printed text elsewhere.
+    Each click checks the names as they are in the notebook at that moment."""
     get(exercise_id)  # an unknown id fails here, clearly
     if _in_kernel():
         try:
             import ipywidgets  # noqa: F401
             from .. import widgets
             panel = widgets.check_panel(
-                exercise_id, make_report=lambda: self_check(exercise_id, **names),
+                exercise_id,
+                make_report=lambda: self_check(exercise_id, **current_names(exercise_id, names)),
                 next_hint=lambda: hint_text(exercise_id))
             # Check once straight away, so running the cell shows where you stand;
             # the button re-checks after you change your code.
@@ -176,7 +164,7 @@ def check(exercise_id, **names):
             return panel
         except (ImportError, AttributeError):
             pass
-    print(self_check(exercise_id, **names).text)
+    print(self_check(exercise_id, **current_names(exercise_id, names)).text)
     return None
 
 

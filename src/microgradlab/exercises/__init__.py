@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 
-from ._base import Exercise, LearnerOutputError, ReferenceSolutionUsed
+from ..errors import LearnerOutputError, ReferenceSolutionUsed
+from ._base import Exercise, kind
 
 __all__ = [
     "Exercise", "ReferenceSolutionUsed", "LearnerOutputError", "REFERENCE_PIECES",
-    "NOTEBOOKS", "get", "all_exercises", "exercises_of", "withheld",
+    "NOTEBOOKS", "get", "all_exercises", "exercises_of", "withheld", "kind",
 ]
 
 NOTEBOOKS = ("01_derivatives", "02_value", "03_operations", "04_backward",

@@ -14,33 +14,38 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..errors import LearnerOutputError, ReferenceSolutionUsed
+
 __all__ = [
     "Exercise", "LearnerOutputError", "ReferenceSolutionUsed", "number", "numbers",
-    "nodes_inputs_first", "run_backward", "error_result", "fresh_seed",
+    "nodes_inputs_first", "run_backward", "error_result", "fresh_seed", "kind",
 ]
 
 
-class ReferenceSolutionUsed(RuntimeError):
-    """Raised by a withheld reference piece: the learner's code called the
-    solution that ships with microgradlab instead of their own."""
-
-
-class LearnerOutputError(TypeError):
-    """The learner's code returned something of the wrong kind (a string, a Value
-    where a number belongs, a list of the wrong length)."""
+def kind(x) -> str:
+    """The name of ``x``'s type, for messages. A proxy of the grader's channel
+    (class attribute ``__mgl_proxy__``) answers with the remote type's name, so a
+    message reads the same in the learner's kernel and in the grader."""
+    if getattr(type(x), "__mgl_proxy__", False):
+        return object.__getattribute__(x, "_mgl_kind")
+    return type(x).__name__
 
 
 def fresh_seed() -> int:
     return int.from_bytes(os.urandom(4), "little")
 
 
+RTOL, ATOL = 1e-9, 1e-12  # float64 against float64: only rounding may differ
+
+
 @dataclass(frozen=True)
 class Exercise:
-    """One graded exercise: what the learner provides and how to test it.
+    """One graded exercise: everything about it, in one place.
 
-    ``fixed(...)`` returns the fixed cases (shown ones first); ``draw(rng)`` the
+    ``fixed()`` returns the fixed cases (shown ones first); ``draw(rng)`` the
     random ones; ``producer(case, names)`` builds a case with the learner's
-    objects and returns numbers. Use :meth:`cases` and :meth:`produce`.
+    objects and returns numbers. Use :meth:`cases`, :meth:`produce` and
+    :meth:`graph`; ``microgradlab.checking`` reads the other fields.
     """
 
     id: str
@@ -61,6 +66,27 @@ class Exercise:
     # facts(case) -> {what: expected}: structure (an _op, a _prev, a yes/no) that
     # needs no arithmetic, compared for equality with produce's "facts".
     facts: Callable[[dict], dict] | None = field(default=None, repr=False, compare=False)
+    # Reference pieces the producer needs, {name: "module:qualname"}, resolved
+    # where the learner's code runs (by import here, through the channel in the grader).
+    provides: dict = field(default_factory=dict, repr=False, compare=False)
+    # Exercises whose code this one calls: a failure here may come from there.
+    builds_on: tuple[str, ...] = ()
+    # grapher(case, names) -> (root, {name: node}) or None: the learner's graph of a case.
+    grapher: Callable[[dict, dict], tuple | None] | None = field(default=None, repr=False,
+                                                                  compare=False)
+    tolerance: tuple[float, float] = (RTOL, ATOL)
+    # mistakes: {name: sentence} this exercise may name. A program mistake of
+    # microgradlab.checking is simulated only when it is listed here, so a name
+    # never appears where the learner could not have made it.
+    mistakes: dict = field(default_factory=dict, repr=False, compare=False)
+    # candidates(case) -> {mistake: [values that mistake produces]}, for mistakes
+    # that are not a swapped chain-rule step (computed on floats, no torch).
+    candidates: Callable[[dict], dict] | None = field(default=None, repr=False, compare=False)
+    # pytorch(case, torch_side) -> the expected values, for cases without a
+    # program report; torch_side is checking's toolbox (run_program, function).
+    pytorch: Callable | None = field(default=None, repr=False, compare=False)
+    # where(key) -> the op or node to look at when that key is wrong (learner's terms).
+    where: Callable[[dict, str], str] | None = field(default=None, repr=False, compare=False)
 
     def cases(self, seed: int | None = None) -> list[dict]:
         """The fixed cases followed by random ones drawn from ``random.Random(seed)``."""
@@ -75,6 +101,18 @@ class Exercise:
             case["shown"] = False
             cases.append(case)
         return cases
+
+    def shown_cases(self) -> list[dict]:
+        """The cases the notebook shows (the graded cell's visible tests)."""
+        return [c for c in self.fixed() if c.get("shown")]
+
+    def with_provided(self, names: dict) -> dict:
+        """``names`` plus every provided reference piece it lacks, imported here."""
+        full = dict(names)
+        for name, piece in self.provides.items():
+            if name not in full:
+                full[name] = resolve_piece(piece)
+        return full
 
     def produce(self, case: dict, names: dict) -> dict:
         """Run the learner's code on ``case``; numbers, or ``{"error": ...}``. Never raises
@@ -92,11 +130,54 @@ class Exercise:
                         f"exercise {self.id} is graded on your own code: the {name} you passed "
                         f"comes from {module}, the reference solution. Pass the {name} you "
                         "wrote in this notebook.")
-            return self.producer(case, {n: names[n] for n in self.uses})
+            given = {n: names[n] for n in self.uses}
+            given.update({n: names[n] for n in self.provides if n in names})
+            return self.producer(case, self.with_provided(given))
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - learner code may raise anything
             return error_result(exc)
+
+    def graph(self, case: dict, names: dict):
+        """(root, {name: node}) of the learner's graph of ``case``, for a drawing;
+        None when the exercise has no graph. May raise (a broken learner graph)."""
+        if self.grapher is None:
+            return None
+        return self.grapher(case, self.with_provided(names))
+
+
+def named(*names: str, **worded: str) -> dict:
+    """An exercise's ``mistakes``: catalogue names (their standard sentence) and
+    names with this exercise's own wording."""
+    out = {name: "" for name in names}
+    out.update(worded)
+    return out
+
+
+def resolve_piece(piece: str):
+    """'module:qualname' -> the object, by import."""
+    import importlib
+
+    module_name, _, qualname = piece.partition(":")
+    obj = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _learner_frame(exc: BaseException) -> str | None:
+    """The function of the learner's code the exception came out of (the deepest
+    frame outside microgradlab), or None."""
+    name, tb, depth = None, getattr(exc, "__traceback__", None), 0
+    while tb is not None and depth < 100_000:
+        code = tb.tb_frame.f_code
+        if not (code.co_filename or "").startswith(_PACKAGE_DIR) and code.co_name != "<module>":
+            name = code.co_name
+        tb, depth = tb.tb_next, depth + 1
+    return name
 
 
 def error_result(exc: BaseException) -> dict:
@@ -105,13 +186,15 @@ def error_result(exc: BaseException) -> dict:
         text = str(exc)
     except BaseException:  # noqa: BLE001 - a hostile __str__
         text = "(the error message itself could not be printed)"
-    if isinstance(exc, RecursionError):
-        text += " (recursion too deep: use a list as a stack instead of recursion)"
-    return {
+    result = {
         "error": f"{type(exc).__name__}: {text}"[:500],
         "not_attempted": isinstance(exc, NotImplementedError),
         "reference_used": isinstance(exc, ReferenceSolutionUsed),
     }
+    where = _learner_frame(exc)
+    if where:
+        result["error_in"] = where[:80]
+    return result
 
 
 def number(x, what: str) -> float:
@@ -120,19 +203,19 @@ def number(x, what: str) -> float:
         raise LearnerOutputError(f"{what} should be a number, got the bool {x!r}")
     if isinstance(x, (int, float)):
         return float(x)
-    kind = type(x).__name__
+    what_kind = kind(x)
     if hasattr(x, "data") and hasattr(x, "grad"):
-        raise LearnerOutputError(f"{what} should be a plain number, got a {kind} "
+        raise LearnerOutputError(f"{what} should be a plain number, got a {what_kind} "
                                  "(use its .data)")
     try:
-        return float(x.__float__())  # numpy and torch scalars
+        return float(x)  # numpy and torch scalars (and the grader's proxies)
     except BaseException:  # noqa: BLE001
-        raise LearnerOutputError(f"{what} should be a number, got {kind} {_short(x)}") from None
+        raise LearnerOutputError(f"{what} should be a number, got {what_kind} {_short(x)}") from None
 
 
 def numbers(xs, what: str, length: int | None = None) -> list[float]:
     if isinstance(xs, (str, bytes)) or not hasattr(xs, "__iter__"):
-        raise LearnerOutputError(f"{what} should be a list of numbers, got {type(xs).__name__} "
+        raise LearnerOutputError(f"{what} should be a list of numbers, got {kind(xs)} "
                                  f"{_short(xs)}")
     xs = list(xs)
     if length is not None and len(xs) != length:
@@ -153,7 +236,7 @@ def inputs_of(node) -> tuple:
     if isinstance(prev, (set, frozenset)):  # micrograd stores a set: order is lost, accept it
         prev = tuple(prev)
     if not isinstance(prev, (tuple, list)):
-        raise LearnerOutputError(f"_prev should be a tuple of Values, got {type(prev).__name__}")
+        raise LearnerOutputError(f"_prev should be a tuple of Values, got {kind(prev)}")
     return tuple(prev)
 
 

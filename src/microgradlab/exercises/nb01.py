@@ -8,7 +8,7 @@ the same program on torch tensors.
 from __future__ import annotations
 
 from . import programs as P
-from ._base import Exercise, numbers, number
+from ._base import Exercise, kind, named, numbers, number
 from . import register as _register
 
 NOTEBOOK = "01_derivatives"
@@ -54,6 +54,28 @@ def _difference_draw(rng):
     return cases
 
 
+def _difference_keys(case):
+    x, h = case["x"], case["h"]
+    return f"forward_difference(f, {x}, {h})", f"central_difference(f, {x}, {h})"
+
+
+def _differences(f, x, h):
+    return (f(x + h) - f(x)) / h, (f(x + h) - f(x - h)) / (2 * h)
+
+
+def _difference_pytorch(case, side):
+    fwd, cen = _differences(side.function(case["program"]), case["x"], case["h"])
+    return dict(zip(_difference_keys(case), (float(fwd), float(cen))))
+
+
+def _difference_candidates(case):
+    fwd, cen = _differences(P.as_function(case["program"]), case["x"], case["h"])
+    fwd_key, cen_key = _difference_keys(case)
+    return {"forward_divides_by_2h": [{fwd_key: fwd / 2, cen_key: cen}],
+            "central_divides_by_h": [{fwd_key: fwd, cen_key: 2 * cen}],
+            "forward_central_swapped": [{fwd_key: cen, cen_key: fwd}]}
+
+
 def _difference_produce(case, names):
     f = P.as_function(case["program"])
     x, h = case["x"], case["h"]
@@ -94,6 +116,14 @@ def _gradient_draw(rng):
     return cases
 
 
+def _gradient_pytorch(case, side):
+    program = case["program"]
+    leaves = P.leaf_names(program)
+    _, grads = side.program(program, dict(zip(leaves, case["point"])))
+    return {f"numerical_gradient(f, {list(case['point'])})[{i}]": grads[n]
+            for i, n in enumerate(leaves)}
+
+
 def _gradient_produce(case, names):
     f = P.as_function(case["program"])
     point = list(case["point"])
@@ -111,6 +141,13 @@ def _bowl(x, y):  # f(x, y) = (x - 1)**2 + 2*(y + 2)**2, lowest at (1, -2)
                                        ["w", "mulc", "v2", 2.0], ["f", "add", "u2", "w"]], "f")
 
 
+def _coupled(x, y):  # f(x, y) = (x - 1)**2 + x*y + 2*(y + 2)**2: the partials depend on both
+    return _program({"x": x, "y": y}, [["u", "subc", "x", 1.0], ["u2", "pow", "u", 2],
+                                       ["m", "mul", "x", "y"], ["v", "addc", "y", 2.0],
+                                       ["v2", "pow", "v", 2], ["w", "mulc", "v2", 2.0],
+                                       ["s", "add", "u2", "m"], ["f", "add", "s", "w"]], "f")
+
+
 def _descent_fixed():
     return [
         {"name": "f(x, y) = x**2 + y**2 from (1, 2), lr = 0.1, 3 steps", "shown": True,
@@ -121,12 +158,17 @@ def _descent_fixed():
          "program": _bowl(-2.0, 0.0), "start": [-2.0, 0.0], "lr": 0.2, "steps": 1},
         {"name": "the same bowl, 0 steps (just the start)", "shown": False,
          "program": _bowl(0.5, 0.5), "start": [0.5, 0.5], "lr": 0.1, "steps": 0},
+        # Each partial depends on both coordinates, so updating x before taking
+        # y's partial gives other numbers than one step from one gradient.
+        {"name": "f(x, y) = (x-1)**2 + x*y + 2*(y+2)**2 from (3, 1), lr = 0.1, 4 steps",
+         "shown": False, "program": _coupled(3.0, 1.0), "start": [3.0, 1.0], "lr": 0.1,
+         "steps": 4},
     ]
 
 
 def _descent_draw(rng):
     x, y = round(rng.uniform(-3, 3), 3), round(rng.uniform(-3, 3), 3)
-    return [{"name": f"the bowl from ({x}, {y})", "program": _bowl(x, y), "start": [x, y],
+    return [{"name": f"a tilted bowl from ({x}, {y})", "program": _coupled(x, y), "start": [x, y],
              "lr": rng.choice([0.05, 0.1, 0.2]), "steps": rng.randint(2, 6)}]
 
 
@@ -143,12 +185,55 @@ def make_grad(program):
     return grad
 
 
+def path_report(path, steps):
+    values = {"len(path)": float(steps + 1)}
+    for i, point in enumerate(path):
+        for j, v in enumerate(point):
+            values[f"path[{i}][{j}]"] = v
+    return values
+
+
+def _descent_path(case, grad, sign=-1.0, in_place=False):
+    x = list(case["start"])
+    path = [list(x)]
+    for _ in range(case["steps"]):
+        if in_place:  # one coordinate at a time, each partial taken at the moved point
+            for j in range(len(x)):
+                x[j] = x[j] + sign * case["lr"] * grad(*x)[j]
+        else:
+            g = grad(*x)
+            x = [xi + sign * case["lr"] * gi for xi, gi in zip(x, g)]
+        path.append(list(x))
+    return path
+
+
+def _descent_pytorch(case, side):
+    program = case["program"]
+    leaves = P.leaf_names(program)
+
+    def grad(*point):
+        _, grads = side.program(program, dict(zip(leaves, point)))
+        return [grads[n] for n in leaves]
+
+    return path_report(_descent_path(case, grad), case["steps"])
+
+
+def _descent_candidates(case):
+    grad, steps = make_grad(case["program"]), case["steps"]
+    down = _descent_path(case, grad)
+    return {"gradient_ascent": [path_report(_descent_path(case, grad, sign=+1.0), steps)],
+            "start_missing": [path_report(down[1:], steps - 1)],
+            "same_list_appended": [path_report([down[-1]] * len(down), steps)],
+            "one_coordinate_at_a_time": [path_report(_descent_path(case, grad, in_place=True),
+                                                     steps)]}
+
+
 def _descent_produce(case, names):
     start = list(case["start"])
     given = list(start)
     path = names["gradient_descent"](make_grad(case["program"]), given, case["lr"], case["steps"])
     if isinstance(path, (str, bytes)) or not hasattr(path, "__iter__"):
-        raise TypeError(f"gradient_descent should return a list of points, got {type(path).__name__}")
+        raise TypeError(f"gradient_descent should return a list of points, got {kind(path)}")
     path = list(path)
     values = {"len(path)": float(len(path))}
     for i, point in enumerate(path[: case["steps"] + 1]):
@@ -180,10 +265,20 @@ HINTS_DESCENT = (
 
 _register(Exercise("ex01_difference", NOTEBOOK, "Forward and central differences",
                    ("forward_difference", "central_difference"), HINTS_DIFFERENCE,
-                   _difference_fixed, _difference_draw, _difference_produce))
+                   _difference_fixed, _difference_draw, _difference_produce,
+                   # differences cancel digits away: float64 rounding shows at 1e-8
+                   tolerance=(1e-6, 1e-8), pytorch=_difference_pytorch,
+                   candidates=_difference_candidates,
+                   mistakes=named("forward_divides_by_2h", "central_divides_by_h", "forward_central_swapped",
+                                   "hard_coded")))
 _register(Exercise("ex01_gradient", NOTEBOOK, "The numerical gradient", ("numerical_gradient",),
                    HINTS_GRADIENT, _gradient_fixed, _gradient_draw, _gradient_produce,
-                   facts=lambda case: {"point unchanged": True}))
+                   facts=lambda case: {"point unchanged": True},
+                   tolerance=(1e-4, 1e-5),  # forward or central difference both accepted
+                   pytorch=_gradient_pytorch, mistakes=named("point_mutated", "hard_coded")))
 _register(Exercise("ex01_descent", NOTEBOOK, "Gradient descent", ("gradient_descent",),
                    HINTS_DESCENT, _descent_fixed, _descent_draw, _descent_produce,
-                   facts=lambda case: {"start unchanged": True}))
+                   facts=lambda case: {"start unchanged": True},
+                   pytorch=_descent_pytorch, candidates=_descent_candidates,
+                   mistakes=named("gradient_ascent", "start_missing", "same_list_appended",
+                                   "one_coordinate_at_a_time", "point_mutated", "hard_coded")))

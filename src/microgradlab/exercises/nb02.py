@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, ReferenceSolutionUsed, number
+from ._base import Exercise, ReferenceSolutionUsed, kind, number
 
 NOTEBOOK = "02_value"
 OP_SYMBOLS = {"add": "+", "mul": "*", "sub": "-", "div": "/", "neg": "neg", "tanh": "tanh",
@@ -25,7 +25,7 @@ def refuse_reference_class(Value, exercise_id):
             f"{module}.{getattr(Value, '__qualname__', 'Value')}, the reference solution. "
             "Pass the Value class you wrote in this notebook.")
     if not isinstance(Value, type) and not callable(Value):
-        raise TypeError(f"Value should be your class, got {type(Value).__name__} {Value!r}")
+        raise TypeError(f"Value should be your class, got {kind(Value)} {Value!r}")
 
 
 def name_nodes(nodes):
@@ -36,13 +36,23 @@ def name_nodes(nodes):
     return names
 
 
-def describe_prev(node, names):
+def prev_text(names):
+    """How the notebook writes a _prev: the input names in operand order, "(a, b)"."""
+    return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+
+
+def describe_prev(node, names, allow_set=False):
+    """The learner's _prev as text in the notebook's terms. Notebook 02 decides:
+    a tuple or a list in operand order (both read "(a, b)"); a set is not
+    enough (it loses the order and the second a of a + a), shown "{a}"."""
     prev = getattr(node, "_prev", None)
+    if isinstance(prev, (set, frozenset)) and allow_set:  # from notebook 03 on, micrograd's set is fine
+        return prev_text(sorted(names.get(id(p), "?") for p in prev))
     if isinstance(prev, (set, frozenset)):
-        return ["(a set: no order)"] + sorted(names.get(id(p), "?") for p in prev)
+        return "{" + ", ".join(sorted(names.get(id(p), "?") for p in prev)) + "} (a set)"
     if not isinstance(prev, (tuple, list)):
-        return [f"(not a tuple: {type(prev).__name__})"]
-    return [names.get(id(p), "?") for p in prev]
+        return f"a {kind(prev)}, not a tuple"
+    return prev_text([names.get(id(p), "?") for p in prev])
 
 
 def structure_facts(program):
@@ -50,8 +60,27 @@ def structure_facts(program):
     facts = {}
     for op in program["ops"]:
         facts[f"{op[0]}._op"] = OP_SYMBOLS.get(op[1], op[1])
-        facts[f"{op[0]}._prev"] = list(P.node_args(op))
+        facts[f"{op[0]}._prev"] = prev_text(P.node_args(op))
     return facts
+
+
+def prev_detail(facts, want):
+    """A sentence for each wrong _prev or _op, in the notebook's terms."""
+    detail = {}
+    for key, got in facts.items():
+        if key not in want or got == want[key]:
+            continue
+        node, _, field_name = key.partition(".")
+        if field_name == "_prev" and isinstance(got, str) and got.endswith("(a set)"):
+            detail[key] = (f"`{node}._prev` is {got[:-8]}, a set: it should be {want[key]}. A set "
+                           "keeps no order and holds a repeated input (a + a) only once: store "
+                           "_children as a tuple.")
+        elif field_name == "_prev":
+            detail[key] = (f"`{node}._prev` is {got}, it should be {want[key]}: the inputs of the "
+                           "operation, in operand order (self first, then other)")
+        else:
+            detail[key] = f"`{key}` is {got!r}, it should be {want[key]!r}"
+    return detail
 
 
 def _produce(case, names):
@@ -70,7 +99,12 @@ def _produce(case, names):
         facts[f"{op[0]}._prev"] = describe_prev(node, naming)
     for leaf in program["leaves"]:
         facts[f"{leaf}._prev"] = describe_prev(nodes[leaf], naming)
-    return {"values": values, "facts": facts}
+    return {"values": values, "facts": facts, "detail": prev_detail(facts, expected_facts(case))}
+
+
+def _graph(case, names):
+    nodes = P.build(case["program"], names["Value"])
+    return nodes[case["program"]["output"]], nodes
 
 
 def _report(case, values, grads):
@@ -81,7 +115,7 @@ def _report(case, values, grads):
 
 def expected_facts(case):
     facts = structure_facts(case["program"])
-    facts.update({f"{leaf}._prev": [] for leaf in case["program"]["leaves"]})
+    facts.update({f"{leaf}._prev": "()" for leaf in case["program"]["leaves"]})
     return facts
 
 
@@ -120,4 +154,4 @@ HINTS = (
 
 _register(Exercise("ex02_value", NOTEBOOK, "The Value class with + and *", ("Value",), HINTS,
                    _fixed, _draw, _produce, report=_report,
-                   facts=expected_facts))
+                   facts=expected_facts, grapher=_graph))

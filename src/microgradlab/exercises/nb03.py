@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, nodes_inputs_first, number, run_backward
+from ._base import Exercise, named, nodes_inputs_first, number, run_backward
 from .nb02 import refuse_reference_class
 
 NOTEBOOK = "03_operations"
@@ -40,6 +40,13 @@ def op_case(kind, a, b=None, c=None, g=1.0, shown=False, same=False):
     values = ", ".join(f"{k}={v}" for k, v in leaves.items())
     return {"name": f"out = {text} with {values}, out.grad = {g}", "shown": shown,
             "program": {"leaves": leaves, "ops": [op], "output": "out"}, "g": g}
+
+
+def expression_case(text, leaves, ops, g=1.0):
+    """A small expression whose output is "out", where an input is used twice."""
+    values = ", ".join(f"{k}={v}" for k, v in leaves.items())
+    return {"name": f"{text} with {values}, out.grad = {g}", "shown": False,
+            "program": {"leaves": leaves, "ops": ops, "output": "out"}, "g": g}
 
 
 def _constants_of(program):
@@ -74,6 +81,25 @@ def _produce(case, names):
     return {"values": values, "facts": facts}
 
 
+def _graph(case, names):
+    program = case["program"]
+    nodes = P.build(program, names["Value"])
+    run_backward(nodes[program["output"]], case.get("g", 1.0),
+                 stop=[nodes[n] for n in program["leaves"]])
+    return nodes[program["output"]], nodes
+
+
+def _variants(case):
+    """What an __rsub__ / __rtruediv__ with its operands the wrong way round builds."""
+    out = {}
+    for kind, plain, mistake in (("rsub", "subc", "rsub_reversed"), ("rdiv", "divc", "rdiv_reversed")):
+        ops = case["program"]["ops"]
+        if any(op[1] == kind for op in ops):
+            flipped = [[op[0], plain, op[3], op[2]] if op[1] == kind else op for op in ops]
+            out[mistake] = {**case["program"], "ops": flipped}
+    return out
+
+
 def _current_id(case):
     return case.get("exercise", "ex03")
 
@@ -96,7 +122,7 @@ def _report(case, values, grads):
 
 # expression_ops: the random whole-expression case of an exercise uses only that exercise's own
 # ops, so a mistake in another exercise's op never costs this one points (it would, by chance).
-def _make(exercise_id, title, fixed, kinds, expression_ops, hints):
+def _make(exercise_id, title, fixed, kinds, expression_ops, hints, builds_on=(), mistakes=()):
     def fixed_cases():
         cases = fixed()
         for case in cases:
@@ -126,7 +152,9 @@ def _make(exercise_id, title, fixed, kinds, expression_ops, hints):
         return cases
 
     _register(Exercise(exercise_id, NOTEBOOK, title, ("Value",), hints, fixed_cases, draw,
-                       _produce, report=_report, facts=_facts))
+                       _produce, report=_report, facts=_facts, grapher=_graph,
+                       builds_on=builds_on, variants=_variants,
+                       mistakes=named("assign_not_accumulate", "hard_coded", *mistakes)))
 
 
 _make("ex03_add_mul", "+ and * with their _backward", lambda: [
@@ -137,6 +165,13 @@ _make("ex03_add_mul", "+ and * with their _backward", lambda: [
     op_case("mul", -1.5, same=True, g=2.0),
     op_case("addc", 2.0, c=3.0), op_case("radd", 2.0, c=3.0, g=-1.0),
     op_case("mulc", 2.0, c=4.0, g=0.5), op_case("rmul", -2.0, c=4.0),
+    # Every op's _backward once more where its input is used again, so `=` for `+=` shows.
+    expression_case("out = a*b + a (a used twice)", {"a": 1.5, "b": -2.0},
+                    [["ab", "mul", "a", "b"], ["out", "add", "ab", "a"]]),
+    expression_case("out = (3 + a) + a", {"a": 0.5}, [["t", "radd", 3.0, "a"], ["out", "add", "t", "a"]]),
+    expression_case("out = (a + 2) * a", {"a": -1.25}, [["t", "addc", "a", 2.0], ["out", "mul", "t", "a"]]),
+    expression_case("out = (4 * a) * a", {"a": 0.75}, [["t", "rmul", 4.0, "a"], ["out", "mul", "t", "a"]], g=2.0),
+    expression_case("out = (a * 3) + a", {"a": 2.5}, [["t", "mulc", "a", 3.0], ["out", "add", "t", "a"]]),
 ], ["add", "mul", "addc", "radd", "mulc", "rmul"], ("add", "mul", "addc", "rmul"), (
     "Each op must also tell its inputs how much they moved the output: that is _backward.",
     "For out = a + b both inputs get out.grad; for out = a * b, a gets b.data * out.grad and b "
@@ -144,7 +179,7 @@ _make("ex03_add_mul", "+ and * with their _backward", lambda: [
     "Add (+=) into self.grad and other.grad instead of assigning: in a * a or a + a the same "
     "Value receives two shares. Wrap a plain number with Value(...) first, and let __radd__ "
     "and __rmul__ reuse __add__ and __mul__.",
-))
+), mistakes=("mul_uses_own_data",))
 
 _make("ex03_sub_neg", "-a, a - b and 1 - a", lambda: [
     op_case("sub", 2.0, -3.0, shown=True),
@@ -153,12 +188,16 @@ _make("ex03_sub_neg", "-a, a - b and 1 - a", lambda: [
     op_case("sub", 1.25, same=True),
     op_case("subc", 2.0, c=5.0, g=0.5), op_case("rsub", -1.5, c=4.0, g=2.0),
     op_case("neg", -0.75, g=-3.0),
+    expression_case("out = -a - a (a used twice)", {"a": 1.5}, [["n", "neg", "a"], ["out", "sub", "n", "a"]]),
+    expression_case("out = (4 - a) - a", {"a": 0.5}, [["t", "rsub", 4.0, "a"], ["out", "sub", "t", "a"]]),
+    expression_case("out = (a - 2) - a", {"a": -1.25}, [["t", "subc", "a", 2.0], ["out", "sub", "t", "a"]], g=2.0),
+    expression_case("out = a - (b - a)", {"a": 0.75, "b": 2.0}, [["t", "sub", "b", "a"], ["out", "sub", "a", "t"]]),
 ], ["sub", "neg", "subc", "rsub"], ("sub", "neg", "rsub"), (
     "Subtraction is addition of a negated number; negation is multiplication by -1.",
     "For out = a - b: d(out)/da = 1 and d(out)/db = -1, so b's grad goes DOWN by out.grad.",
     "For 1 - a Python calls a.__rsub__(1): wrap 1 as a Value and compute Value(1) - a (the "
     "order matters, unlike for + and *).",
-))
+), builds_on=("ex03_add_mul",), mistakes=("sub_sign_flipped", "rsub_reversed"))
 
 _make("ex03_div_pow", "a ** k, a / b and 1 / a", lambda: [
     op_case("pow", 2.0, c=3, shown=True),
@@ -168,10 +207,15 @@ _make("ex03_div_pow", "a ** k, a / b and 1 / a", lambda: [
     op_case("pow", 1.5, c=2, g=-2.0),
     op_case("div", -1.5, 0.5, g=2.0), op_case("div", 1.25, same=True),
     op_case("divc", 3.0, c=4.0), op_case("rdiv", -0.5, c=2.0, g=3.0),
+    expression_case("out = a**2 / a**3 (a used twice)", {"a": 1.5},
+                    [["p", "pow", "a", 2], ["q", "pow", "a", 3], ["out", "div", "p", "q"]]),
+    expression_case("out = (2 / a) / a", {"a": 0.8}, [["t", "rdiv", 2.0, "a"], ["out", "div", "t", "a"]]),
+    expression_case("out = (a / 4) / a", {"a": -1.25}, [["t", "divc", "a", 4.0], ["out", "div", "t", "a"]], g=2.0),
+    expression_case("out = a / (b / a)", {"a": 0.75, "b": 2.0}, [["t", "div", "b", "a"], ["out", "div", "a", "t"]]),
 ], ["pow", "div", "divc", "rdiv"], ("div", "pow"), (
     "The power rule: the derivative of a**k is k * a**(k - 1), for any number k.",
     "Division is multiplication by a reciprocal: a / b = a * b**-1, so you can build / out of "
     "* and **, or write its rule: d(out)/da = 1/b, d(out)/db = -a/b**2.",
     "In __pow__ capture k (a plain number) and add k * self.data**(k - 1) * out.grad to "
     "self.grad; for 1 / a, __rtruediv__ computes Value(1) / a.",
-))
+), builds_on=("ex03_add_mul",), mistakes=("pow_missing_minus_one", "rdiv_reversed"))

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, LearnerOutputError, nodes_inputs_first, number
+from ._base import Exercise, LearnerOutputError, kind, named, nodes_inputs_first, number
 
 NOTEBOOK = "04_backward"
 
 
-def _reference_value():
-    # Imported here, not at the top: the specifications stay importable (and
-    # cheap) where the engine is not needed.
-    from microgradlab.engine import Value
-    return Value
+# The graphs are built from the engine's Value, resolved where the learner's code
+# runs (in the grader, the sandbox's own Value): never imported here.
+PROVIDES = {"Value": "microgradlab.engine:Value"}
 
 
 def course_example(a=3.0, b=-2.0, c=4.0, f=5.0):
@@ -37,9 +35,8 @@ def twice_example(w1=0.7):
     return {"leaves": {"w1": w1}, "ops": [["y", "add", "w1", "w1"]], "output": "y"}
 
 
-def build_labelled(program):
-    """The program built from microgradlab.Value, each node labelled with its name."""
-    Value = _reference_value()
+def build_labelled(program, Value):
+    """The program built from ``Value`` (the engine's), each node labelled with its name."""
     nodes = P.build(program, Value)
     for name, node in nodes.items():
         node.label = name
@@ -69,7 +66,7 @@ def _by_hand_draw(rng):
 def _by_hand_produce(case, names):
     result = names["by_hand"](*case["inputs"])
     if not isinstance(result, dict):
-        raise LearnerOutputError(f"by_hand should return a dict, got {type(result).__name__}")
+        raise LearnerOutputError(f"by_hand should return a dict, got {kind(result)}")
     missing = [k for k in BY_HAND_KEYS if k not in result]
     if missing:
         raise LearnerOutputError(f"the dict by_hand returns lacks the key(s) {', '.join(missing)}")
@@ -100,10 +97,10 @@ def _order_draw(rng):
 
 def _order_produce(case, names):
     program = case["program"]
-    nodes = build_labelled(program)
+    nodes = build_labelled(program, names["Value"])
     order = names["topological_order"](nodes[program["output"]])
     if isinstance(order, (str, bytes, dict)) or not hasattr(order, "__iter__"):
-        raise LearnerOutputError(f"topological_order should return a list, got {type(order).__name__}")
+        raise LearnerOutputError(f"topological_order should return a list, got {kind(order)}")
     order = list(order)
     position = {}
     for i, node in enumerate(order):
@@ -121,12 +118,24 @@ def _order_produce(case, names):
     unlisted = [n for n in nodes_inputs_first(nodes[program["output"]]) if id(n) not in position]
     if unlisted and not missing:
         missing = [getattr(unlisted[0], "label", "") or repr(unlisted[0])]
+    repeated = len(order) - len(position)
+    problems = []
+    if missing:
+        problems.append(f"your order leaves out {', '.join(missing[:3])}")
+    if repeated:
+        problems.append(f"your order lists {repeated} node(s) more than once (remember the "
+                        "nodes you have visited)")
+    if misplaced:
+        problems.append(f"in your order {misplaced}")
+    if order and order[-1] is not nodes[program["output"]]:
+        problems.append("your order does not end with the output node")
+    if not order:
+        problems.append("your order is empty")
     return {"values": {}, "facts": {
         "every node listed exactly once": len(position) == len(order) and not missing,
         "each node after all its inputs": misplaced is None,
         "the output comes last": bool(order) and order[-1] is nodes[program["output"]],
-    }, "detail": {"missing": missing[:3], "misplaced": misplaced,
-                  "repeated": len(order) - len(position)}}
+    }, "detail": "; ".join(problems)}
 
 
 def _order_facts(case):
@@ -165,11 +174,32 @@ def _backward_draw(rng):
 
 def _backward_produce(case, names):
     program = case["program"]
-    nodes = build_labelled(program)
+    nodes = build_labelled(program, names["Value"])
     names["backward"](nodes[program["output"]])
     deep = len(program["ops"]) > 50
     shown = ([program["output"], *program["leaves"]] if deep else list(nodes))
     return {"values": {f"{n}.grad": number(nodes[n].grad, f"{n}.grad") for n in shown}}
+
+
+def _backward_graph(case, names):
+    program = case["program"]
+    nodes = build_labelled(program, names["Value"])
+    names["backward"](nodes[program["output"]])
+    return nodes[program["output"]], nodes
+
+
+def _backward_where(case, key):
+    node, _, attribute = key.partition(".")
+    if attribute != "grad":
+        return None
+    users = P.users_of(case["program"], node)
+    if node == case["program"]["output"]:
+        return f"`{node}` is the output: its grad starts at 1.0."
+    if not users:
+        return None
+    return (f"`{node}` is used by " + ", ".join(f"`{u}`" for u in users) + f": its grad is "
+            "complete only once each of those nodes has run its _backward, so look at when "
+            f"your walk calls `{node}`'s _backward.")
 
 
 def _backward_report(case, values, grads):
@@ -185,7 +215,8 @@ _register(Exercise(
         "sum passes the arriving gradient unchanged to both inputs.",
         "dL_dd = f and dL_df = d; dL_de = dL_dc = dL_dd; then multiply dL_de by the other factor "
         "of e for a and for b.",
-    ), _by_hand_fixed, _by_hand_draw, _by_hand_produce, report=_by_hand_report))
+    ), _by_hand_fixed, _by_hand_draw, _by_hand_produce, report=_by_hand_report,
+    mistakes=named("hard_coded")))
 
 _register(Exercise(
     "ex04_topological_order", NOTEBOOK, "Topological order with your own stack", ("topological_order",), (
@@ -193,7 +224,8 @@ _register(Exercise(
         "Depth-first: visit a node's inputs first, then append the node; remember visited nodes in a set.",
         "Recursion breaks at about 1,000 levels: keep a list of (node, next input to look at) as your "
         "own stack, push an unvisited input, and append a node when it has no unvisited inputs left.",
-    ), _order_fixed, _order_draw, _order_produce, report=_order_report, facts=_order_facts))
+    ), _order_fixed, _order_draw, _order_produce, report=_order_report, facts=_order_facts,
+    provides=PROVIDES, mistakes=named("recursion_too_deep")))
 
 _register(Exercise(
     "ex04_backward", NOTEBOOK, "backward()", ("backward",), (
@@ -201,4 +233,8 @@ _register(Exercise(
         "A node may push its gradient to its inputs only when everything that uses it has pushed into it.",
         "Set root.grad = 1.0, get the topological order, and call node._backward() for each node of the "
         "order in reverse (output first).",
-    ), _backward_fixed, _backward_draw, _backward_produce, report=_backward_report))
+    ), _backward_fixed, _backward_draw, _backward_produce, report=_backward_report,
+    provides=PROVIDES, grapher=_backward_graph, where=_backward_where,
+    builds_on=("ex04_topological_order",),
+    mistakes=named("output_not_seeded", "no_topological_order", "not_reversed",
+                   "recursion_too_deep", "hard_coded")))

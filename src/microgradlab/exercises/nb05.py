@@ -9,20 +9,16 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, LearnerOutputError, nodes_inputs_first, number, run_backward
-from .nb02 import describe_prev, name_nodes
+from ._base import Exercise, LearnerOutputError, kind, named, nodes_inputs_first, number, run_backward
+from .nb02 import describe_prev, name_nodes, prev_detail, prev_text
 
 NOTEBOOK = "05_tanh_neuron"
 
 
-def _reference_value():
-    from microgradlab.engine import Value
-    return Value
+PROVIDES = {"Value": "microgradlab.engine:Value"}  # resolved where the learner's code runs
 
 
-def _build_with(program, tanh):
-    Value = _reference_value()
-
+def _build_with(program, tanh, Value):
     def unary(name, x):
         if name != "tanh":
             raise ValueError(f"notebook 05 programs use only tanh, got {name}")
@@ -65,25 +61,40 @@ def _tanh_draw(rng):
 
 def _tanh_produce(case, names):
     program = case["program"]
-    nodes = _build_with(program, names["tanh"])
+    nodes = _build_with(program, names["tanh"], names["Value"])
     naming = name_nodes(nodes)
     facts = {}
     for op in program["ops"]:
         if op[1] == "tanh":
             node = nodes[op[0]]
             facts[f"{op[0]}._op"] = getattr(node, "_op", None)
-            facts[f"{op[0]}._prev"] = describe_prev(node, naming)
+            facts[f"{op[0]}._prev"] = describe_prev(node, naming, allow_set=True)
     out = nodes[program["output"]]
     values = {f"{n}.data": number(getattr(nodes[n], "data", None), f"{n}.data") for n in nodes}
+    detail = prev_detail(facts, _tanh_facts(case))
+    if any(k in detail for k in facts):
+        return {"values": values, "facts": facts, "detail": detail}
     run_backward(out)
     for name in program["leaves"]:
         values[f"{name}.grad"] = number(nodes[name].grad, f"{name}.grad")
-    return {"values": values, "facts": facts}
+    return {"values": values, "facts": facts, "detail": detail}
 
 
 def _tanh_facts(case):
     return {k: v for op in case["program"]["ops"] if op[1] == "tanh"
-            for k, v in ((f"{op[0]}._op", "tanh"), (f"{op[0]}._prev", [op[2]]))}
+            for k, v in ((f"{op[0]}._op", "tanh"), (f"{op[0]}._prev", prev_text([op[2]])))}
+
+
+def _tanh_where(case, key):
+    node, _, attribute = key.partition(".")
+    if attribute == "data":
+        made = P.producer_of(case["program"], node)
+        return f"Look at the value your tanh computes for `{made}`." if made else None
+    tanhs = [P.describe_op(op) for op in case["program"]["ops"] if op[1] == "tanh"]
+    return ("The gradient reaches `" + node + "` through your tanh (" + ", ".join(
+        f"`{t}`" for t in tanhs) + "): look at the _backward your tanh attaches to the new "
+        "Value. It must add (1 - t**2) * out.grad to the input's grad, with +=, where t is "
+        "the output's data and out.grad the output's own grad.")
 
 
 def _tanh_report(case, values, grads):
@@ -142,14 +153,21 @@ def _neuron_draw(rng):
     return cases
 
 
+def _tanh_graph(case, names):
+    program = case["program"]
+    nodes = _build_with(program, names["tanh"], names["Value"])
+    run_backward(nodes[program["output"]])
+    return nodes[program["output"]], nodes
+
+
 def _neuron_produce(case, names):
-    Value = _reference_value()
+    Value = names["Value"]
     xs = [Value(x) for x in case["xs"]]
     ws = [Value(w) for w in case["ws"]]
     b = Value(case["b"])
     out = names["neuron"](xs, ws, b)
     if not (hasattr(out, "data") and hasattr(out, "_prev")):
-        raise LearnerOutputError(f"neuron should return a Value, got {type(out).__name__}")
+        raise LearnerOutputError(f"neuron should return a Value, got {kind(out)}")
     values = {"neuron(xs, ws, b).data": number(out.data, "the neuron's output .data")}
     run_backward(out, stop=xs + ws + [b])
     for label, group in (("xs", xs), ("ws", ws)):
@@ -180,7 +198,12 @@ _register(Exercise(
         "The local derivative of tanh is 1 - tanh(x)**2: written with the OUTPUT, not the input.",
         "Use math.tanh(v.data) (it does not overflow for large |x|), make "
         "out = Value(t, (v,), 'tanh'), and in out._backward add (1 - t**2) * out.grad to v.grad.",
-    ), _tanh_fixed, _tanh_draw, _tanh_produce, report=_tanh_report, facts=_tanh_facts))
+    ), _tanh_fixed, _tanh_draw, _tanh_produce, report=_tanh_report, facts=_tanh_facts,
+    provides=PROVIDES, grapher=_tanh_graph, where=_tanh_where,
+    mistakes=named("tanh_derivative_of_input", "tanh_backward_missing", "hard_coded",
+                   assign_not_accumulate="your tanh's _backward assigns the input's grad: "
+                   "write v.grad += (1 - t**2) * out.grad, so a Value used again keeps its "
+                   "other shares.")))
 
 _register(Exercise(
     "ex05_neuron", NOTEBOOK, "A neuron", ("neuron",), (
@@ -188,5 +211,8 @@ _register(Exercise(
         "Build the sum with Value operations (so the graph is recorded) and apply YOUR tanh at the end.",
         "weighted = sum of w * x over zip(ws, xs); return tanh(weighted + b).",
     ), _neuron_fixed, _neuron_draw, _neuron_produce, report=_neuron_report,
-    variants=_neuron_variants,
+    variants=_neuron_variants, provides=PROVIDES, builds_on=("ex05_tanh",),
+    mistakes=named("forgot_tanh", "hard_coded"),
+    where=lambda case, key: ("Look at how your neuron combines ws, xs and b (every w * x, "
+                             "then + b, then your tanh)."),
     facts=lambda case: {"the output depends on every weight and the bias": True}))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, LearnerOutputError, number, numbers
+from ._base import Exercise, LearnerOutputError, named, number, numbers
 
 NOTEBOOK = "06_mlp"
 
@@ -101,29 +101,60 @@ def _mlp_draw(rng):
     return [_mlp_case(f"a random MLP({nin}, {nouts})", False, nin, nouts, params, xs, ys)]
 
 
-def _single(out, what):
-    """A layer of one neuron may return that neuron's Value or a one-element list."""
-    if isinstance(out, (list, tuple)):
-        if len(out) != 1:
-            raise LearnerOutputError(f"{what} should give one output, got a list of {len(out)}")
-        out = out[0]
-    return out
+def weight_positions(nin, nouts):
+    """Indices in parameters() order that hold weights (the others are biases)."""
+    sizes, positions, i = [nin, *nouts], [], 0
+    for layer in range(len(nouts)):
+        for _ in range(sizes[layer + 1]):
+            positions.extend(range(i, i + sizes[layer]))
+            i += sizes[layer] + 1
+    return positions
 
 
-def _mlp_produce(case, names):
-    model = names["MLP"](case["nin"], list(case["nouts"]))
+def build_model(MLP, case):
+    """The learner's MLP(nin, nouts) with its parameters set to the case's numbers.
+    Returns (model, parameters, the weights it started with)."""
+    model = MLP(case["nin"], list(case["nouts"]))
     params = list(model.parameters())
     if len(params) != len(case["params"]):
         raise LearnerOutputError(
             f"MLP({case['nin']}, {case['nouts']}).parameters() should list "
             f"{len(case['params'])} Values (weights and a bias per neuron), yours lists {len(params)}")
+    started = [number(getattr(params[i], "data", None), f"parameters()[{i}].data")
+               for i in weight_positions(case["nin"], case["nouts"])]
     for p, w in zip(params, case["params"]):
         p.data = w
         p.grad = 0.0
+    return model, params, started
+
+
+INIT_FACT = "a new MLP's weights are random numbers in [-1, 1], not all the same"
+ONE_VALUE_FACT = "an MLP with one output returns that Value itself, not a list"
+
+
+def _init_ok(started):
+    return all(-1.0 <= w <= 1.0 for w in started) and (len(started) < 2 or len(set(started)) > 1)
+
+
+def _mlp_produce(case, names):
+    model, params, started = build_model(names["MLP"], case)
+    facts = {INIT_FACT: _init_ok(started), ONE_VALUE_FACT: True}
+    detail = {INIT_FACT: "the weights of your new MLP start at "
+              + ", ".join(f"{w:.4g}" for w in sorted(set(started))[:4])
+              + (" ..." if len(set(started)) > 4 else "")
+              + ": draw each weight with random.uniform(-1, 1), as the notebook asks, so the "
+                "neurons of a layer start different (all equal, they would all learn the same)."}
     values = {}
     loss = None
     for k, (x, y) in enumerate(zip(case["xs"], case["ys"])):
-        out = _single(model(list(x)), f"MLP(...)({x})")
+        out = model(list(x))
+        if isinstance(out, (list, tuple)):
+            facts[ONE_VALUE_FACT] = False
+            detail[ONE_VALUE_FACT] = (
+                f"your MLP({case['nin']}, {case['nouts']}) returns a list of {len(out)} for one "
+                "input: the notebook's Layer returns the single Value itself when it has one "
+                "neuron (so a network with one output returns one Value).")
+            return {"values": values, "facts": facts, "detail": detail}
         values[f"model({x}).data"] = number(getattr(out, "data", None), f"model({x}).data")
         term = (out - y) ** 2
         loss = term if loss is None else loss + term
@@ -131,7 +162,7 @@ def _mlp_produce(case, names):
     loss.backward()
     for i, p in enumerate(params):
         values[f"parameters()[{i}].grad"] = number(p.grad, f"parameters()[{i}].grad")
-    return {"values": values}
+    return {"values": values, "facts": facts, "detail": detail}
 
 
 def _mlp_report(case, values, grads):
@@ -148,58 +179,57 @@ def _mlp_variants(case):
 
 
 # ---------------------------------------------------------------- ex06_training
-class HarnessModel:
-    """A small MLP made directly of microgradlab Values, for testing ``train``.
-
-    It has ``__call__`` and ``parameters()`` but deliberately NO ``zero_grad``:
-    ``train`` must reset the gradients itself.
-    """
-
-    def __init__(self, nin, nouts, params):
-        from microgradlab.engine import Value
-        self.sizes = [nin, *nouts]
-        self.params = [Value(float(p)) for p in params]
-
-    def __call__(self, x):
-        acts, p = list(x), 0
-        for layer in range(len(self.sizes) - 1):
-            last = layer == len(self.sizes) - 2
-            new = []
-            for _ in range(self.sizes[layer + 1]):
-                n_in = self.sizes[layer]
-                total = None
-                for i in range(n_in):
-                    term = self.params[p + i] * acts[i]
-                    total = term if total is None else total + term
-                act = total + self.params[p + n_in]
-                p += n_in + 1
-                new.append(act if last else act.tanh())
-            acts = new
-        return acts[0]
-
-    def parameters(self):
-        return list(self.params)
-
-
-def simulate_training(case, zero_grad=True, descend=True):
-    """The losses (and final parameters) a train loop produces, on floats.
+# train() is tested on the learner's own MLP, through the API notebook 06 teaches
+# (calling it, parameters(); zero_grad() if the learner's class has one).
+def simulate_training(case, zero_grad=True, descend=True, zero_after=False, mean=False):
+    """(losses, final parameters, final grads) of a training loop, on floats.
 
     ``zero_grad=False`` lets gradients pile up across steps; ``descend=False``
-    moves parameters up the gradient. Used by the checker to recognise mistakes.
+    moves parameters up the gradient; ``zero_after`` zeroes them after the
+    update instead of before backward; ``mean`` uses the mean squared error.
     """
     params = list(case["params"])
     names = [f"p{i}" for i in range(len(params))]
     carried = [0.0] * len(params)
     losses = []
+    scale = 1.0 / len(case["xs"]) if mean else 1.0
     for _ in range(case["steps"]):
         program = mlp_program(case["nin"], case["nouts"], params, case["xs"], case["ys"])
         values = P.evaluate(program)
         grads = P.gradients(program)
-        losses.append(values["loss"])
-        carried = [(0.0 if zero_grad else c) + grads[n] for c, n in zip(carried, names)]
+        losses.append(values["loss"] * scale)
+        carried = [(0.0 if zero_grad else c) + scale * grads[n] for c, n in zip(carried, names)]
         sign = -1.0 if descend else 1.0
         params = [p + sign * case["lr"] * g for p, g in zip(params, carried)]
-    return losses, params
+        if zero_after:
+            carried = [0.0] * len(params)
+    return losses, params, carried
+
+
+def training_report(case, losses, params, grads):
+    out = {f"losses[{i}]": v for i, v in enumerate(losses)}
+    out.update({f"model.parameters()[{i}].data after training": p for i, p in enumerate(params)})
+    out.update({f"model.parameters()[{i}].grad after training": g for i, g in enumerate(grads)})
+    return out
+
+
+def _training_pytorch(case, side):
+    params = list(case["params"])
+    names = [f"p{i}" for i in range(len(params))]
+    losses, grads = [], [0.0] * len(params)
+    for _ in range(case["steps"]):
+        program = mlp_program(case["nin"], case["nouts"], params, case["xs"], case["ys"])
+        values, all_grads = side.program(program)
+        losses.append(values["loss"])
+        grads = [all_grads[n] for n in names]
+        params = [p - case["lr"] * g for p, g in zip(params, grads)]
+    return training_report(case, losses, params, grads)
+
+
+def _training_candidates(case):
+    return {name: [training_report(case, *simulate_training(case, **how))] for name, how in (
+        ("no_zero_grad", dict(zero_grad=False)), ("gradient_ascent", dict(descend=False)),
+        ("zero_grad_after_update", dict(zero_after=True)), ("mean_not_sum", dict(mean=True)))}
 
 
 def _training_fixed():
@@ -223,20 +253,16 @@ def _training_draw(rng):
 
 
 def _training_produce(case, names):
-    model = HarnessModel(case["nin"], case["nouts"], case["params"])
+    model, params, _ = build_model(names["MLP"], case)  # the learner's own MLP
     xs = [list(x) for x in case["xs"]]
     losses = names["train"](model, xs, list(case["ys"]), case["steps"], case["lr"])
     losses = numbers(losses, "the list train returns", case["steps"])
     values = {f"losses[{i}]": v for i, v in enumerate(losses)}
-    for i, p in enumerate(model.parameters()):
+    for i, p in enumerate(params):
         values[f"model.parameters()[{i}].data after training"] = number(p.data, f"parameter {i}")
+    for i, p in enumerate(params):
+        values[f"model.parameters()[{i}].grad after training"] = number(p.grad, f"grad {i}")
     return {"values": values}
-
-
-def training_report(case, losses, params):
-    out = {f"losses[{i}]": v for i, v in enumerate(losses)}
-    out.update({f"model.parameters()[{i}].data after training": p for i, p in enumerate(params)})
-    return out
 
 
 _register(Exercise(
@@ -247,12 +273,17 @@ _register(Exercise(
         "output any number.",
         "parameters() collects layer by layer, neuron by neuron, each neuron's weights then its bias; "
         "MLP(nin, nouts) builds Layer(sizes[i], sizes[i+1], nonlin=i != last) for sizes = [nin] + nouts.",
-    ), _mlp_fixed, _mlp_draw, _mlp_produce, report=_mlp_report, variants=_mlp_variants))
+    ), _mlp_fixed, _mlp_draw, _mlp_produce, report=_mlp_report, variants=_mlp_variants,
+    facts=lambda case: {INIT_FACT: True, ONE_VALUE_FACT: True},
+    mistakes=named("last_layer_tanh", "no_hidden_tanh", "hard_coded")))
 
 _register(Exercise(
-    "ex06_training", NOTEBOOK, "The training loop", ("train",), (
+    "ex06_training", NOTEBOOK, "The training loop", ("train", "MLP"), (
         "One training step: forward, loss, backward, update. Repeat.",
         "Gradients ADD UP across backward calls: reset every parameter's grad to 0 before backward.",
         "In each step: loss = sum((model(x) - y)**2 for x, y), set p.grad = 0 for every p in "
         "model.parameters(), loss.backward(), then p.data -= lr * p.grad; record loss.data.",
-    ), _training_fixed, _training_draw, _training_produce))
+    ), _training_fixed, _training_draw, _training_produce, pytorch=_training_pytorch,
+    candidates=_training_candidates, builds_on=("ex06_mlp",),
+    mistakes=named("no_zero_grad", "zero_grad_after_update", "gradient_ascent", "mean_not_sum",
+                   "hard_coded")))

@@ -265,7 +265,7 @@ def gradients(program, rule=None, accumulate=True, seed=1.0, walk="reverse_topol
 
     rule(op, values) -> local derivatives replaces :func:`local_derivatives`
     (to simulate a wrong chain-rule step); ``accumulate=False`` writes ``=``
-    instead of ``+=``; ``seed`` is the output's starting grad (0.0 = forgot to
+    instead of ``+=`` (a set of op names: only those ops assign); ``seed`` is the output's starting grad (0.0 = forgot to
     seed); ``walk`` chooses the order the steps run in:
 
     * ``"reverse_topological"`` -- correct: every node after all its consumers;
@@ -285,8 +285,9 @@ def gradients(program, rule=None, accumulate=True, seed=1.0, walk="reverse_topol
         if op is None:
             return
         g = grads[name]
+        adds = accumulate if isinstance(accumulate, bool) else op[1] not in accumulate
         for arg, local in zip(node_args(op), rule(op, values)):
-            grads[arg] = grads[arg] + local * g if accumulate else local * g
+            grads[arg] = grads[arg] + local * g if adds else local * g
 
     order = topological_names(program)
     if walk == "reverse_topological":
@@ -433,3 +434,27 @@ def chain_program(depth, start=0.5):
         ops.append([f"n{i}", *op])
         prev = f"n{i}"
     return {"leaves": {"x": start}, "ops": ops, "output": prev}
+
+
+_OP_TEXT = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
+            "neg": "-{0}", "pow": "{0} ** {1}", "radd": "{0} + {1}", "rsub": "{0} - {1}",
+            "rmul": "{0} * {1}", "rdiv": "{0} / {1}", "addc": "{0} + {1}", "subc": "{0} - {1}",
+            "mulc": "{0} * {1}", "divc": "{0} / {1}"}
+
+
+def describe_op(op):
+    """One op as the learner would write it: ``"s = x * x"``, ``"t = tanh(d)"``."""
+    name, kind, *args = op
+    if kind in _OP_TEXT:
+        return f"{name} = " + _OP_TEXT[kind].format(*args)
+    return f"{name} = {kind}({', '.join(str(a) for a in args)})"
+
+
+def users_of(program, node):
+    """The ops that read ``node``, as text (``["s = x * x", "t = s + x"]``)."""
+    return [describe_op(op) for op in program["ops"] if node in node_args(op)]
+
+
+def producer_of(program, node):
+    """The op that computes ``node`` as text, or None for a leaf."""
+    return next((describe_op(op) for op in program["ops"] if op[0] == node), None)
