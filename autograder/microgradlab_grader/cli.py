@@ -21,7 +21,6 @@ import argparse
 import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 DEFAULT_SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"

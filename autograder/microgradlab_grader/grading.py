@@ -26,7 +26,6 @@ Statuses (a row that is not ``graded`` has an empty score, never a 0):
 from __future__ import annotations
 
 import copy
-import json
 import os
 import shutil
 import signal
