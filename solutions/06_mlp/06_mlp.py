@@ -574,7 +574,7 @@ except NotImplementedError:
 # moon" when it is below 0, "lower moon" when above.
 
 # %%
-moons_X, moons_labels = make_moons(n_samples=60, noise=0.1, seed=0)
+moons_X, moons_labels = (a.tolist() for a in make_moons(n_samples=60, noise=0.1, random_state=0))
 moons_y = [2.0 * label - 1.0 for label in moons_labels]  # 0/1 -> -1/+1
 
 fig, ax = plt.subplots(figsize=(5, 3.5))
