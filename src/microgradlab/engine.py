@@ -89,7 +89,7 @@ _new_object = object.__new__
 
 
 # _PAUSING_THE_COLLECTOR: why the calls that build or walk many nodes at once
-# (backward, linear, sum, and a network's __call__ in nn) switch Python's cyclic
+# (backward, linear, and a network's __call__ in nn) switch Python's cyclic
 # garbage collector off while they run.
 #
 # Every new node is an object the collector tracks. Each time 700 more have
