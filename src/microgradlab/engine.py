@@ -99,7 +99,9 @@ _new_object = object.__new__
 # the length of one call lets the scans that would have fallen inside it merge
 # into one, after the call: fewer, larger collections instead of many small
 # ones, and objects that died during the call (backward's bookkeeping) are
-# never scanned at all. The collector's state is the user's: each of these
+# never scanned at all. Measured on micrograd's demo loop the gain is modest
+# (the collector's CPU time fell by about a seventh): a node that is still alive
+# still gets scanned once, after the call. The collector's state is the user's: each of these
 # calls puts it back as it found it, on every way out (try/finally), and a
 # call nested in another leaves it to the outer one.
 
