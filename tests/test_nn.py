@@ -60,9 +60,11 @@ def test_parameters_order_layer_neuron_weights_then_bias():
 
 def test_hidden_layers_use_relu_and_the_last_layer_is_linear():
     model = MLP(2, [4, 4, 1], seed=0)
-    assert [layer.neurons[0].nonlin for layer in model.layers] == ["relu", "relu", "linear"]
+    assert [layer.neurons[0].activation for layer in model.layers] == ["relu", "relu", "linear"]
+    assert [layer.neurons[0].nonlin for layer in model.layers] == [True, True, False]
     assert model([0.3, -0.2])._op == "linear"
-    assert MLP(2, [4, 1], nonlin="tanh", seed=0).layers[0].neurons[0].nonlin == "tanh"
+    tanh_neuron = MLP(2, [4, 1], nonlin="tanh", seed=0).layers[0].neurons[0]
+    assert tanh_neuron.activation == "tanh" and tanh_neuron.nonlin is True
 
 
 def _torch_mlp_forward(model, x, params):
@@ -76,7 +78,7 @@ def _torch_mlp_forward(model, x, params):
             b = next(it)
             z = b + (w * h).sum()
             outs.append({"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-                         "linear": lambda t: t}[neuron.nonlin](z))
+                         "linear": lambda t: t}[neuron.activation](z))
         h = torch.stack(outs)
     return h[0]
 
@@ -103,8 +105,40 @@ def test_layer_of_several_neurons_returns_a_list():
 
 
 def test_neuron_micrograd_nonlin_flag():
-    assert Neuron(2, nonlin=True, seed=0).nonlin == "relu"
-    assert Neuron(2, nonlin=False, seed=0).nonlin == "linear"
+    relu, linear = Neuron(2, nonlin=True, seed=0), Neuron(2, nonlin=False, seed=0)
+    assert relu.nonlin is True and relu.activation == "relu"
+    assert linear.nonlin is False and linear.activation == "linear"
+
+
+def test_setting_nonlin_switches_the_neuron_as_in_micrograd():
+    n = Neuron(1, seed=0)
+    n.w[0].data = -1.0
+    assert n([1.0]).data == 0.0  # relu(-1)
+    n.nonlin = False
+    assert n.activation == "linear" and n([1.0]).data == -1.0
+    n.nonlin = True
+    assert n.activation == "relu"
+    t = Neuron(1, nonlin="tanh", seed=0)
+    t.nonlin = True  # keeps the named non-linearity it already has
+    assert t.activation == "tanh"
+
+
+def test_network_calls_restore_the_garbage_collector_state():
+    import gc
+
+    model = MLP(2, [3, 1], seed=0)
+    assert gc.isenabled()
+    model([1.0, 2.0]).backward()
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        model([1.0])  # wrong size: raised inside the call
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        model([1.0, 2.0]).backward()
+        assert not gc.isenabled(), "a user's disabled collector stays disabled"
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize(

@@ -473,7 +473,7 @@ except NotImplementedError:
 # as "upper moon" when it is below 0, "lower moon" when above.
 
 # %%
-moons_X, moons_labels = make_moons(n_samples=100, noise=0.1, seed=0)
+moons_X, moons_labels = make_moons(n_samples=100, noise=0.1, random_state=0)
 moons_X = [[float(a), float(b)] for a, b in moons_X]  # plain floats, whatever make_moons returns
 moons_y = [2.0 * float(label) - 1.0 for label in moons_labels]  # 0/1 -> -1/+1
 

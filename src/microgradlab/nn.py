@@ -6,9 +6,10 @@ biases). Training nudges every parameter a little against its gradient.
 
 from __future__ import annotations
 
+import gc
 import random
 
-from .engine import Value
+from .engine import Value, _values
 
 __all__ = [
     "Module", "Neuron", "Layer", "MLP", "SGD",
@@ -24,7 +25,7 @@ def _nonlin_name(nonlin):
         return "relu"
     if nonlin is False or nonlin is None:
         return "linear"
-    if nonlin not in _NONLINEARITIES:
+    if not isinstance(nonlin, str) or nonlin not in _NONLINEARITIES:
         raise ValueError(f"nonlin must be one of {_NONLINEARITIES} or True/False, got {nonlin!r}")
     return nonlin
 
@@ -51,29 +52,58 @@ class Module:
 
 
 class Neuron(Module):
-    """out = nonlin(w . x + b), with weights drawn uniformly from [-1, 1] and b = 0."""
+    """out = nonlin(w . x + b), with weights drawn uniformly from [-1, 1] and b = 0.
+
+    ``nonlin`` is micrograd's flag: True when the neuron applies a
+    non-linearity, False for a linear neuron (code written for micrograd tests
+    ``if self.nonlin``). ``activation`` names which one: "relu" (what
+    ``nonlin=True`` means), "tanh", "sigmoid" or "linear".
+    """
 
     def __init__(self, nin, nonlin=True, *, seed=None, rng=None):
         rng = _make_rng(seed, rng)
         self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
         self.b = Value(0.0)
-        self.nonlin = _nonlin_name(nonlin)
+        self.activation = _nonlin_name(nonlin)
+
+    @property
+    def nonlin(self):
+        """True exactly when the neuron is non-linear (a bool, as in micrograd)."""
+        return self.activation != "linear"
+
+    @nonlin.setter
+    def nonlin(self, value):
+        # micrograd code may switch a neuron with ``n.nonlin = False``; True
+        # keeps a named non-linearity the neuron already has.
+        if value is True and self.activation != "linear":
+            return
+        self.activation = _nonlin_name(value)
 
     def __call__(self, x):
         if len(x) != len(self.w):
             raise ValueError(f"this neuron takes {len(self.w)} inputs, got {len(x)}")
-        # One 'linear' node for b + w.x: same numbers as a chain of * and +,
-        # but 1 node instead of 2n, which makes training several times faster.
-        act = Value.linear(self.w, x, self.b)
-        if self.nonlin == "linear":
-            return act
-        return getattr(act, self.nonlin)()
+        collecting = gc.isenabled()
+        try:
+            gc.disable()  # as in Value.backward: see engine._PAUSING_THE_COLLECTOR
+            # One 'linear' node for b + w.x: same numbers as a chain of * and +,
+            # but 1 node instead of 2n, which makes training several times faster.
+            act = Value.linear(self.w, x, self.b)
+            activation = self.activation
+            if activation == "linear":
+                return act
+            if activation == "relu":
+                return act.relu()
+            return getattr(act, activation)()
+        finally:
+            if collecting:
+                gc.enable()
 
     def parameters(self):
         return self.w + [self.b]
 
     def __repr__(self):
-        return f"{self.nonlin.capitalize() if self.nonlin != 'relu' else 'ReLU'}Neuron({len(self.w)})"
+        name = {"relu": "ReLU", "linear": "Linear"}.get(self.activation, self.activation.capitalize())
+        return f"{name}Neuron({len(self.w)})"
 
 
 class Layer(Module):
@@ -84,7 +114,17 @@ class Layer(Module):
         self.neurons = [Neuron(nin, nonlin, rng=rng) for _ in range(nout)]
 
     def __call__(self, x):
-        out = [n(x) for n in self.neurons]
+        collecting = gc.isenabled()
+        try:
+            gc.disable()  # as in Value.backward: see engine._PAUSING_THE_COLLECTOR
+            # Check and wrap the inputs once for all neurons, not once per neuron.
+            # A Neuron subclass with its own __call__ gets x exactly as given.
+            checked = _values(x)
+            out = [n(checked) if type(n).__call__ is _plain_neuron_call else n(x)
+                   for n in self.neurons]
+        finally:
+            if collecting:
+                gc.enable()
         return out[0] if len(out) == 1 else out
 
     def parameters(self):
@@ -92,6 +132,9 @@ class Layer(Module):
 
     def __repr__(self):
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+_plain_neuron_call = Neuron.__call__
 
 
 class MLP(Module):
@@ -110,8 +153,14 @@ class MLP(Module):
         ]
 
     def __call__(self, x):
-        for layer in self.layers:
-            x = layer(x)
+        collecting = gc.isenabled()
+        try:
+            gc.disable()  # as in Value.backward: see engine._PAUSING_THE_COLLECTOR
+            for layer in self.layers:
+                x = layer(x)
+        finally:
+            if collecting:
+                gc.enable()
         return x
 
     def parameters(self):
