@@ -21,6 +21,7 @@ one ``microgradlab grade`` run, and one nbgrader course of two notebooks.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -210,7 +211,8 @@ def nbgrader_points(tmp_path_factory, jupyter_env):
         dest = course / "autograder" / "submitted" / entry.id / entry.notebook / f"{entry.notebook}.ipynb"
         dest.parent.mkdir(parents=True)
         nbformat.write(handed_in(entry), str(dest))
-    run = {"cwd": course / "autograder", "capture_output": True, "text": True}
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # alembic
+    run = {"cwd": course / "autograder", "capture_output": True, "text": True, "env": env}
     for name in names:
         subprocess.run([str(VENV_BIN / "nbgrader"), "generate_assignment", name, "--force"],
                        check=True, **run)

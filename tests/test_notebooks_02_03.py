@@ -14,6 +14,8 @@ import math
 import jupytext
 import nbformat
 import pytest
+
+from microgradlab.checking import visible
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 SOURCES = {
@@ -62,7 +64,7 @@ def visible_test_cells(repo_root, name):
 
 
 def run_cells(sources):
-    namespace = {"math": math, "central_difference": central_difference}
+    namespace = {"math": math, "central_difference": central_difference, "visible": visible}
     for source in sources:
         exec(compile(source, "<notebook cell>", "exec"), namespace)
     return namespace

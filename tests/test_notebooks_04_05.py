@@ -15,6 +15,8 @@ import re
 import jupytext
 import nbformat
 import pytest
+
+from microgradlab.checking import visible
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from microgradlab import Value
@@ -65,7 +67,7 @@ def solution_cells(repo_root, name):
 def answers_namespace(repo_root, name, replace=None):
     """Run the reference answers of a notebook; replace = (grade_id, old, new) plants a mistake."""
     solution = solution_cells(repo_root, name)
-    namespace = {"math": math, "Value": Value}
+    namespace = {"math": math, "Value": Value, "visible": visible}
     for grade_id in ANSWERS[name]:
         source = solution[grade_id]
         if replace and replace[0] == grade_id:
