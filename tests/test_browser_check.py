@@ -60,10 +60,11 @@ def click_and_read(page, expected):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
-def test_editing_and_rerunning_the_answer_cell_changes_the_verdict(lab_server, tmp_path):
+def test_editing_and_rerunning_the_answer_cell_changes_the_verdict(lab_server):
     sync_api = pytest.importorskip("playwright.sync_api")
     url, _, log_path = lab_server
-    nbformat.write(notebook(), tmp_path / "lab-root" / NAME)
+    # The server's root folder sits beside its log (test_browser's lab_server fixture).
+    nbformat.write(notebook(), log_path.parent / "lab-root" / NAME)
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
