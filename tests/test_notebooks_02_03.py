@@ -1,8 +1,12 @@
 """Notebooks 02 (the Value object) and 03 (operations): their visible tests and their stubs.
 
-Most tests run the notebook cells in this process (no kernel): the reference answer must
-pass the visible tests, and each realistic mistake must fail them with a message that points
-at that mistake. Two kernel tests execute the notebooks as nbgrader would hand them out.
+Most tests run the notebook cells in this process (no kernel). A graded cell runs
+`visible(exercise_id, ...)` (the cases the notebook shows, judged by the same verdict as the
+hidden tests) and then, hidden from learners, `verify(...)`. The reference answer must pass
+the visible block, and each realistic mistake must fail it with a message that names what is
+off (the node, attribute or op) in the learner's terms; a mistake that only hidden cases can
+show must fail the whole graded cell. Two kernel tests execute the notebooks as nbgrader would
+hand them out.
 """
 from __future__ import annotations
 from conftest import errors_and_stderr, execute_notebook
@@ -15,7 +19,7 @@ import jupytext
 import nbformat
 import pytest
 
-from microgradlab.checking import visible
+from microgradlab.checking import verify, visible
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 SOURCES = {
@@ -63,8 +67,14 @@ def visible_test_cells(repo_root, name):
     return cells_by_grade_id(nb)
 
 
+def graded_cells(repo_root, name):
+    """grade_id -> source of the reference notebook's cells, hidden tests included."""
+    return cells_by_grade_id(read_notebook(repo_root, name))
+
+
 def run_cells(sources):
-    namespace = {"math": math, "central_difference": central_difference, "visible": visible}
+    namespace = {"math": math, "central_difference": central_difference, "visible": visible,
+                 "verify": verify}
     for source in sources:
         exec(compile(source, "<notebook cell>", "exec"), namespace)
     return namespace
@@ -73,24 +83,27 @@ def run_cells(sources):
 # ----------------------------------------------------------------------------------------
 # notebook 02
 # ----------------------------------------------------------------------------------------
-def test_02_reference_answer_passes_visible_tests(repo_root):
+def test_02_reference_answer_passes_visible_tests(repo_root, capsys):
     cells = visible_test_cells(repo_root, "02_value")
-    namespace = run_cells([cells["ex02_value_answer"], cells["ex02_value"]])
-    d = namespace["d"]
-    assert (d.data, d._op, [child.data for child in d._prev]) == (4.0, "+", [-6.0, 10.0])
+    assert 'visible("ex02_value"' in cells["ex02_value"]
+    run_cells([cells["ex02_value_answer"], cells["ex02_value"]])
+    assert "Visible tests passed." in capsys.readouterr().out
 
 
 MISTAKES_02 = [
-    # (what the learner did, replace this, with this, words the failure message must contain)
-    ("children kept in a set", "self._prev = tuple(_children)", "self._prev = set(_children)", "tuple"),
-    ("grad starts at None", "self.grad = 0.0", "self.grad = None", "start at 0.0"),
+    # (what the learner did, replace this, with this, parts the failure message must contain)
+    ("children kept in a set", "self._prev = tuple(_children)", "self._prev = set(_children)",
+     ["`e._prev` is {a, b}, a set", "(a, b)", "tuple"]),
+    ("grad starts at None", "self.grad = 0.0", "self.grad = None", ["a.grad", "a number", "None"]),
     ("children in the wrong order",
      'Value(self.data * other.data, (self, other), "*")',
-     'Value(self.data * other.data, (other, self), "*")', "in that order"),
+     'Value(self.data * other.data, (other, self), "*")',
+     ["`e._prev` is (b, a)", "it should be (a, b)", "operand order"]),
     ("+ changes its left input",
      'return Value(self.data + other.data, (self, other), "+")',
-     'self.data += other.data\n        return Value(self.data, (self, other), "+")', "NEW Value"),
-    ("wrong op string", '(self, other), "*")', '(self, other), "mul")', "'*'"),
+     'self.data += other.data\n        return Value(self.data, (self, other), "+")',
+     ["`e.data` is 4", "it should be -6"]),
+    ("wrong op string", '(self, other), "*")', '(self, other), "mul")', ["`e._op` is 'mul'", "'*'"]),
 ]
 
 
@@ -99,9 +112,13 @@ def test_02_visible_tests_catch_mistake(repo_root, mistake, old, new, words):
     cells = visible_test_cells(repo_root, "02_value")
     answer = read_answer(repo_root, "02_value", "ex02_value_answer")
     assert old in answer, f"the reference answer no longer contains {old!r}; update this test"
-    with pytest.raises(AssertionError, match=None) as failure:
+    with pytest.raises(AssertionError) as failure:
         run_cells([answer.replace(old, new), cells["ex02_value"]])
-    assert words in str(failure.value), f"{mistake}: message was {failure.value}"
+    message = str(failure.value)
+    assert message.startswith("case '"), f"{mistake}: the message should name the case: {message}"
+    for part in words:
+        assert part in message, f"{mistake}: {part!r} not in the message {message}"
+    assert "should hold" not in message and "{'" not in message, message
 
 
 def read_answer(repo_root, name, grade_id):
@@ -162,52 +179,66 @@ def test_03_pow_rejects_a_value_exponent_with_a_clear_error(repo_root):
         Value(2.0) ** Value(3.0)
 
 
+HIDDEN = "hidden"  # caught only by the hidden cases of the graded cell (verify)
+
 MISTAKES_03 = [
-    # (mistake, answer cell, old, new, graded cell, words in the message)
+    # (mistake, answer cell, old, new, graded cell, parts of the message, where it is caught)
+    # `=` in +: no shown case of ex03_add_mul uses a Value twice (those are hidden cases), so
+    # the visible block passes and the hidden `verify` must fail the graded cell.
     ("= instead of += in add", "ex03_add_mul_answer",
      "self.grad += 1.0 * out.grad\n        other.grad += 1.0 * out.grad",
-     "self.grad = 1.0 * out.grad\n        other.grad = 1.0 * out.grad", "ex03_add_mul", "+="),
+     "self.grad = 1.0 * out.grad\n        other.grad = 1.0 * out.grad", "ex03_add_mul",
+     ["a + a", "`a.grad` is 1", "assign_not_accumulate", "+="], HIDDEN),
     ("mul uses its own data", "ex03_add_mul_answer",
      "self.grad += other.data * out.grad  # the OTHER factor\n        other.grad += self.data",
-     "self.grad += self.data * out.grad\n        other.grad += other.data", "ex03_add_mul", "OTHER factor"),
+     "self.grad += self.data * out.grad\n        other.grad += other.data", "ex03_add_mul",
+     ["`a.grad` is 2, it should be -3", "mul_uses_own_data", "OTHER factor"], "visible"),
     ("mul ignores out.grad", "ex03_add_mul_answer",
      "self.grad += other.data * out.grad  # the OTHER factor\n        other.grad += self.data * out.grad",
-     "self.grad += other.data\n        other.grad += self.data", "ex03_add_mul", "by out.grad"),
+     "self.grad += other.data\n        other.grad += self.data", "ex03_add_mul",
+     ["out.grad = 0.5", "`a.grad` is -3, it should be -1.5", "_backward of `out = a * b`"], "visible"),
     ("sub signs flipped", "ex03_sub_neg_answer",
      "self.grad += 1.0 * out.grad\n        other.grad += -1.0 * out.grad",
-     "self.grad += -1.0 * out.grad\n        other.grad += 1.0 * out.grad", "ex03_sub_neg", "signs are swapped"),
+     "self.grad += -1.0 * out.grad\n        other.grad += 1.0 * out.grad", "ex03_sub_neg",
+     ["`a.grad` is -1, it should be 1", "`b.grad` is 1", "sub_sign_flipped"], "visible"),
     ("rsub reversed", "ex03_sub_neg_answer", "return Value(other) - self", "return self - Value(other)",
-     "ex03_sub_neg", "order is reversed"),
+     "ex03_sub_neg", ["1.0 - a", "`out.data` is 1, it should be -1", "__rsub__", "order is reversed"],
+     "visible"),
     ("neg derivative +1", "ex03_sub_neg_answer", "self.grad += -1.0 * out.grad\n", "self.grad += out.grad\n",
-     "ex03_sub_neg", "a.grad should be -1"),
+     "ex03_sub_neg", ["out = -a", "`a.grad` is 1, it should be -1", "_backward of `out = -a`"], "visible"),
     ("pow missing the -1", "ex03_div_pow_answer", "self.data ** (k - 1)", "self.data ** k",
-     "ex03_div_pow", "forget the - 1"),
+     "ex03_div_pow", ["a ** 3", "`a.grad` is 24, it should be 12", "pow_missing_minus_one", "k - 1"],
+     "visible"),
     ("rtruediv reversed", "ex03_div_pow_answer", "return Value(other) / self", "return self / Value(other)",
-     "ex03_div_pow", "order is reversed"),
+     "ex03_div_pow", ["1.0 / a", "`out.data` is 2, it should be 0.5", "__rtruediv__", "order is reversed"],
+     "visible"),
     ("div: wrong sign for b", "ex03_div_pow_answer", "(-self.data / other.data**2)",
-     "(self.data / other.data**2)", "ex03_div_pow", "-a/b**2"),
+     "(self.data / other.data**2)", "ex03_div_pow",
+     ["`b.grad` is 0.75, it should be -0.75", "_backward of `out = a / b`"], "visible"),
+    # No wrapping of plain numbers: the shown cases of ex03_add_mul combine two Values only,
+    # so the visible block passes; the hidden `a + 3.0` case must fail the graded cell.
+    ("missing wrapping of plain numbers", "ex03_add_mul_answer",
+     "    other = other if isinstance(other, Value) else Value(other)\n", "", "ex03_add_mul",
+     ["a + 3.0", "AttributeError", "'float' object has no attribute 'data'"], HIDDEN),
 ]
 
 
 @pytest.mark.parametrize(
-    "mistake, answer, old, new, graded, words", MISTAKES_03, ids=[m[0] for m in MISTAKES_03]
+    "mistake, answer, old, new, graded, words, caught", MISTAKES_03, ids=[m[0] for m in MISTAKES_03]
 )
-def test_03_visible_tests_catch_mistake(repo_root, mistake, answer, old, new, graded, words):
-    cells = visible_test_cells(repo_root, "03_operations")
+def test_03_graded_cells_catch_mistake(repo_root, mistake, answer, old, new, graded, words, caught):
     namespace = notebook_03_namespace(repo_root, replace=(answer, old, new))
+    if caught == HIDDEN:
+        cell = graded_cells(repo_root, "03_operations")[graded]
+        assert "### BEGIN HIDDEN TESTS" in cell and f'verify("{graded}"' in cell
+    else:
+        cell = visible_test_cells(repo_root, "03_operations")[graded]
     with pytest.raises(AssertionError) as failure:
-        exec(compile(cells[graded], graded, "exec"), namespace)
-    assert words in str(failure.value), f"{mistake}: message was {failure.value}"
-
-
-def test_03_missing_wrapping_fails_the_add_mul_tests(repo_root):
-    cells = visible_test_cells(repo_root, "03_operations")
-    namespace = notebook_03_namespace(
-        repo_root,
-        replace=("ex03_add_mul_answer", "    other = other if isinstance(other, Value) else Value(other)\n", ""),
-    )
-    with pytest.raises(AttributeError, match="data"):
-        exec(compile(cells["ex03_add_mul"], "ex03_add_mul", "exec"), namespace)
+        exec(compile(cell, graded, "exec"), namespace)
+    message = str(failure.value)
+    for part in words:
+        assert part in message, f"{mistake}: {part!r} not in the message {message}"
+    assert "should hold" not in message and "{'" not in message, message
 
 
 # ----------------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
 """Notebooks 04 (backward) and 05 (tanh and the neuron): their visible tests and their stubs.
 
-Most tests run notebook cells in this process (no kernel): the reference answers must pass
-the visible tests, and each realistic mistake must fail them with a message that points at
-that mistake. Kernel tests execute the notebooks as written and as nbgrader hands them out.
+Most tests run notebook cells in this process (no kernel). A graded cell runs
+`visible(exercise_id, ...)` (the cases the notebook shows, judged by the same verdict as the
+hidden tests) and then, hidden from learners, `verify(...)`. The reference answers must pass
+the visible block, and each realistic mistake must fail it with a message that names what is
+off (the key, node or op) in the learner's terms; a mistake that by design only hidden cases
+show (tanh overflow far out, a neuron reading only its first inputs) must fail the whole
+graded cell. Kernel tests execute the notebooks as written and as nbgrader hands them out.
 """
 from __future__ import annotations
 from conftest import errors_and_stderr, execute_notebook
@@ -16,7 +20,7 @@ import jupytext
 import nbformat
 import pytest
 
-from microgradlab.checking import visible
+from microgradlab.checking import verify, visible
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from microgradlab import Value
@@ -67,7 +71,7 @@ def solution_cells(repo_root, name):
 def answers_namespace(repo_root, name, replace=None):
     """Run the reference answers of a notebook; replace = (grade_id, old, new) plants a mistake."""
     solution = solution_cells(repo_root, name)
-    namespace = {"math": math, "Value": Value, "visible": visible}
+    namespace = {"math": math, "Value": Value, "visible": visible, "verify": verify}
     for grade_id in ANSWERS[name]:
         source = solution[grade_id]
         if replace and replace[0] == grade_id:
@@ -77,16 +81,22 @@ def answers_namespace(repo_root, name, replace=None):
     return namespace
 
 
-def run_graded(repo_root, name, graded, namespace):
-    exec(compile(visible_tests(repo_root, name)[graded], graded, "exec"), namespace)
+def run_graded(repo_root, name, graded, namespace, hidden=False):
+    """Run a graded cell: its visible block, or (hidden=True) the whole cell with verify."""
+    cell = (solution_cells if hidden else visible_tests)(repo_root, name)[graded]
+    if hidden:
+        assert "### BEGIN HIDDEN TESTS" in cell and f'verify("{graded}"' in cell
+    exec(compile(cell, graded, "exec"), namespace)
 
 
 GRADED = [(name, a.removesuffix("_answer")) for name, answers in ANSWERS.items() for a in answers]
 
 
 @pytest.mark.parametrize("name, graded", GRADED, ids=[g for _, g in GRADED])
-def test_reference_answer_passes_visible_tests(repo_root, name, graded):
+def test_reference_answer_passes_visible_tests(repo_root, name, graded, capsys):
+    assert f'visible("{graded}"' in visible_tests(repo_root, name)[graded]
     run_graded(repo_root, name, graded, answers_namespace(repo_root, name))
+    assert "Visible tests passed." in capsys.readouterr().out
 
 
 RECURSIVE_ORDER = '''
@@ -116,49 +126,75 @@ def tanh(v):
     return out
 '''
 
+HIDDEN = "hidden"  # caught only by the hidden cases of the graded cell (verify)
+
 MISTAKES = [
-    # (mistake, notebook, answer cell, old (None: whole cell), new, graded cell, words in the message)
+    # (mistake, notebook, answer cell, old (None: whole cell), new, graded cell,
+    #  parts of the message, where it is caught)
     ("by_hand: dL_da uses its own factor", "04_backward", "ex04_by_hand_answer",
-     "dL_da = dL_de * b", "dL_da = dL_de * a", "ex04_by_hand", "dL_da should be -10.0"),
+     "dL_da = dL_de * b", "dL_da = dL_de * a", "ex04_by_hand",
+     ["course example", "`dL_da` is 15, it should be -10"], "visible"),
     ("by_hand: dL_dd forgets it is the other factor", "04_backward", "ex04_by_hand_answer",
-     "dL_dd = dL_dL * f", "dL_dd = dL_dL * d", "ex04_by_hand", "the other factor, f"),
+     "dL_dd = dL_dL * f", "dL_dd = dL_dL * d", "ex04_by_hand",
+     ["`dL_dd` is -2, it should be 5", "`dL_de` is -2"], "visible"),
+    # L typed in: right on the course example, so the second shown case catches it.
     ("by_hand: a typed-in number", "04_backward", "ex04_by_hand_answer",
-     "L = d * f\n", "L = -10.0\n", "ex04_by_hand", "instead of typing in numbers"),
+     "L = d * f\n", "L = -10.0\n", "ex04_by_hand",
+     ["a=1, b=2, c=3, f=4", "`L` is -10, it should be 20"], "visible"),
     ("order: recursion", "04_backward", "ex04_topological_order_answer",
-     None, RECURSIVE_ORDER, "ex04_topological_order", "RecursionError"),
+     None, RECURSIVE_ORDER, "ex04_topological_order",
+     ["2,000-deep chain", "RecursionError", "recursion_too_deep", "stack"], "visible"),
     ("order: no visited check", "04_backward", "ex04_topological_order_answer",
-     "visited.add(node)", "pass", "ex04_topological_order", "more than once"),
+     "visited.add(node)", "pass", "ex04_topological_order",
+     ["b used twice", "more than once", "visited"], "visible"),
     ("order: output first", "04_backward", "ex04_topological_order_answer",
-     "    return order\n", "    return order[::-1]\n", "ex04_topological_order", "before its"),
+     "    return order\n", "    return order[::-1]\n", "ex04_topological_order",
+     ["ab comes before its input a", "end with the output"], "visible"),
     ("backward: no seed", "04_backward", "ex04_backward_answer",
-     "root.grad = 1.0", "pass", "ex04_backward", "set root.grad = 1.0"),
+     "root.grad = 1.0", "pass", "ex04_backward",
+     ["`a.grad` is 0, it should be -10", "output_not_seeded", "1.0"], "visible"),
     ("backward: forward order", "04_backward", "ex04_backward_answer",
-     "in reversed(order)", "in order", "ex04_backward", "backwards"),
+     "in reversed(order)", "in order", "ex04_backward",
+     ["`a.grad` is 0, it should be -10", "not_reversed", "in reverse"], "visible"),
+    # The textbook formula overflows only far out (abs(x) ~ 1e4), a hidden case by design:
+    # the visible block passes, the hidden verify must fail the graded cell.
     ("tanh: textbook formula overflows", "05_tanh_neuron", "ex05_tanh_answer",
-     None, TEXTBOOK_TANH, "ex05_tanh", "stable form"),
+     None, TEXTBOOK_TANH, "ex05_tanh", ["v = 1e4", "OverflowError", "`tanh`"], HIDDEN),
     ("tanh: = instead of +=", "05_tanh_neuron", "ex05_tanh_answer",
-     "v.grad += ", "v.grad = ", "ex05_tanh", "+="),
+     "v.grad += ", "v.grad = ", "ex05_tanh",
+     ["x used twice", "`x.grad` is 0.2745410885", "assign_not_accumulate", "+="], "visible"),
     ("tanh: derivative of the input", "05_tanh_neuron", "ex05_tanh_answer",
-     "(1.0 - out.data**2)", "(1.0 - v.data**2)", "ex05_tanh", "not the input"),
+     "(1.0 - out.data**2)", "(1.0 - v.data**2)", "ex05_tanh",
+     ["`v.grad` is 0.75", "tanh_derivative_of_input", "OUTPUT"], "visible"),
     ("tanh: _backward never attached", "05_tanh_neuron", "ex05_tanh_answer",
-     "out._backward = _backward", "pass", "ex05_tanh", "out._backward = _backward"),
+     "out._backward = _backward", "pass", "ex05_tanh",
+     ["`v.grad` is 0,", "tanh_backward_missing", "out._backward = _backward"], "visible"),
     ("neuron: the engine's tanh", "05_tanh_neuron", "ex05_neuron_answer",
-     "tanh(weighted_sum + b)", "(weighted_sum + b).tanh()", "ex05_neuron", "did not call your tanh"),
+     "tanh(weighted_sum + b)", "(weighted_sum + b).tanh()", "ex05_neuron",
+     ["ReferenceSolutionUsed", "Value.tanh", "your own code", "you wrote"], "visible"),
     ("neuron: bias left out", "05_tanh_neuron", "ex05_neuron_answer",
-     "tanh(weighted_sum + b)", "tanh(weighted_sum)", "ex05_neuron", "tanh(0.5)"),
+     "tanh(weighted_sum + b)", "tanh(weighted_sum)", "ex05_neuron",
+     ["course neuron", "every weight and the bias"], "visible"),
+    # The shown neuron has two inputs, so reading only the first two passes the visible
+    # block; the hidden three-input case must fail the graded cell.
     ("neuron: first two inputs only", "05_tanh_neuron", "ex05_neuron_answer",
-     "zip(ws, xs)", "zip(ws[:2], xs[:2])", "ex05_neuron", "every input"),
+     "zip(ws, xs)", "zip(ws[:2], xs[:2])", "ex05_neuron",
+     ["three inputs", "every weight and the bias"], HIDDEN),
 ]
 
 
-@pytest.mark.parametrize("mistake, name, answer, old, new, graded, words", MISTAKES, ids=[m[0] for m in MISTAKES])
-def test_visible_tests_catch_mistake(repo_root, mistake, name, answer, old, new, graded, words):
+@pytest.mark.parametrize("mistake, name, answer, old, new, graded, words, caught", MISTAKES,
+                         ids=[m[0] for m in MISTAKES])
+def test_graded_cells_catch_mistake(repo_root, mistake, name, answer, old, new, graded, words, caught):
     if old is None:  # the whole answer cell is the learner's different attempt
         old = solution_cells(repo_root, name)[answer]
     namespace = answers_namespace(repo_root, name, replace=(answer, old, new))
     with pytest.raises(AssertionError) as failure:
-        run_graded(repo_root, name, graded, namespace)
-    assert words in str(failure.value), f"{mistake}: message was {failure.value}"
+        run_graded(repo_root, name, graded, namespace, hidden=caught == HIDDEN)
+    message = str(failure.value)
+    for part in words:
+        assert part in message, f"{mistake}: {part!r} not in the message {message}"
+    assert "should hold" not in message and "{'" not in message, message
 
 
 def test_reference_backward_matches_the_table_on_fresh_numbers(repo_root):

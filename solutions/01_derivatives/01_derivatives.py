@@ -156,8 +156,9 @@ def central_difference(f, x, h):
 
 
 # %% [markdown]
-# Run the tests. The visible ones use the numbers above; the hidden ones (run when your work
-# is graded) try other functions, points and steps.
+# Run the graded cell. It checks the case shown above (x**2 from 3 to 4) with the same
+# comparison as the hidden tests, which (when your work is graded) try other functions,
+# points and steps; if it fails, the message says which number is off.
 
 # %% nbgrader={"grade": true, "grade_id": "ex01_difference", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:

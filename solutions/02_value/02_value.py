@@ -190,9 +190,10 @@ class Value:
 
 
 # %% [markdown]
-# The tests below build small graphs with your class and say exactly what is off if something
-# is. They check the data, the children and their order, the operation, and that the inputs are
-# left untouched.
+# The graded cell below builds the two graphs shown in this notebook (`d = a*b + c` and
+# `a + a`) with your class and checks them with the same comparison as the hidden tests: the
+# data, the children and their order, and the operation. If one is off, the message names the
+# node and the attribute (for example `e._prev`).
 
 # %% nbgrader={"grade": true, "grade_id": "ex02_value", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:

@@ -272,9 +272,10 @@ Value.__radd__ = radd
 Value.__rmul__ = rmul
 
 # %% [markdown]
-# The tests check the forward numbers and the graph first, then the local derivatives (against
-# `numeric_slopes`), the chain rule with an incoming gradient other than 1, plain numbers on
-# both sides, and `a + a`.
+# The graded cell checks the cases shown here (`a + b`, and `a * b` with an incoming gradient of
+# 1 and of 0.5) with the same comparison as the hidden tests, which add plain numbers on both
+# sides, `a + a` and random expressions. If one fails, the message names the node whose `data`
+# or `grad` is off and the `_backward` to look at.
 
 # %% nbgrader={"grade": true, "grade_id": "ex03_add_mul", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:
@@ -423,8 +424,9 @@ Value.__sub__ = sub
 Value.__rsub__ = rsub
 
 # %% [markdown]
-# The tests build `a - b`, `-a` and `1 - a`, check the numbers and the graph, then push an
-# incoming gradient through each `_backward` and compare the signs with the table above.
+# The graded cell checks `a - b`, `-a` and `1 - a` (the forward numbers and the gradients) with
+# the same comparison as the hidden tests; if one fails, the message names the node that is off
+# and the `_backward` to look at.
 
 # %% nbgrader={"grade": true, "grade_id": "ex03_sub_neg", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:
@@ -544,8 +546,9 @@ Value.__truediv__ = truediv
 Value.__rtruediv__ = rtruediv
 
 # %% [markdown]
-# The tests try `a / b`, `1 / a` and `a ** k` for whole and fractional `k`, check the numbers
-# and the graph, then compare each `_backward` with the local derivatives in the table.
+# The graded cell checks `a ** 3`, `a / b` and `1 / a` with the same comparison as the hidden
+# tests (which add fractional `k` and random expressions); if one fails, the message names the
+# node that is off and the `_backward` to look at.
 
 # %% nbgrader={"grade": true, "grade_id": "ex03_div_pow", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:

@@ -169,8 +169,8 @@ def by_hand(a, b, c, f):
 
 
 # %% [markdown]
-# Run the tests. The visible ones use the numbers from the table above and tell
-# you which entry is off, and what it should have been built from.
+# Run the graded cell. It checks the table's numbers and one more set of inputs with the same
+# comparison as the hidden tests, and names the entry that is off.
 
 # %% nbgrader={"grade": true, "grade_id": "ex04_by_hand", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:
@@ -404,8 +404,9 @@ def topological_order(root):
 
 
 # %% [markdown]
-# The tests check the three promises: every node once, each after its inputs,
-# and no recursion limit.
+# The graded cell checks the three promises on the graphs shown here (every node once, each
+# after its inputs, and a 2,000-deep chain without a recursion limit), with the same comparison
+# as the hidden tests; the message names the node that is out of place.
 
 # %% nbgrader={"grade": true, "grade_id": "ex04_topological_order", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:
@@ -448,8 +449,9 @@ def backward(root):
 
 
 # %% [markdown]
-# The tests rebuild the graphs from this notebook with fresh `grad`s and compare
-# your gradients with the ones we worked out.
+# The graded cell rebuilds the graphs from this notebook with fresh `grad`s and checks your
+# gradients with the same comparison as the hidden tests; the message names the node whose
+# `grad` is off.
 
 # %% nbgrader={"grade": true, "grade_id": "ex04_backward", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:

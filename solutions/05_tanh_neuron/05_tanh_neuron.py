@@ -206,8 +206,9 @@ def tanh(v):
 
 
 # %% [markdown]
-# The visible tests: the value, the record of the graph, the gradient, an input
-# used twice, and very large inputs.
+# The graded cell checks `tanh(0.5)` and `tanh(x) * x` (an input used twice) with the same
+# comparison as the hidden tests, which also try very large inputs; the message names the
+# node whose `data` or `grad` is off.
 
 # %% nbgrader={"grade": true, "grade_id": "ex05_tanh", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:
@@ -361,7 +362,8 @@ def neuron(xs, ws, b):
 
 
 # %% [markdown]
-# The visible tests rebuild the neuron from section 4 and compare gradients with the table.
+# The graded cell rebuilds the neuron from section 4 and checks it with the same comparison as
+# the hidden tests (which add more inputs); the message says what is off.
 
 # %% nbgrader={"grade": true, "grade_id": "ex05_neuron", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:

@@ -211,9 +211,10 @@ class MLP:
 
 
 # %% [markdown]
-# The visible tests count parameters, set them to known numbers through
-# `parameters()` (so the order is tested), compare outputs with a hand
-# computation, and check two gradients after a backward pass.
+# The graded cell checks the shown case, `MLP(2, [3, 1])` on two points, with the same
+# comparison as the hidden tests: it sets the parameters to known numbers through
+# `parameters()` (so the order counts), compares the outputs and the loss, and the gradients
+# after a backward pass. The message names the output or parameter that is off.
 
 # %% nbgrader={"grade": true, "grade_id": "ex06_mlp", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:
@@ -379,7 +380,8 @@ def train(model, xs, ys, steps, lr):
 
 
 # %% [markdown]
-# The visible tests train small networks on the data set above.
+# The graded cell trains the shown `MLP(2, [3, 1])` for 3 steps and checks the losses and the
+# parameters with the same comparison as the hidden tests; the message names what is off.
 
 # %% nbgrader={"grade": true, "grade_id": "ex06_training", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:

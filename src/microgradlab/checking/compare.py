@@ -191,7 +191,12 @@ def diagnose(exercise_id, case, produced, expected_values):
     rtol, atol = exercise.tolerance
     got = produced.get("values", {})
     mine = list(got.values())
-    for shown in _shown_expected(exercise):  # the answer of a shown case, typed in
+    for shown_case, shown in zip(exercise.shown_cases(), _shown_expected(exercise)):
+        # the answer of a shown case, typed in. Not when the shown case is this very
+        # expression with another out.grad: then the same numbers mean a _backward
+        # that ignores out.grad, not numbers typed in.
+        if "program" in case and shown_case.get("program") == case["program"]:
+            continue
         if mine and len(mine) == len(shown) and all(
                 _close(a, b, 1e-9, 1e-12) for a, b in zip(mine, shown.values())) \
                 and _wrong_keys(got, expected_values, rtol, atol):
