@@ -56,7 +56,7 @@ system_packages() {
     fi
 }
 
-want="$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat requirements.lock pyproject.toml jupyter-config/*.json | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
     system_packages
     exit 0
@@ -74,6 +74,10 @@ say "installing pinned packages (first run: about 2 minutes)"
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
+# An editable install skips pyproject's data-files: nbconvert's setting that writes
+# an output with its own HTML (the check panel's verdict) as that HTML.
+mkdir -p "$VENV/etc/jupyter"
+cp jupyter-config/jupyter_nbconvert_config.json "$VENV/etc/jupyter/"
 system_packages
 echo "$want" > "$STAMP"
 say "ready"
