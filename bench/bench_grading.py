@@ -156,6 +156,26 @@ def run_nbgrader(class_dir: Path, work: Path, notebooks: list[str], env: dict) -
     return seconds, rows
 
 
+def compare_with_nbgrader(manifest, ours, ours_s, theirs, theirs_s) -> None:
+    """Print the speed-up and the agreement on every honest and wrong submission."""
+    print(f"speed-up: {theirs_s / ours_s:.2f}x")
+    compared, disagree = 0, []
+    for student, per_notebook in manifest.items():
+        for name, facts in per_notebook.items():
+            if facts["kind"] not in ("correct", "wrong"):
+                continue
+            compared += 1
+            mine = ours.get((student, name), {})
+            other = theirs.get((student, name), {})
+            a, b = mine.get("score", ""), other.get("score", "")
+            if a == "" or b == "" or abs(float(a) - float(b)) > 1e-9:
+                disagree.append(f"{student} {name}: microgradlab {a or mine.get('status')} "
+                                f"nbgrader {b or '(none)'} ({facts['kind']} {facts['detail']})")
+    print(f"agreement on honest and wrong submissions: {compared - len(disagree)}/{compared}")
+    for line in disagree[:20]:
+        print("  differs:", line)
+
+
 def main(argv=None) -> int:
     from class_builder import available_notebooks, build_class
 
@@ -207,6 +227,14 @@ def main(argv=None) -> int:
                   f"{n - len({d.split(':')[0] for d in differ})}/{n}")
             for line in differ[:20]:
                 print("  differs:", line)
+            if saved is not None:  # compare now: the runs below take long
+                print(f"(nbgrader figures from {args.nbgrader_from}, measured {saved['when']})")
+                print(f"nbgrader autograde: {saved['seconds']:8.1f} s  "
+                      f"({saved['seconds'] / n:.2f} s per notebook, sequential)")
+                compare_with_nbgrader(manifest, ours, ours_s,
+                                      {(r["student_id"], r["assignment"]): r for r in saved["rows"]},
+                                      saved["seconds"])
+                sys.stdout.flush()
             if args.local_cluster:
                 dask_s, on_dask = run_microgradlab(work / "class", work / "out-dask", notebooks,
                                                    None, env, ["--seed", str(args.seed),
@@ -220,7 +248,7 @@ def main(argv=None) -> int:
                                                   args.workers, env)
                 print(f"re-run after {len(changed)} resubmissions: {again_s:8.1f} s "
                       f"({100 * again_s / ours_s:.1f}% of the full run); rows: {len(again)}")
-        if args.skip_nbgrader:
+        if args.skip_nbgrader or saved is not None:
             return 0
         if saved is not None:
             theirs_s = saved["seconds"]
@@ -237,22 +265,7 @@ def main(argv=None) -> int:
               "sequential, gradebook set-up not counted)")
         if args.nbgrader_only:
             return 0
-        print(f"speed-up: {theirs_s / ours_s:.2f}x")
-        compared, disagree = 0, []
-        for student, per_notebook in manifest.items():
-            for name, facts in per_notebook.items():
-                if facts["kind"] not in ("correct", "wrong"):
-                    continue
-                compared += 1
-                mine = ours.get((student, name), {})
-                other = theirs.get((student, name), {})
-                a, b = mine.get("score", ""), other.get("score", "")
-                if a == "" or b == "" or abs(float(a) - float(b)) > 1e-9:
-                    disagree.append(f"{student} {name}: microgradlab {a or mine.get('status')} "
-                                    f"nbgrader {b or '(none)'} ({facts['kind']} {facts['detail']})")
-        print(f"agreement on honest and wrong submissions: {compared - len(disagree)}/{compared}")
-        for line in disagree[:20]:
-            print("  differs:", line)
+        compare_with_nbgrader(manifest, ours, ours_s, theirs, theirs_s)
     return 0
 
 

@@ -119,7 +119,8 @@ FAKE = ("import os, stat\n"
     (b'{"event": "done"}\n', "neither a reply nor a callback"),
     (b'{"reply": 999, "value": 1}\n', "a reply to request 999"),
     (b'{"reply": 2, "value": ' + b"[" * 5000 + b"]" * 5000 + b"}\n", "nested more than"),
-    (b'{"reply": 2, "value": "' + b"x" * 300_000 + b'"}\n', "more than 262144 bytes"),
+    (b'{"reply": 2, "value": "' + b"x" * 300_000 + b'"}\n', "too large|more than 262144 bytes"),
+    (b'{"reply": 2, "value": nope}\n', "not valid JSON"),
 ])
 def test_lines_out_of_protocol_break_the_channel(runner, line, why):
     runner.cell("x = 1")
@@ -127,6 +128,12 @@ def test_lines_out_of_protocol_break_the_channel(runner, line, why):
         runner.cell(FAKE.format(line=line))
     with pytest.raises(channel.ProtocolError):  # and nothing after it is believed
         runner.conn.request("name", name="x")
+
+
+def test_the_runner_never_sends_a_line_the_grader_refuses():
+    from microgradlab_grader import runner as runner_module
+    assert runner_module.MAX_LINE == channel.MAX_LINE
+    assert runner_module.MAX_DEPTH < channel.MAX_DEPTH
 
 
 def test_the_graders_clock_decides():

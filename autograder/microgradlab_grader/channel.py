@@ -117,27 +117,15 @@ def remote_exception_class(name: str) -> type:
 
 
 # ---------------------------------------------------------------- the JSON guard
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(rb"[\[\]{}]")
-
-
-def json_depth(line: bytes) -> int:
-    """How deeply ``line`` nests (strings skipped), without recursing."""
-    steps = (1 if m in b"[{" else -1
-             for m in _BRACKETS.findall(_STRINGS.sub(b"", line)))
-    return max(itertools.accumulate(steps, initial=0))
-
-
 def parse_line(line: bytes):
-    if len(line) > MAX_LINE:
-        raise ProtocolError(f"a reply line of more than {MAX_LINE} bytes")
-    if json_depth(line) > MAX_DEPTH:
-        raise ProtocolError("a reply nested more than "
-                            f"{MAX_DEPTH} levels deep")
+    """One reply line as JSON, through the same bounded reader as submitted notebooks
+    (size and nesting checked before ``json.loads``, which recurses)."""
+    from .untrusted import Unreadable, loads_bounded
     try:
-        return json.loads(line)
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f"a reply that is not JSON ({type(exc).__name__})") from None
+        return loads_bounded(line, max_bytes=MAX_LINE, max_depth=MAX_DEPTH,
+                             what="a reply the runner sends")
+    except Unreadable as exc:
+        raise ProtocolError(f"a reply line that is {exc}") from None
 
 
 # ---------------------------------------------------------------- proxies

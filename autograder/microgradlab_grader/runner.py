@@ -26,7 +26,7 @@ import operator
 import os
 import sys
 
-MAX_LINE = 256_000          # the grader refuses longer lines; we refuse to send them
+MAX_LINE = 256 * 1024       # channel.MAX_LINE: the grader refuses longer lines, so we never send one
 MAX_DEPTH = 32              # containers nested deeper than this are not sent
 MAX_MESSAGE = 2000          # characters of an exception message
 

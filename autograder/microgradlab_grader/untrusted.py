@@ -88,8 +88,9 @@ def json_depth(text: str, limit: int) -> int:
 
 
 def loads_bounded(data: bytes | str, max_bytes: int = MAX_NOTEBOOK_BYTES,
-                  max_depth: int = MAX_JSON_DEPTH):
-    """``json.loads(data)``, refused (:class:`Unreadable`) if too large or too deep."""
+                  max_depth: int = MAX_JSON_DEPTH, what: str = "a notebook"):
+    """``json.loads(data)``, refused (:class:`Unreadable`) if too large or too deep;
+    ``what`` names the thing in the message."""
     if len(data) > max_bytes:
         raise Unreadable(f"too large ({size(len(data))}; the limit is {size(max_bytes)})")
     if isinstance(data, bytes):
@@ -99,7 +100,7 @@ def loads_bounded(data: bytes | str, max_bytes: int = MAX_NOTEBOOK_BYTES,
             raise Unreadable(f"not valid JSON (not UTF-8 text: {exc.reason} "
                              f"at byte {exc.start})") from None
     if json_depth(data, max_depth) > max_depth:
-        raise Unreadable(f"not a notebook (JSON nested more than {max_depth} levels deep)")
+        raise Unreadable(f"not {what} (JSON nested more than {max_depth} levels deep)")
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as exc:
