@@ -531,3 +531,34 @@ def test_missing_and_unreadable_pages(source, tmp_path):
                        detail="not valid JSON (JSONDecodeError: Expecting value: line 1 column 1)")
     page = read_page(write_feedback(unreadable, None, source, tmp_path))
     assert "The notebook could not be read: not valid JSON" in page.status
+
+
+def test_a_knock_on_is_named_only_when_the_later_answer_runs_the_earlier_code(tmp_path):
+    """ex04_backward builds on ex04_topological_order, but a learner's backward may walk
+    the graph its own way: then a failing order cannot be the cause, and saying so
+    would send the learner to the wrong cell."""
+    source = load_source(SOLUTIONS, "04_backward")
+    ids = [c.grade_id for c in source.graded]
+    both_fail = graded(source, passed=[i not in ("ex04_topological_order", "ex04_backward")
+                                       for i in ids])
+    note = "this may come from your topological_order in exercise ex04_topological_order"
+
+    def page_with_backward(code: str, folder: str) -> str:
+        notebook = released_notebook("04_backward")
+        answer = next(c for c in notebook.cells
+                      if c.metadata.get("nbgrader", {}).get("grade_id") == "ex04_backward_answer")
+        answer.source = code
+        return read_page(write_feedback(both_fail, notebook, source, tmp_path / folder)) \
+            .verdict("ex04_backward")["text"]
+
+    calls_it = ("def backward(root):\n    root.grad = 1.0\n"
+                "    for node in reversed(topological_order(root)):\n        node._backward()\n")
+    own_walk = ("def backward(root):\n    root.grad = 1.0\n    seen, todo = set(), [root]\n"
+                "    while todo:\n        node = todo.pop()\n        node._backward()\n"
+                "        todo.extend(node._prev)\n")
+    assert note in page_with_backward(calls_it, "calls")
+    assert "may come from" not in page_with_backward(own_walk, "own")
+    # with no notebook at hand (a page from the gradebook alone) the note stays
+    text = read_page(write_feedback(both_fail, None, source, tmp_path / "none")) \
+        .verdict("ex04_backward")["text"]
+    assert note in text

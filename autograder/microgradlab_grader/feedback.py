@@ -23,6 +23,7 @@ the learner's cells cannot be shown, the page is written without them.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def stopped_place(grade: Grade, graded_ids) -> str:
     return f"testing {where}" if where in graded_ids else f"running {where}"
 
 
-def rows_of(grade: Grade, source: SourceNotebook) -> list[Row]:
+def rows_of(grade: Grade, source: SourceNotebook, submission=None) -> list[Row]:
     graded_ids = [c.grade_id for c in source.graded]
     stopped_in = getattr(grade, "stopped_in", None)
     place = stopped_place(grade, graded_ids)
@@ -109,12 +110,46 @@ def rows_of(grade: Grade, source: SourceNotebook) -> list[Row]:
             if row.state == FAIL and verdict.not_attempted:
                 row.note = "not attempted yet (the exercise still raises NotImplementedError)"
         rows.append(row)
-    flag_knock_ons(rows)
+    flag_knock_ons(rows, answer_code(submission))
     return rows
 
 
-def flag_knock_ons(rows: list[Row]):
-    """A failed exercise that builds on another failed one may fail because of it."""
+def answer_code(submission) -> dict[str, str]:
+    """{exercise id: the learner's code in its answer cell}, from the submitted notebook
+    (cells tagged ``<id>_answer`` by nbgrader's metadata); {} when there is none."""
+    found = {}
+    cells = submission.get("cells", []) if isinstance(submission, dict) else []
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict):
+            continue
+        meta = cell.get("metadata")
+        grading = meta.get("nbgrader") if isinstance(meta, dict) else None
+        grade_id = grading.get("grade_id") if isinstance(grading, dict) else None
+        if isinstance(grade_id, str) and grade_id.endswith("_answer"):
+            found[grade_id[:-len("_answer")]] = cell_text(cell)[:200_000]
+    return found
+
+
+def runs_code_of(later: str, earlier: str, code: dict[str, str]) -> bool:
+    """Does exercise ``later`` run the learner's code from ``earlier``? Yes when the
+    later one is graded through a name the earlier one wrote (ex03_sub_neg's `Value`,
+    ex06_training's `MLP`), or when the learner's answer to it mentions one of those
+    names (a `backward` that calls `topological_order`); unknown code counts as yes."""
+    try:
+        earlier_names = set(get(earlier).uses)
+        later_names = set(get(later).uses)
+    except Exception:  # noqa: BLE001
+        return True
+    if earlier_names & later_names or later not in code:
+        return True
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code[later]))
+    return bool(earlier_names & words)
+
+
+def flag_knock_ons(rows: list[Row], code: dict[str, str] | None = None):
+    """A failed exercise that builds on another failed one may fail because of it
+    (when it runs that one's code: :func:`runs_code_of`)."""
+    code = code or {}
     failed = {row.exercise for row in rows if row.state == FAIL}
     for row in rows:
         if row.state != FAIL:
@@ -125,7 +160,8 @@ def flag_knock_ons(rows: list[Row]):
             builds_on = ()
         causes = []
         for earlier in builds_on:
-            if earlier in failed and earlier != row.exercise:
+            if earlier in failed and earlier != row.exercise and \
+                    runs_code_of(row.exercise, earlier, code):
                 try:
                     names = ", ".join(f"`{n}`" for n in get(earlier).uses) or "code"
                 except Exception:  # noqa: BLE001
@@ -280,7 +316,7 @@ def learner_cells_html(submission, source: SourceNotebook, rows: list[Row]) -> l
 
 def page_html(grade: Grade, submission, source: SourceNotebook, maths: bool,
               cells_note: str = "") -> str:
-    rows = rows_of(grade, source)
+    rows = rows_of(grade, source, submission)
     head = f"Feedback on {grade.notebook} for {grade.student}"
     body = [f"<h1>{e(head)}</h1>", status_html(grade, source), table_html(grade, rows)]
     if grade.tampered:

@@ -58,6 +58,8 @@ def summarise(exercise, results) -> ExerciseResult:
             summary += ("\nThis exercise is graded on your own code: the reference solution "
                         "shipped with microgradlab does not count.")
         elif exercise.builds_on:
-            summary += ("\n(This exercise also runs your code from "
+            # "may": the learner's answer need not call the earlier code (a backward
+            # with a walk of its own never runs topological_order).
+            summary += ("\n(This exercise may also run your code from "
                         + ", ".join(exercise.builds_on) + ": if that fails too, fix it first.)")
     return ExerciseResult(exercise.id, not failed, not_attempted, results, summary)
