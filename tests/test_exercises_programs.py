@@ -36,6 +36,32 @@ def test_random_programs_are_valid_and_reuse_nodes(seed):
         assert math.isclose(nodes[name].grad, grads[name], rel_tol=1e-9, abs_tol=1e-12)
 
 
+@pytest.mark.parametrize("ops", [("sub", "neg", "rsub"), ("div", "pow"), ("add", "mul", "tanh"),
+                                 ("sub",), ("div",)])
+def test_random_programs_use_only_the_ops_they_are_given(ops):
+    """The joins at the end (dangling nodes into the output, a reused leaf) come from
+    ``ops`` too: a random case of ex03_sub_neg once ended in `out = n4 * a`, so a wrong
+    `mul` from ex03_add_mul failed it for some draws and not others (nbgrader and
+    microgradlab grade disagreed on one submission of the 100-student bench)."""
+    for seed in range(300):
+        program = P.random_program(random.Random(seed), ops=ops, n_leaves=2, n_ops=4)
+        P.check_program(program)
+        assert {op[1] for op in program["ops"]} <= set(ops), (seed, program["ops"])
+        assert all(math.isfinite(v) for v in P.evaluate(program).values())
+        assert max(P.consumers(program).values()) >= 2
+
+
+def test_every_random_case_of_an_exercise_uses_only_its_own_ops():
+    """No draw of ex03_sub_neg or ex03_div_pow runs + or * (ex03_add_mul's ops)."""
+    for exercise_id in ("ex03_sub_neg", "ex03_div_pow"):
+        exercise = get(exercise_id)
+        for seed in range(200):
+            for case in exercise.draw(random.Random(seed)):
+                ops = {op[1] for op in case["program"]["ops"]}
+                assert not ops & {"add", "mul", "radd", "rmul", "addc", "mulc"}, \
+                    (exercise_id, seed, case["program"]["ops"])
+
+
 def test_build_runs_the_same_program_on_torch():
     program = {"leaves": {"a": 2.0, "b": 3.0},
                "ops": [["c", "mul", "a", "b"], ["d", "add", "c", "b"], ["L", "tanh", "d"]],

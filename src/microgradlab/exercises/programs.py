@@ -361,6 +361,19 @@ def _random_op(rng, name, result, names):
     return [result, name, rng.choice(names)]
 
 
+def _join(ops, preference, result, left, right, values):
+    """The op that joins ``left`` and ``right`` into ``result``: the first binary op of
+    ``preference`` that ``ops`` allows and that gives a safe value (either order of the
+    two); ``add`` (then ``mul``) only when ``ops`` offers no such op."""
+    allowed = [name for name in preference if name in ops]
+    for name in allowed + ["add", "mul"]:
+        for a, b in ((left, right), (right, left)):
+            op = [result, name, a, b]
+            if _valid_result(op, values) is not None:
+                return op
+    return [result, "add", left, right]
+
+
 def random_program(rng, ops=("add", "sub", "mul", "tanh"), n_leaves=3, n_ops=5,
                    reuse=True, low=-2.0, high=2.0):
     """A random valid program drawn from ``rng`` (a ``random.Random``).
@@ -368,9 +381,10 @@ def random_program(rng, ops=("add", "sub", "mul", "tanh"), n_leaves=3, n_ops=5,
     Leaves get values in [low, high] rounded to 3 decimals. Ops are drawn from
     ``ops`` and kept only if their value is safe: log only of values >= 0.1, no
     division by values near 0, a negative base only to an integer power,
-    nothing above 1e3 in size. Nodes nobody reads are added into the output at
+    nothing above 1e3 in size. Nodes nobody reads are joined into the output at
     the end, so every leaf matters. With ``reuse=True`` some node is read twice
-    (a shared sub-expression), which is where ``=``-instead-of-``+=`` shows.
+    (a shared sub-expression), which is where ``=``-instead-of-``+=`` shows. The
+    joins use a binary op of ``ops`` too (add or mul only when ``ops`` has none).
     """
     if not isinstance(rng, random.Random):
         raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
@@ -379,6 +393,19 @@ def random_program(rng, ops=("add", "sub", "mul", "tanh"), n_leaves=3, n_ops=5,
     unknown = set(ops) - set(ALL_OPS)
     if unknown:
         raise ValueError(f"unknown ops {sorted(unknown)}; known ops: {', '.join(ALL_OPS)}")
+    # A draw whose joins had to leave ``ops`` (every allowed join was unsafe) is drawn
+    # again; after 50 tries (never seen) the last one is kept.
+    for _attempt in range(50):
+        program = _draw_program(rng, ops, n_leaves, n_ops, reuse, low, high)
+        if not any(BINARY_OPS_SET & set(ops)) or {op[1] for op in program["ops"]} <= set(ops):
+            return program
+    return program
+
+
+BINARY_OPS_SET = frozenset(BINARY_OPS)
+
+
+def _draw_program(rng, ops, n_leaves, n_ops, reuse, low, high):
     leaf_list = "abcdefghjkmnpqrstuvw"
     leaves = {}
     for i in range(n_leaves):
@@ -407,17 +434,25 @@ def random_program(rng, ops=("add", "sub", "mul", "tanh"), n_leaves=3, n_ops=5,
         unread -= set(node_args(op))
         unread.add(op[0])
         names.append(op[0])
-    # Fold every node nobody reads into the output (add keeps values tame).
+    # Fold every node nobody reads into the output, and (reuse) read one leaf again,
+    # with ops from ``ops`` only: a join drawn from outside them would make a mistake
+    # in another exercise's op cost this exercise points, by chance of the draw.
     dangling = [n for n in names if n in unread]
     out = dangling[-1] if dangling else names[-1]
     k = n_ops
     for other in dangling[:-1]:
         k += 1
-        program["ops"].append([f"n{k}", "add", out, other])
+        op = _join(ops, ("add", "sub", "mul", "div"), f"n{k}", out, other, values)
+        program["ops"].append(op)
+        value = _valid_result(op, values)
+        values[op[0]] = 1e3 if value is None else value  # (only later joins read it)
         out = f"n{k}"
     if reuse and all(c < 2 for c in consumers({**program, "output": out}).values()):
         k += 1
-        program["ops"].append([f"n{k}", "mul", out, names[0]])
+        op = _join(ops, ("mul", "add", "sub", "div"), f"n{k}", out, names[0], values)
+        program["ops"].append(op)
+        value = _valid_result(op, values)
+        values[op[0]] = 1e3 if value is None else value  # (only later joins read it)
         out = f"n{k}"
     program["output"] = out
     return program
