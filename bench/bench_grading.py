@@ -250,17 +250,12 @@ def main(argv=None) -> int:
                       f"({100 * again_s / ours_s:.1f}% of the full run); rows: {len(again)}")
         if args.skip_nbgrader or saved is not None:
             return 0
-        if saved is not None:
-            theirs_s = saved["seconds"]
-            theirs = {(r["student_id"], r["assignment"]): r for r in saved["rows"]}
-            print(f"(nbgrader figures from {args.nbgrader_from}, measured {saved['when']})")
-        else:
-            theirs_s, theirs = run_nbgrader(work / "class", work / "nbg", notebooks, env)
-            if args.nbgrader_save:
-                args.nbgrader_save.write_text(json.dumps({
-                    "class": same_class, "seconds": theirs_s,
-                    "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-                    "rows": list(theirs.values())}, indent=1))
+        theirs_s, theirs = run_nbgrader(work / "class", work / "nbg", notebooks, env)
+        if args.nbgrader_save:
+            args.nbgrader_save.write_text(json.dumps({
+                "class": same_class, "seconds": theirs_s,
+                "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "rows": list(theirs.values())}, indent=1))
         print(f"nbgrader autograde: {theirs_s:8.1f} s  ({theirs_s / n:.2f} s per notebook, "
               "sequential, gradebook set-up not counted)")
         if args.nbgrader_only:

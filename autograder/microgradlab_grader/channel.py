@@ -28,6 +28,8 @@ import re
 import select
 import time
 
+from .untrusted import Unreadable, loads_bounded
+
 MAX_LINE = 256 * 1024
 MAX_DEPTH = 40              # nesting the runner itself never exceeds (it stops at 32)
 MAX_HANDLES = 200_000       # proxies one notebook may hand us
@@ -120,7 +122,6 @@ def remote_exception_class(name: str) -> type:
 def parse_line(line: bytes):
     """One reply line as JSON, through the same bounded reader as submitted notebooks
     (size and nesting checked before ``json.loads``, which recurses)."""
-    from .untrusted import Unreadable, loads_bounded
     try:
         return loads_bounded(line, max_bytes=MAX_LINE, max_depth=MAX_DEPTH,
                              what="a reply the runner sends")

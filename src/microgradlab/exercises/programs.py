@@ -397,7 +397,7 @@ def random_program(rng, ops=("add", "sub", "mul", "tanh"), n_leaves=3, n_ops=5,
     # again; after 50 tries (never seen) the last one is kept.
     for _attempt in range(50):
         program = _draw_program(rng, ops, n_leaves, n_ops, reuse, low, high)
-        if not any(BINARY_OPS_SET & set(ops)) or {op[1] for op in program["ops"]} <= set(ops):
+        if not BINARY_OPS_SET & set(ops) or {op[1] for op in program["ops"]} <= set(ops):
             return program
     return program
 
