@@ -20,7 +20,7 @@ import pytest
 
 from microgradlab_grader import untrusted
 from microgradlab_grader.submissions import (SYMLINK, SubmissionError, discover,
-                                             find_submissions, safe_extract)
+                                             find_submissions, safe_extract, student_id)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ["02_value", "04_backward"]
@@ -111,7 +111,7 @@ def test_nbgrader_submitted_layout_with_timestamps(tmp_path):
             ("ben", "02_value", None, None),
             ("ben", "04_backward", "ben/04_backward/04_backward.ipynb", None)]
         assert [s.timestamp for s in found.submissions] == [
-            "2026-03-01 09:15:00.123456 UTC", None, None, None]
+            "2026-03-01T09:15:00.123456+00:00", None, None, None]
         assert found.unrecognised == []
     assert discover(tmp_path / "course", NOTEBOOKS, tmp_path / "work").notes == [
         "nbgrader's submitted/ layout (submitted/)"]
@@ -139,10 +139,11 @@ def test_a_single_notebook(tmp_path):
     touch(nbgrader.parent / "timestamp.txt", "2026-03-01 09:15:00 UTC")
     found = discover(nbgrader, NOTEBOOKS, tmp_path / "work")
     assert rows(found) == [("ben", "02_value", "02_value.ipynb", None)]
-    assert found.submissions[0].timestamp == "2026-03-01 09:15:00 UTC"
+    assert found.submissions[0].timestamp == "2026-03-01T09:15:00+00:00"
     canvas = touch(tmp_path / "dl" / "smithjane_12345_67890_04_backward.ipynb")
     found = discover(canvas, NOTEBOOKS, tmp_path / "work")
-    assert rows(found) == [("smithjane", "04_backward", canvas.name, None)]
+    assert rows(found) == [("smithjane_12345", "04_backward", canvas.name, None)]
+    assert found.submissions[0].name == "smithjane"
     assert found.submissions[0].student_ids == {"canvas_user": "12345",
                                                 "canvas_submission": "67890"}
 
@@ -166,14 +167,16 @@ def test_canvas_download_flat_and_zipped(tmp_path):
     touch(dl / "notes.txt", "hello")
     for given in (dl, zip_folder(dl, tmp_path / "submissions.zip")):
         found = discover(given, NOTEBOOKS, tmp_path / "work")
+        # The id is Canvas's name and user id: two people with one name stay two.
         assert rows(found) == [
-            ("doejohn", "02_value", "doejohn_late_222_333_02_value.ipynb", None),
-            ("doejohn", "04_backward", None, None),
-            ("roeann", "02_value", None, None),
-            ("roeann", "04_backward", "roeann_444_555_04_Backward.ipynb", None),
-            ("smithjane", "02_value", "smithjane_12345_67890_02_value-1.ipynb", None),
-            ("smithjane", "04_backward", None, None)]
-        by = {(s.student, s.notebook): s for s in found.submissions}
+            ("doejohn_222", "02_value", "doejohn_late_222_333_02_value.ipynb", None),
+            ("doejohn_222", "04_backward", None, None),
+            ("roeann_444", "02_value", None, None),
+            ("roeann_444", "04_backward", "roeann_444_555_04_Backward.ipynb", None),
+            ("smithjane_12345", "02_value", "smithjane_12345_67890_02_value-1.ipynb", None),
+            ("smithjane_12345", "04_backward", None, None)]
+        by = {(s.student.split("_")[0], s.notebook): s for s in found.submissions}
+        assert {s.name for s in found.submissions} == {"doejohn", "roeann", "smithjane"}
         assert by["doejohn", "02_value"].late and not by["smithjane", "02_value"].late
         assert by["smithjane", "02_value"].student_ids == {"canvas_user": "12345",
                                                            "canvas_submission": "67890"}
@@ -194,18 +197,23 @@ def test_moodle_download_folders_and_flat_files(tmp_path):
     touch(dl / "Jane Smith_102_assignsubmission_file_" / "02_value.ipynb")  # another Jane
     touch(dl / "Bo Li_103_assignsubmission_file_04_backward.ipynb")
     found = discover(dl, NOTEBOOKS, tmp_path / "work")
+    # The id is made from Moodle's full name and participant id: two people, two ids.
+    bo, jane, jane2 = (student_id("Bo Li_103"), student_id("Jane Smith_101"),
+                       student_id("Jane Smith_102"))
     assert rows(found, dl) == [
-        ("Bo_Li", "02_value", None, None),
-        ("Bo_Li", "04_backward", "Bo Li_103_assignsubmission_file_04_backward.ipynb", None),
-        ("Jane_Smith", "02_value", "Jane Smith_101_assignsubmission_file_/02_value.ipynb", None),
-        ("Jane_Smith", "04_backward", None, None),
-        ("Jane_Smith_102", "02_value",
-         "Jane Smith_102_assignsubmission_file_/02_value.ipynb", None),
-        ("Jane_Smith_102", "04_backward", None, None)]
+        (bo, "02_value", None, None),
+        (bo, "04_backward", "Bo Li_103_assignsubmission_file_04_backward.ipynb", None),
+        (jane, "02_value", "Jane Smith_101_assignsubmission_file_/02_value.ipynb", None),
+        (jane, "04_backward", None, None),
+        (jane2, "02_value", "Jane Smith_102_assignsubmission_file_/02_value.ipynb", None),
+        (jane2, "04_backward", None, None)]
+    assert (bo, jane, jane2) == ("Bo_Li_103~c3580562", "Jane_Smith_101~4aa12b37",
+                                 "Jane_Smith_102~d415a423")
     by = {s.student: s for s in found.submissions}
-    assert (by["Jane_Smith"].full_name, by["Jane_Smith"].student_ids) == (
-        "Jane Smith", {"moodle_participant": "101"})
-    assert by["Jane_Smith_102"].student_ids == {"moodle_participant": "102"}
+    assert (by[jane].name, by[jane].full_name, by[jane].student_ids) == (
+        "Jane Smith", "Jane Smith", {"moodle_participant": "101"})
+    assert (by[jane2].name, by[jane2].student_ids) == ("Jane Smith",
+                                                       {"moodle_participant": "102"})
 
 
 def test_flat_files_named_student_then_notebook(tmp_path):
@@ -286,10 +294,14 @@ def test_student_folder_names_that_are_not_plain_ids(tmp_path):
     touch(tmp_path / "class" / "Ann Lee" / "02_value.ipynb")
     touch(tmp_path / "class" / "---" / "02_value.ipynb")
     found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
-    assert rows(found) == [("Ann_Lee", "02_value", "02_value.ipynb", None)]
-    assert found.unrecognised == ["---/"]
-    assert found.notes == ["---: no student id can be made from this folder name",
-                           "Ann Lee/: student id 'Ann_Lee' (the folder name is not a plain id)"]
+    # sha256("Ann Lee") starts a36e143c: the id is the same on every machine, every run.
+    assert rows(found) == [("Ann_Lee~a36e143c", "02_value", "02_value.ipynb", None),
+                           ("learner~cb3f91d5", "02_value", "02_value.ipynb", None)]
+    assert [s.name for s in found.submissions] == ["Ann Lee", "---"]
+    assert found.unrecognised == []
+    assert found.notes == [
+        "---/: student id 'learner~cb3f91d5' (the folder name is not a plain id)",
+        "Ann Lee/: student id 'Ann_Lee~a36e143c' (the folder name is not a plain id)"]
 
 
 # ------------------------------------------------------------------ links are never followed
@@ -465,13 +477,14 @@ def test_notebook_reads_are_bounded_and_never_follow_links(tmp_path, monkeypatch
         "not valid JSON (not UTF-8 text")
 
 
-def test_oversized_timestamp_is_a_warning(tmp_path):
+def test_oversized_timestamp_is_a_warning_and_an_unknown_time(tmp_path):
     touch(tmp_path / "submitted" / "ann" / "02_value" / "02_value.ipynb")
     touch(tmp_path / "submitted" / "ann" / "02_value" / "timestamp.txt", "9" * 100_000)
     found = discover(tmp_path, ["02_value"], tmp_path / "work")
-    assert found.submissions[0].timestamp is None
+    assert found.submissions[0].timestamp == untrusted.UNKNOWN_TIME
     assert found.submissions[0].warnings == (
-        "submitted/ann/02_value/timestamp.txt: too large (98 kB; the limit is 4 kB)",)
+        "submitted/ann/02_value/timestamp.txt: too large (98 kB; the limit is 4 kB); "
+        "lateness unknown",)
 
 
 # ------------------------------------------------------------------ bad paths
