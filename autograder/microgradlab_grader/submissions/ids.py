@@ -55,8 +55,10 @@ def student_id(raw: str) -> str:
 
 def name_text(raw: str) -> str:
     """The raw name as storable text: bytes that are not UTF-8 (a file name from another
-    system) written as ``\\xe9``; every other character kept as it is."""
-    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    system) and NUL (a zip entry's name may hold one; PostgreSQL's text cannot) written
+    as ``\\xe9``, ``\\x00``; every other character kept as it is."""
+    text = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text.replace("\x00", "\\x00")
 
 
 class Learners:
