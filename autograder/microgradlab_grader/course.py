@@ -38,9 +38,10 @@ def _is_course_id_target(node: ast.expr) -> bool:
             and isinstance(node.value, ast.Attribute) and node.value.attr == "CourseDirectory")
 
 
-def course_id_from_config(path: Path = DEFAULT_CONFIG) -> str:
-    """The course id written in the nbgrader config at ``path`` (see the module docstring)."""
-    path = Path(path)
+def course_id_from_config(path: Path | None = None) -> str:
+    """The course id written in the nbgrader config at ``path`` (default: the course's own,
+    :data:`DEFAULT_CONFIG`; see the module docstring)."""
+    path = Path(DEFAULT_CONFIG if path is None else path)
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
             raise CourseError(f"{path} is larger than an nbgrader config should be; give "
