@@ -144,7 +144,8 @@ def regenerate_outputs(book: Gradebook, out: Path, policy, sources, submissions,
     grades = [to_grade(rows[k]) for k in keys]
     notebooks = notebooks_in(rows)
     # A row written before names were kept shows its id until it is graded again.
-    names = {student: row.name or student for (student, _), row in rows.items()}
+    names = {student: student for student, _ in rows}
+    names.update({student: row.name for (student, _), row in rows.items() if row.name})
     timed = [(g, rows[(g.student, g.notebook)].timestamp) for g in grades]
     table = exports.entries(timed, policy)
     extra = {}
