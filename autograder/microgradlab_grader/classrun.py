@@ -28,7 +28,7 @@ from microgradlab.exercises.seeds import course_seed
 
 from .gradebook import Gradebook, file_hash
 from .grading import GRADER_ERROR
-from .untrusted import UNKNOWN_TIME, Unreadable, read_bounded, submission_time
+from .untrusted import UNKNOWN_TIME, Unreadable, read_text, submission_time
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def timestamp_of(submission) -> str | None:
     if beside is None or not os.path.lexists(beside):
         return None
     try:
-        return submission_time(read_bounded(beside, 4096).decode("utf-8", "replace"))
+        return submission_time(read_text(beside))
     except Unreadable:
         return UNKNOWN_TIME
 
@@ -152,7 +152,7 @@ def regenerate_outputs(book: Gradebook, out: Path, policy, sources, submissions,
     for k in keys:
         entry = table[k[0]][k[1]]
         late = None if policy.deadline is None else (
-            UNKNOWN_TIME if entry.days_late is None else entry.days_late)
+            exports.UNKNOWN_LATENESS if entry.days_late is None else entry.days_late)
         extra[k] = {"seed": rows[k].seed, "timestamp": rows[k].timestamp, "days_late": late}
     lateness = [f"{student} {notebook}: {entry.lateness_note}"
                 for student, row in sorted(table.items())

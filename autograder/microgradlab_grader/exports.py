@@ -41,6 +41,7 @@ from .grading import GRADED, GRADER_ERROR, KERNEL_DIED, MISSING, TIMEOUT, Grade
 from .untrusted import UNKNOWN_TIME, Unreadable, csv_writer, parse_timestamp
 
 PARTIAL_STATUSES = (TIMEOUT, KERNEL_DIED)
+UNKNOWN_LATENESS = "unknown"    # days late, where a deadline is in force and no time is known
 
 
 class ExportError(ValueError):
