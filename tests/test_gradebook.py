@@ -81,7 +81,7 @@ def test_every_row_is_in_the_gradebook_with_its_seed_and_timestamp(first_run):
     assert rows[("ann", "02_value")].score == 3.0 and rows[("ben", "02_value")].score == 0.0
     assert rows[("cat", "02_value")].status == "missing"
     assert len({r.seed for r in rows.values()}) == 1       # one run, one seed, on every row
-    assert rows[("ann", "02_value")].timestamp == "2026-12-01 10:00:00.000000 UTC"
+    assert rows[("ann", "02_value")].timestamp == "2026-12-01T10:00:00+00:00"   # as read
     csv_rows = {r["student"]: r for r in read_csv(out / "grades.csv")}
     assert csv_rows["ben"]["seed"] == str(rows[("ben", "02_value")].seed)
     assert (out / "feedback" / "ann" / "02_value.html").exists()
@@ -295,3 +295,116 @@ def test_a_class_graded_into_postgresql(tmp_path, postgres, jupyter_env, capsys)
         {"ann": "3", "ben": "0"}
     code, err = grade(capsys, course, "-o", tmp_path / "out", "--db", postgres)
     assert code == 0 and "0 to grade, 2 unchanged" in err
+    # Text PostgreSQL's text type refuses (NUL) or no UTF-8 database takes (a lone
+    # surrogate from a file name that is not UTF-8) is stored escaped, never a crash.
+    from microgradlab_grader.grading import Grade
+    book = Gradebook(postgres)
+    book.save(Grade("caf~1", "02_value", "unreadable", 3.0, detail="nul\x00 caf\udce9"),
+              "h", "s", 1, "unknown", name="caf\udce9\x00")
+    row = book.rows()[("caf~1", "02_value")]
+    book.close()
+    assert (row.detail, row.name) == ("nul\\x00 caf\\udce9", "caf\\udce9\\x00")
+    engine = create_engine(postgres)
+    with pytest.raises(Exception, match="NUL"):            # the control: raw, it fails
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE grades SET detail = :d"), {"d": "nul\x00"})
+    engine.dispose()
+
+
+# ------------------------------------------------------------------ seeds from the course
+SOMETIMES_WRONG = {"ex01_difference_answer": (
+    "return (f(x + h) - f(x - h)) / (2 * h)",
+    # wrong only where h is 0.05 and x > 1: some draws of the random cases catch it
+    "return (f(x + h) - f(x)) / h if (h == 0.05 and x > 1.0) else "
+    "(f(x + h) - f(x - h)) / (2 * h)")}
+
+
+def sometimes_wrong_passes(seed: int) -> bool:
+    """Does the mistake slip through the cases a run with ``seed`` draws? (in-process)"""
+    from microgradlab.checking import run_exercise
+    from microgradlab.exercises.seeds import exercise_seed
+
+    def forward_difference(f, x, h):
+        return (f(x + h) - f(x)) / h
+
+    def central_difference(f, x, h):
+        return (f(x + h) - f(x)) / h if (h == 0.05 and x > 1.0) else \
+            (f(x + h) - f(x - h)) / (2 * h)
+    names = {"forward_difference": forward_difference, "central_difference": central_difference}
+    return run_exercise("ex01_difference", names,
+                        exercise_seed(seed, "ex01_difference")).passed
+
+
+@needs_bwrap
+def test_two_fresh_runs_without_a_seed_give_the_same_grades(tmp_path, jupyter_env, capsys):
+    """A mistake only some random cases reveal: with the course seed every fresh run (and
+    every learner who made it) gets the same grade; another seed gives another grade."""
+    from microgradlab.exercises.seeds import course_seed
+    course_verdict = sometimes_wrong_passes(course_seed("microgradlab", "01_derivatives"))
+    other = next(s for s in range(1, 500) if sometimes_wrong_passes(s) != course_verdict)
+    wrong = with_mistakes("01_derivatives", SOMETIMES_WRONG)
+    for student in ("ann", "ben"):
+        write(wrong, tmp_path / "class" / student / "01_derivatives.ipynb")
+    args = ["--notebooks", "01_derivatives", "-j", "2", "--timeout-cell", "20", "--no-progress"]
+    runs = {}
+    for out, extra in (("first", []), ("second", []), ("other", ["--seed", str(other)])):
+        code = cli.main(["grade", str(tmp_path / "class"), "-o", str(tmp_path / out), *args,
+                         *extra])
+        assert code == 0, capsys.readouterr().err
+        runs[out] = {r["student"]: r for r in read_csv(tmp_path / out / "grades.csv")}
+    assert runs["first"] == runs["second"]                      # two machines, one grade
+    ann, ben = runs["first"]["ann"], runs["first"]["ben"]
+    assert {k: v for k, v in ann.items() if k not in ("student", "name")} == \
+        {k: v for k, v in ben.items() if k not in ("student", "name")}   # one mistake, one row
+    assert ann["seed"] == str(course_seed("microgradlab", "01_derivatives"))
+    assert (float(ann["ex01_difference"]) > 0) == course_verdict
+    # The control: the mistake really is seed-dependent, so a drawn seed would differ.
+    assert runs["other"]["ann"]["ex01_difference"] != ann["ex01_difference"]
+
+
+def test_the_course_id_can_be_given_and_a_bad_config_is_named(tmp_path, capsys, monkeypatch):
+    from microgradlab_grader import course
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    broken = tmp_path / "nbgrader_config.py"
+    broken.write_text("c = get_config()\nc.CourseDirectory.course_id = compute()\n")
+    monkeypatch.setattr(course, "DEFAULT_CONFIG", broken)
+    assert cli.main(["grade", str(tmp_path / "class"), "-o", str(tmp_path / "o"),
+                     "--unsafe", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "course_id is not a plain string" in err and "--course-id" in err
+    with pytest.raises(SystemExit):
+        cli.main(["grade", str(tmp_path / "class"), "-o", str(tmp_path / "o"),
+                  "--course-id", ""])
+    assert "non-empty" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ old gradebooks, odd text
+OLD_SCHEMA = """CREATE TABLE grades (student VARCHAR(100) NOT NULL, notebook VARCHAR(100) NOT NULL,
+    status VARCHAR(40) NOT NULL, score FLOAT, max_score FLOAT NOT NULL, detail TEXT NOT NULL,
+    tampered TEXT NOT NULL, verdicts TEXT NOT NULL, content_hash VARCHAR(80) NOT NULL,
+    source_hash VARCHAR(80) NOT NULL, seed INTEGER NOT NULL, timestamp VARCHAR(100),
+    graded_at DATETIME NOT NULL, PRIMARY KEY (student, notebook))"""
+
+
+def test_a_gradebook_without_names_is_upgraded_and_keeps_working(tmp_path):
+    from microgradlab_grader.classrun import regenerate_outputs
+    from microgradlab_grader.exports import LatePolicy, parse_time
+    from microgradlab_grader.grading import Grade
+
+    url = default_url(tmp_path)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(OLD_SCHEMA))
+        connection.execute(text(
+            "INSERT INTO grades VALUES ('ann', '02_value', 'graded', 3.0, 3.0, '', '[]', '{}', "
+            "'h', 's', 7, '2026-12-01 10:00:00.000000 UTC', '2026-12-02 00:00:00')"))
+    engine.dispose()
+    book = Gradebook(url)
+    assert book.rows()[("ann", "02_value")].name is None        # upgraded, row kept
+    book.save(Grade("Ben_Lee~1", "02_value", "graded", 3.0), "h", "s", 7,
+              "2026-12-03T10:00:00+00:00", name="Ben Lee")
+    regenerate_outputs(book, tmp_path, LatePolicy(parse_time("2026-12-01 23:59 UTC")), {}, [])
+    book.close()
+    grades = {r["student"]: r for r in read_csv(tmp_path / "grades.csv")}
+    assert (grades["ann"]["name"], grades["ann"]["days_late"]) == ("ann", "0")  # old raw time
+    assert (grades["Ben_Lee~1"]["name"], grades["Ben_Lee~1"]["days_late"]) == ("Ben Lee", "2")

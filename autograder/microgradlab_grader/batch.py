@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import random
 import signal
 import tempfile
 import threading
@@ -28,8 +27,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from microgradlab.exercises import NOTEBOOKS, get
+from microgradlab.exercises.seeds import course_seed, exercise_seed
 
 from . import sandbox
+from .course import course_id_from_config
 from .grading import GRADER_ERROR, Grade, Plan, Settings, grade_submission
 from .source import load_source
 from .submissions import Submission
@@ -41,11 +42,6 @@ class Interrupted(Exception):
     def __init__(self, grades):
         super().__init__(f"interrupted after {len(grades)} grades")
         self.grades = grades
-
-
-def new_seed() -> int:
-    """A fresh run seed, small enough to print and type back in."""
-    return int.from_bytes(os.urandom(4), "little") % 1_000_000
 
 
 def preset_grade(s: Submission, max_score: float) -> Grade | None:
@@ -82,11 +78,6 @@ def kill_sandboxes() -> None:
             pass
 
 
-def exercise_seed(run_seed: int, exercise_id: str) -> int:
-    """One seed per exercise, derived from the run's seed (stable across runs and machines)."""
-    return random.Random(f"{run_seed}:{exercise_id}").getrandbits(32)
-
-
 def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir: Path,
                expected, package_dir: Path) -> dict[str, Plan]:
     """For each notebook: the source's graded cells, the cases, PyTorch's answers, the
@@ -114,7 +105,9 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
     """Every submission's Grade, in (student, notebook) order.
 
     ``seeds`` maps (student, notebook) to the seed of that row's cases (a regrade
-    reuses the seed the row was graded with); every other submission uses ``seed``.
+    reuses the seed the row was graded with); every other submission uses ``seed``,
+    or, when it is None, the course seed of its notebook (the course id in
+    autograder/nbgrader_config.py).
     ``on_graded(grade)`` runs in this thread as each grade arrives (the gradebook
     row and the feedback page are written then, while the sandboxes keep the cores
     busy). Ctrl-C kills the running sandboxes and raises :class:`Interrupted`
@@ -124,10 +117,13 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
     unknown = [n for n in notebooks if n not in NOTEBOOKS]
     if unknown:
         raise KeyError(f"unknown notebook(s) {', '.join(unknown)}; known: {', '.join(NOTEBOOKS)}")
-    if seed is None:
-        seed = new_seed()
     seeds = seeds or {}
-    seed_of = {(s.student, s.notebook): seeds.get((s.student, s.notebook), seed)
+    course_id = course_id_from_config() if seed is None and len(seeds) < len(submissions) \
+        else None
+
+    def default(notebook: str) -> int:
+        return seed if seed is not None else course_seed(course_id, notebook)
+    seed_of = {(s.student, s.notebook): seeds.get((s.student, s.notebook), default(s.notebook))
                for s in submissions}
     workers = workers or os.cpu_count() or 1
     package_dir = sandbox.package_mount_point()
@@ -144,12 +140,15 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mglab-grade-")))
         os.chmod(workdir, 0o755)
-        # One set of plans per seed in use (usually one; a regrade may bring older seeds).
+        # Plans for each (seed, notebook) in use: course seeds differ per notebook, and a
+        # regrade may bring older seeds; a plan is never built for a pair nobody uses.
         plans: dict[int, dict[str, Plan]] = {}
         for run_seed in sorted(set(seed_of.values())):
             folder = workdir / f"seed-{run_seed}"
             folder.mkdir()
-            plans[run_seed] = make_plans(notebooks, solutions_dir, run_seed, folder,
+            with_seed = {n for (_, n), v in seed_of.items() if v == run_seed}
+            used = [n for n in notebooks if n in with_seed]
+            plans[run_seed] = make_plans(used, solutions_dir, run_seed, folder,
                                          checking.expected, package_dir)
         to_run = []
         for s in submissions:

@@ -10,20 +10,25 @@ What gets graded:
 * with ``--student``/``--notebook`` only those rows, always regraded; no other row is
   read or written.
 
-Seeds: ``--seed N`` grades every row of this run with N. Otherwise a row that
-already exists keeps the seed it was graded with (unless ``--new-seed``) and a new
-row gets this run's seed, picked at random and printed.
+Seeds (:class:`Seeds`): ``--seed N`` grades every row of this run with N, and
+``--new-seed`` with one seed drawn for this run. Otherwise a new row gets the
+course seed of its notebook (``exercises.seeds.course_seed``: the same for the
+same course anywhere, so two fresh runs give the same grades) and a row that
+already exists keeps the seed it was graded with.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from microgradlab.exercises import NOTEBOOKS
+from microgradlab.exercises.seeds import course_seed
 
 from .gradebook import Gradebook, file_hash
 from .grading import GRADER_ERROR
+from .untrusted import UNKNOWN_TIME, Unreadable, read_text, submission_time
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,6 @@ class Selection:
     regrade: bool = False
     students: tuple[str, ...] = ()
     notebooks: tuple[str, ...] = ()
-    new_seed: bool = False
 
     @property
     def subset(self) -> bool:
@@ -42,12 +46,33 @@ class Selection:
                 and (not self.notebooks or notebook in self.notebooks))
 
 
+@dataclass(frozen=True)
+class Seeds:
+    """Where the seeds of this run's rows come from."""
+    course_id: str
+    given: int | None = None      # --seed N: every row graded in this run
+    fresh: int | None = None      # --new-seed: one seed drawn for this run, every row graded
+
+    @property
+    def override(self) -> int | None:
+        return self.given if self.given is not None else self.fresh
+
+    def of(self, notebook: str, row=None) -> int:
+        """The seed of a row of ``notebook`` graded now (``row``: the gradebook's row, if any)."""
+        if self.override is not None:
+            return self.override
+        if row is not None:
+            return row.seed
+        return course_seed(self.course_id, notebook)
+
+
 @dataclass
 class Job:
     submission: object
     content_hash: str
     seed: int
     timestamp: str | None
+    name: str | None = None
 
 
 @dataclass
@@ -58,16 +83,18 @@ class Decision:
 
 
 def timestamp_of(submission) -> str | None:
-    """nbgrader's raw submission time: from discovery, else the timestamp.txt beside it."""
-    text = getattr(submission, "timestamp", None)
-    if text:
-        return str(text).strip()
+    """The submission time as discovery read it (canonical ISO 8601, or UNKNOWN_TIME), else
+    from the timestamp.txt beside the notebook, read as strictly; None when there is none."""
+    if hasattr(submission, "timestamp"):
+        return submission.timestamp
     path = getattr(submission, "path", None)
-    if path is not None:
-        beside = Path(path).parent / "timestamp.txt"
-        if beside.is_file() and not beside.is_symlink():
-            return beside.read_text(encoding="utf-8", errors="replace").strip()[:100] or None
-    return None
+    beside = Path(path).parent / "timestamp.txt" if path is not None else None
+    if beside is None or not os.path.lexists(beside):
+        return None
+    try:
+        return submission_time(read_text(beside))
+    except Unreadable:
+        return UNKNOWN_TIME
 
 
 def content_hash(submission) -> str:
@@ -77,8 +104,8 @@ def content_hash(submission) -> str:
     return file_hash(submission.path)
 
 
-def decide(submissions, rows, source_hashes: dict[str, str], run_seed: int,
-           seed_given: bool, selection: Selection) -> Decision:
+def decide(submissions, rows, source_hashes: dict[str, str], seeds: Seeds,
+           selection: Selection) -> Decision:
     decision = Decision()
     for s in submissions:
         if not selection.selects(s.student, s.notebook):
@@ -91,11 +118,8 @@ def decide(submissions, rows, source_hashes: dict[str, str], run_seed: int,
                 and row.source_hash == source_hashes[s.notebook] and row.status != GRADER_ERROR):
             decision.unchanged += 1
             continue
-        if seed_given or row is None or selection.new_seed:
-            seed = run_seed
-        else:
-            seed = row.seed
-        decision.jobs.append(Job(s, digest, seed, timestamp_of(s)))
+        decision.jobs.append(Job(s, digest, seeds.of(s.notebook, row), timestamp_of(s),
+                                 getattr(s, "name", None) or None))
     return decision
 
 
@@ -119,11 +143,25 @@ def regenerate_outputs(book: Gradebook, out: Path, policy, sources, submissions,
     keys = sorted(rows, key=lambda k: (k[0], order.get(k[1], 99)))
     grades = [to_grade(rows[k]) for k in keys]
     notebooks = notebooks_in(rows)
-    extra = {k: {"seed": rows[k].seed, "timestamp": rows[k].timestamp} for k in keys}
-    write_csv(grades, notebooks, out / "grades.csv", extra=extra)
+    # A row written before names were kept shows its id until it is graded again.
+    names = {student: student for student, _ in rows}
+    names.update({student: row.name for (student, _), row in rows.items() if row.name})
+    timed = [(g, rows[(g.student, g.notebook)].timestamp) for g in grades]
+    table = exports.entries(timed, policy)
+    extra = {}
+    for k in keys:
+        entry = table[k[0]][k[1]]
+        late = None if policy.deadline is None else (
+            exports.UNKNOWN_LATENESS if entry.days_late is None else entry.days_late)
+        extra[k] = {"seed": rows[k].seed, "timestamp": rows[k].timestamp, "days_late": late}
+    lateness = [f"{student} {notebook}: {entry.lateness_note}"
+                for student, row in sorted(table.items())
+                for notebook, entry in row.items() if entry.lateness_note]
+    write_csv(grades, notebooks, out / "grades.csv", extra=extra, names=names)
     write_text_report(grades, notebooks, out / "report.txt", unrecognised=unrecognised,
-                      notes=notes, seeds={r.seed for r in rows.values()})
-    exports.write_all([(g, rows[(g.student, g.notebook)].timestamp) for g in grades], policy, out)
+                      notes=notes, seeds={r.seed for r in rows.values()}, names=names,
+                      lateness=lateness)
+    exports.write_all(timed, policy, out, names=names)
     if quick:
         return {"grades": grades, "rows": rows}
     write_plot(grades, notebooks, out / "report.png")
@@ -133,17 +171,19 @@ def regenerate_outputs(book: Gradebook, out: Path, policy, sources, submissions,
         s = by_key.get((grade.student, grade.notebook))
         if not page.exists() and grade.notebook in sources:
             usable = s is not None and not getattr(s, "status", None)  # never open a symlink
-            write_page(grade, s.path if usable else None, sources[grade.notebook], out)
+            write_page(grade, s.path if usable else None, sources[grade.notebook], out,
+                       names.get(grade.student))
     return {"grades": grades, "rows": rows}
 
 
-def write_page(grade, path, source, out: Path) -> None:
-    """The feedback page of one grade (feedback.write_feedback keeps its signature)."""
+def write_page(grade, path, source, out: Path, name: str | None = None) -> None:
+    """The feedback page of one grade; ``name``: the learner's name as handed in."""
     from .feedback import write_feedback
     from .grading import read_notebook
     try:
         # The submission is read again here: untrusted, so inside the guard as well.
         notebook = read_notebook(path) if path is not None else None
-        write_feedback(grade, None if isinstance(notebook, str) else notebook, source, out)
+        write_feedback(grade, None if isinstance(notebook, str) else notebook, source, out,
+                       name=name)
     except Exception:  # noqa: BLE001 - a page without the learner's cells beats no page
-        write_feedback(grade, None, source, out)
+        write_feedback(grade, None, source, out, name=name)

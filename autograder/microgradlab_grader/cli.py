@@ -1,7 +1,7 @@
 """The ``microgradlab`` command.
 
     microgradlab grade SUBMISSIONS -o DIR [-j N] [--db URL] [--seed N | --new-seed]
-                       [--regrade] [--student NAME ...] [--notebook NAME ...]
+                       [--course-id ID] [--regrade] [--student NAME ...] [--notebook NAME ...]
                        [--scheduler ADDRESS] [--deadline TIME [--late-penalty P]
                        [--late-cutoff DAYS]] [--timeout-cell S] [--timeout-notebook S]
                        [--notebooks 01_derivatives,...] [--unsafe] [--quiet]
@@ -74,6 +74,25 @@ def _percent(text):
     return value
 
 
+def _seed(text):
+    from microgradlab.exercises.seeds import SEED_LIMIT
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"a seed from 0 to {SEED_LIMIT - 1}, got {text}")
+    return value
+
+
+def _course_id(text):
+    from .course import CourseError, check_course_id
+    try:
+        return check_course_id(text)
+    except CourseError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _time(text):
     from .exports import ExportError, parse_time
     try:
@@ -95,11 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="notebooks graded at once on this machine (default: number of cores)")
     grade.add_argument("--db", default=None, metavar="URL",
                        help="SQLAlchemy URL of the gradebook (default: sqlite:///OUT/gradebook.db)")
-    grade.add_argument("--seed", type=int, default=None,
-                       help="seed for every row graded in this run (default: new rows get a "
-                            "fresh seed, printed; existing rows keep theirs)")
+    grade.add_argument("--seed", type=_seed, default=None,
+                       help="seed for every row graded in this run (default: a new row gets "
+                            "the course seed of its notebook, the same on every machine; an "
+                            "existing row keeps its own)")
     grade.add_argument("--new-seed", action="store_true",
-                       help="regraded rows get this run's seed instead of keeping their own")
+                       help="every row graded in this run gets one new seed, drawn and "
+                            "printed, instead of the course seed or its own")
+    grade.add_argument("--course-id", default=None, metavar="ID", type=_course_id,
+                       help="the course whose seeds a run without --seed uses (default: "
+                            "c.CourseDirectory.course_id in autograder/nbgrader_config.py)")
     grade.add_argument("--regrade", action="store_true",
                        help="grade every selected row again, changed or not")
     grade.add_argument("--student", action="append", default=[], metavar="NAME",
@@ -190,6 +214,12 @@ def grade_command(args, argv) -> int:
         return _fail("--seed and --new-seed contradict each other: give one")
     if (args.late_penalty or args.late_cutoff) and args.deadline is None:
         return _fail("--late-penalty and --late-cutoff need --deadline")
+    if args.course_id is None:
+        from .course import CourseError, course_id_from_config
+        try:
+            args.course_id = course_id_from_config()
+        except CourseError as exc:
+            return _fail(str(exc))
     problem = check_out_dir(args.out)
     if problem:
         return _fail(problem)
@@ -215,22 +245,53 @@ def grade_command(args, argv) -> int:
             submissions, unrecognised, notes = _find(args.submissions, notebooks, unpack)
         except SubmissionError as exc:
             return _fail(str(exc))
-        students = {s.student for s in submissions}
-        unknown = [name for name in args.student if name not in students]
+        chosen, unknown = students_named(args.student, submissions)
         if unknown:
             return _fail(f"--student {', '.join(unknown)}: no such student in "
                          f"{args.submissions}")
+        args.student = chosen
         return run_and_report(args, argv, submissions, unrecognised, notes, notebooks, settings)
 
 
+def students_named(wanted, submissions) -> tuple[list[str], list[str]]:
+    """The ids ``--student`` names (each an id, or a name as handed in: every learner of
+    that name), and the words that name nobody."""
+    ids = {s.student for s in submissions}
+    by_name: dict[str, set[str]] = {}
+    for s in submissions:
+        by_name.setdefault(getattr(s, "name", "") or s.student, set()).add(s.student)
+    chosen, unknown = [], []
+    for word in wanted:
+        found = {word} if word in ids else by_name.get(word, set())
+        chosen += sorted(found)
+        if not found:
+            unknown.append(word)
+    return chosen, unknown
+
+
+def seed_line(seeds, notebooks) -> str:
+    """The run's first line about seeds."""
+    if seeds.given is not None:
+        return f"seed {seeds.given} (given): every row graded in this run uses it"
+    if seeds.fresh is not None:
+        return f"seed {seeds.fresh} (new, --new-seed): every row graded in this run uses it"
+    from microgradlab.exercises.seeds import course_seed
+    listed = ", ".join(f"{n} {course_seed(seeds.course_id, n)}" for n in notebooks)
+    return (f"course seeds of {seeds.course_id!r} ({listed}): new rows use them, existing "
+            "rows keep their own")
+
+
 def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, settings) -> int:
+    from microgradlab.exercises.seeds import fresh_seed
+
     from . import sandbox
-    from .batch import Interrupted, new_seed
-    from .classrun import Selection, decide, regenerate_outputs
+    from .batch import Interrupted
+    from .classrun import Seeds, Selection, decide, regenerate_outputs
     from .cluster import ClusterError, source_hash
     from .exports import LatePolicy
     from .gradebook import Gradebook, GradebookError, default_url
     from .source import load_source
+    from .untrusted import visible
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -241,28 +302,27 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
     quiet = args.quiet
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     for warning in [w for s in submissions for w in (getattr(s, "warnings", None) or [])]:
-        say(f"warning: {warning}")
+        say(f"warning: {visible(warning)}")    # a file name must not drive the terminal
     sources = {n: load_source(args.solutions, n) for n in notebooks}
     hashes = {n: source_hash(args.solutions, n) for n in notebooks}
-    seed_given = args.seed is not None
-    run_seed = args.seed if seed_given else new_seed()
+    seeds = Seeds(args.course_id, given=args.seed,
+                  fresh=fresh_seed() if args.new_seed else None)
     selection = Selection(regrade=args.regrade, students=tuple(args.student),
-                          notebooks=tuple(args.notebook), new_seed=args.new_seed)
-    decision = decide(submissions, book.rows(), hashes, run_seed, seed_given, selection)
+                          notebooks=tuple(args.notebook))
+    decision = decide(submissions, book.rows(), hashes, seeds, selection)
     jobs = {(j.submission.student, j.submission.notebook): j for j in decision.jobs}
-    say(f"seed {run_seed}{' (given)' if seed_given else ''}: new rows use it, existing rows keep "
-        f"their own{'' if not args.new_seed else ' (except with --new-seed)'}; "
-        f"{len(jobs)} to grade, {decision.unchanged} unchanged, "
+    say(f"{seed_line(seeds, notebooks)}; {len(jobs)} to grade, {decision.unchanged} unchanged, "
         f"{decision.not_selected} not selected")
     written = []
 
     def on_graded(grade):
         job = jobs[(grade.student, grade.notebook)]
-        book.save(grade, job.content_hash, hashes[grade.notebook], job.seed, job.timestamp)
+        book.save(grade, job.content_hash, hashes[grade.notebook], job.seed, job.timestamp,
+                  name=job.name)
         written.append(grade)
         from .classrun import write_page
         path = None if getattr(job.submission, "status", None) else job.submission.path
-        write_page(grade, path, sources[grade.notebook], out)
+        write_page(grade, path, sources[grade.notebook], out, job.name)
 
     from tqdm import tqdm
     bar = tqdm(total=len(jobs), unit="notebook", file=sys.stderr,
@@ -286,9 +346,11 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
         interrupted = True
     book.close()
     if interrupted:
-        resume = [a for a in argv]
-        if not seed_given:
-            resume += ["--seed", str(run_seed)]
+        # Without --seed the course seeds come back by themselves; a --new-seed run's
+        # seed is written out, or the rest would be graded with yet another one.
+        resume = [a for a in argv if a != "--new-seed"]
+        if seeds.fresh is not None:
+            resume += ["--seed", str(seeds.fresh)]
         print(f"\nmicrogradlab grade: interrupted; {len(written)} rows graded in this run are "
               f"kept in the gradebook, {len(jobs) - len(written)} still to grade. To resume "
               f"with the same cases, run:\n  microgradlab {shlex.join(resume)}", file=sys.stderr)

@@ -30,7 +30,8 @@ from pathlib import Path
 from microgradlab.exercises import get
 
 from . import feedback_static
-from .feedback_text import code_html, code_styles, cut, detail_text, markdown_html, message_text
+from .feedback_text import (code_html, code_styles, cut, detail_text, markdown_html,
+                            message_text, one_line)
 from .grading import GRADED, Grade
 from .source import SourceNotebook
 
@@ -315,14 +316,14 @@ def learner_cells_html(submission, source: SourceNotebook, rows: list[Row]) -> l
 
 
 def page_html(grade: Grade, submission, source: SourceNotebook, maths: bool,
-              cells_note: str = "") -> str:
+              cells_note: str = "", name: str | None = None) -> str:
     rows = rows_of(grade, source, submission)
-    head = f"Feedback on {grade.notebook} for {grade.student}"
+    head = f"Feedback on {grade.notebook} for {one_line(name or grade.student)}"
     body = [f"<h1>{e(head)}</h1>", status_html(grade, source), table_html(grade, rows)]
     if grade.tampered:
         body.append('<p class="mgl-notice"><strong>Test cells you changed</strong> (the '
                     "original tests were used): "
-                    + e(cut("; ".join(map(str, grade.tampered)), 2_000)) + "</p>")
+                    + e(cut(one_line("; ".join(map(str, grade.tampered))), 2_000)) + "</p>")
     body.append("<h2>Your notebook, with a verdict after each test</h2>" if submission is not None
                 else "<h2>The tests of this notebook</h2>")
     if cells_note:
@@ -348,22 +349,24 @@ def page_html(grade: Grade, submission, source: SourceNotebook, maths: bool,
             + "\n".join(body) + "\n</body>\n</html>\n")
 
 
-def write_feedback(grade: Grade, submission, source: SourceNotebook, out_dir: Path) -> Path:
+def write_feedback(grade: Grade, submission, source: SourceNotebook, out_dir: Path,
+                   name: str | None = None) -> Path:
     """Write DIR/feedback/<student>/<notebook>.html (and DIR/feedback/_static once).
 
-    ``submission`` is the learner's nbformat notebook, or None (missing, unreadable)."""
+    ``submission`` is the learner's nbformat notebook, or None (missing, unreadable);
+    ``name`` the learner's name as handed in, for the title (default: the id)."""
     feedback_dir = Path(out_dir) / "feedback"
     try:
         maths = feedback_static.install(feedback_dir)
     except OSError:
         maths = False  # a page whose maths shows as TeX beats no page
     try:
-        page = page_html(grade, submission, source, maths)
+        page = page_html(grade, submission, source, maths, name=name)
     except Exception:  # noqa: BLE001 - a page without the learner's cells beats no page
         page = page_html(grade, None, source, maths,
                          cells_note="Your notebook's cells could not be shown on this page "
                                     "(the file is too unusual to display). The "
-                                    "table above is the grader's verdict.")
+                                    "table above is the grader's verdict.", name=name)
     path = feedback_dir / grade.student / f"{grade.notebook}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

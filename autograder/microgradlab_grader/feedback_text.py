@@ -16,6 +16,10 @@ the page. Three rules:
 * **Nothing from the grading machine.** Absolute paths (the sandbox's
   ``/scratch``, ``/proc/...``, this machine's folders) are replaced by
   ``<path>`` in every message, and a status detail keeps only its first line.
+* **Nothing hidden.** Control characters, bidirectional overrides and lone
+  surrogates are written out as escapes (``\\x1b``, ``\\u202e``,
+  :func:`.untrusted.visible`); a one-line field (a name, a detail) shows its line
+  breaks as ``\\n`` too, while code, markdown and messages keep theirs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES
+
+from .untrusted import visible
 
 # Sizes, in characters. A real markdown cell of this course is under 3,000 and
 # a real code cell under 4,000; a real verdict message is one or two lines.
@@ -82,15 +88,25 @@ def without_paths(text: str) -> str:
     return ABSOLUTE_PATH.sub("<path>", text)
 
 
+# Line structure a multi-line text (code, markdown, a message) keeps.
+LINES = "\n\r\t"
+
+
+def one_line(text) -> str:
+    """A one-line field of learner text (a name, a file name): every hidden character,
+    line breaks included, written as an escape."""
+    return visible(text)
+
+
 def message_text(message) -> str:
-    """A verdict message as plain text for the page: cut, paths removed."""
-    return without_paths(cut(message or "", MESSAGE_LIMIT))
+    """A verdict message as plain text for the page: cut, paths removed, nothing hidden."""
+    return without_paths(cut(visible(message or "", keep=LINES), MESSAGE_LIMIT))
 
 
 def detail_text(detail) -> str:
     """A status detail (grader text, in words): its first line only, short, no paths."""
     first_line = str(detail or "").strip().splitlines()[:1]
-    return without_paths(cut(first_line[0], DETAIL_LIMIT)) if first_line else ""
+    return without_paths(cut(visible(first_line[0]), DETAIL_LIMIT)) if first_line else ""
 
 
 def _keep_attribute(tag: str, attribute: str, value: str):
@@ -111,7 +127,7 @@ def clean_html(fragment: str) -> str:
 
 def markdown_html(source) -> str:
     """A learner's markdown cell as safe HTML (the raw text, escaped, if it cannot be rendered)."""
-    text = cut(source or "", MARKDOWN_LIMIT)
+    text = visible(cut(source or "", MARKDOWN_LIMIT), keep=LINES)
     return (_remembered_markdown if len(text) <= REMEMBER_UP_TO else _markdown_html)(text)
 
 
@@ -129,7 +145,7 @@ _FORMATTER = HtmlFormatter(nowrap=True)
 
 def code_html(source) -> str:
     """A code cell as escaped, highlighted HTML (the ``<pre>`` is the caller's)."""
-    text = cut(source or "", CODE_LIMIT)
+    text = visible(cut(source or "", CODE_LIMIT), keep=LINES)
     return (_remembered_code if len(text) <= REMEMBER_UP_TO else _code_html)(text)
 
 

@@ -8,7 +8,14 @@ moment its grade arrives: an interrupted run keeps every row it finished.
 A row remembers what was graded (``content_hash``: sha256 of the submitted
 file; ``source_hash``: sha256 of the source notebook it was graded against) and
 the ``seed`` its random cases were drawn with, so a re-run skips what has not
-changed and a regrade can draw the very same cases.
+changed and a regrade can draw the very same cases. ``student`` is the learner's
+id and ``name`` their name as handed in (:mod:`.submissions.ids`); ``timestamp``
+the submission time as discovery read it (ISO 8601 in UTC, ``"unknown"``, or
+empty when there was no timestamp.txt).
+
+A gradebook written before the ``name`` column existed is upgraded when it is
+opened (``ALTER TABLE grades ADD COLUMN name``): its rows keep working, and each
+row gets its name the next time it is graded; until then the exports show its id.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import DateTime, Float, Integer, String, Text, create_engine, select
+from sqlalchemy import DateTime, Float, Integer, String, Text, create_engine, inspect, select, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -48,7 +55,8 @@ class Row(Base):
     content_hash: Mapped[str] = mapped_column(String(80))
     source_hash: Mapped[str] = mapped_column(String(80))
     seed: Mapped[int] = mapped_column(Integer)
-    timestamp: Mapped[str | None] = mapped_column(String(100), nullable=True)  # nbgrader's text
+    timestamp: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)   # as handed in
     graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -82,6 +90,7 @@ class Gradebook:
             args = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {}
             self.engine = create_engine(url, **args)
             Base.metadata.create_all(self.engine)
+            self._upgrade()
         except (ArgumentError, NoSuchModuleError) as exc:
             raise GradebookError(f"--db {url!r} is not a database URL SQLAlchemy can use: "
                                  f"{exc}") from None
@@ -92,6 +101,13 @@ class Gradebook:
             raise GradebookError(f"cannot use the gradebook {self.safe_url()} "
                                  f"({type(exc).__name__}: {exc}); a PostgreSQL database must "
                                  "be created with ENCODING 'UTF8'") from None
+
+    def _upgrade(self) -> None:
+        """Add the columns a gradebook from an older grader lacks (see the module doc)."""
+        present = {column["name"] for column in inspect(self.engine).get_columns("grades")}
+        if "name" not in present:
+            with self.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE grades ADD COLUMN name TEXT"))
 
     def safe_url(self) -> str:
         """The URL without its password, for messages."""
@@ -116,18 +132,29 @@ class Gradebook:
 
     # ---------------------------------------------------------------- writing
     def save(self, grade: Grade, content_hash: str, source_hash: str, seed: int,
-             timestamp: str | None = None) -> None:
-        """Write one grade now, in its own transaction (replacing that row only)."""
+             timestamp: str | None = None, name: str | None = None) -> None:
+        """Write one grade now, in its own transaction (replacing that row only).
+        ``timestamp``: the canonical submission time (or "unknown"); ``name``: the
+        learner's name as handed in."""
         verdicts = {}
         for exercise, verdict in grade.verdicts.items():
             verdicts[exercise] = dataclasses.asdict(verdict)
         row = Row(student=grade.student, notebook=grade.notebook, status=grade.status,
-                  score=grade.score, max_score=grade.max_score, detail=grade.detail or "",
+                  score=grade.score, max_score=grade.max_score, detail=_storable(grade.detail),
                   tampered=json.dumps(list(grade.tampered)), verdicts=json.dumps(verdicts),
                   content_hash=content_hash, source_hash=source_hash, seed=int(seed),
-                  timestamp=timestamp, graded_at=datetime.now(timezone.utc))
+                  timestamp=timestamp, name=None if name is None else _storable(name),
+                  graded_at=datetime.now(timezone.utc))
         with Session(self.engine) as session, session.begin():
             session.merge(row)
+
+
+def _storable(text) -> str:
+    """Text any database takes. A message may quote learner output or a file name:
+    PostgreSQL's text cannot hold NUL, and no UTF-8 database a lone surrogate (a file
+    name that is not UTF-8); they are written as ``\\x00``, ``\\udce9``."""
+    text = str(text or "").encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00")
 
 
 def to_grade(row: Row) -> Grade:

@@ -1,10 +1,16 @@
 """What the instructor reads: grades.csv, report.txt and report.png.
 
-``grades.csv`` has one row per (student, notebook): ``student, notebook,
+``grades.csv`` has one row per (student, notebook): ``student, name, notebook,
 status, score, max_score, tampered``, then one column per exercise id with the
 points earned. A row that could not be graded has an empty score (and empty
 exercise cells for exercises that produced nothing): it must never read as an
-honest 0.
+honest 0. ``name`` is the learner's name as handed in; ``student`` the id made
+from it (:mod:`.submissions.ids`).
+
+Learner text is data here: every CSV cell goes through
+:func:`.untrusted.csv_cell` and every line of report.txt through
+:func:`.untrusted.visible`, so a name, a file name or a message can neither start
+a spreadsheet formula nor break a line of the report.
 """
 
 from __future__ import annotations
@@ -16,41 +22,45 @@ from pathlib import Path
 from microgradlab.exercises import exercises_of
 
 from .grading import GRADED, Grade
+from .untrusted import csv_writer, visible
 
-FIXED_COLUMNS = ["student", "notebook", "status", "score", "max_score", "tampered"]
+FIXED_COLUMNS = ["student", "name", "notebook", "status", "score", "max_score", "tampered"]
 # Written after the exercise columns when known (from the gradebook): the seed of
-# the row's random cases and nbgrader's submission time.
-EXTRA_COLUMNS = ["seed", "timestamp"]
+# the row's random cases, nbgrader's submission time (ISO 8601 in UTC, or "unknown"
+# for a timestamp.txt that is not a time) and, with --deadline, the started days
+# late ("unknown" when there is no readable time).
+EXTRA_COLUMNS = ["seed", "timestamp", "days_late"]
 
 
-def _points(x: float | None) -> str:
-    if x is None:
-        return ""
-    return f"{x:g}"
+def _points(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
 
 
 def exercise_columns(notebooks: list[str]) -> list[str]:
     return [e.id for n in notebooks for e in exercises_of(n)]
 
 
-def write_csv(grades: list[Grade], notebooks: list[str], path: Path, extra=None) -> None:
-    """``extra``: {(student, notebook): {"seed": ..., "timestamp": ...}} from the gradebook."""
+def write_csv(grades: list[Grade], notebooks: list[str], path: Path, extra=None,
+              names: dict[str, str] | None = None) -> None:
+    """``extra``: {(student, notebook): {"seed": ..., "timestamp": ..., "days_late": ...}}
+    from the gradebook; ``names``: {student id: name as handed in}."""
+    names = names or {}
     columns = exercise_columns(notebooks)
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         writer.writerow(FIXED_COLUMNS + columns + (EXTRA_COLUMNS if extra is not None else []))
         for g in grades:
-            row = [g.student, g.notebook, g.status, _points(g.score), _points(g.max_score),
-                   "; ".join(g.tampered)]
+            row = [g.student, names.get(g.student, g.student), g.notebook, g.status,
+                   _points(g.score), _points(g.max_score), "; ".join(g.tampered)]
             for column in columns:
                 verdict = g.verdicts.get(column)
                 if verdict is None or (g.status != GRADED and not verdict.delivered):
-                    row.append("")
+                    row.append(None)
                 else:
                     row.append(_points(verdict.points))
             if extra is not None:
                 known = extra.get((g.student, g.notebook), {})
-                row += [known.get(k) if known.get(k) is not None else "" for k in EXTRA_COLUMNS]
+                row += [known.get(k) for k in EXTRA_COLUMNS]
             writer.writerow(row)
 
 
@@ -75,9 +85,11 @@ def summarise(grades: list[Grade], notebooks: list[str]) -> dict:
 
 
 def write_text_report(grades: list[Grade], notebooks: list[str], path: Path,
-                      unrecognised=(), notes=(), seeds=None) -> str:
+                      unrecognised=(), notes=(), seeds=None, names=None, lateness=()) -> str:
     """``unrecognised``: files in the input that are no submission; ``notes``: what input
-    discovery said (matched duplicates, case differences...); ``seeds``: seeds in use."""
+    discovery said (matched duplicates, case differences...); ``seeds``: seeds in use;
+    ``names``: {student id: name as handed in}; ``lateness``: lines about rows whose
+    lateness is unknown. Every line is written through :func:`.untrusted.visible`."""
     stats = summarise(grades, notebooks)
     status_counts = Counter(g.status for g in grades)
     lines = ["microgradlab grade report", "",
@@ -108,7 +120,14 @@ def write_text_report(grades: list[Grade], notebooks: list[str], path: Path,
     if unrecognised:
         lines += ["", "files in the input that are not a submission (not graded, this run):"]
         lines += [f"  {name}" for name in unrecognised]
-    text = "\n".join(lines) + "\n"
+    if lateness:
+        lines += ["", "lateness unknown (a deadline is in force; no readable timestamp.txt):"]
+        lines += [f"  {line}" for line in lateness]
+    made = sorted((sid, name) for sid, name in (names or {}).items() if sid != name)
+    if made:
+        lines += ["", "student ids made from names as handed in (id: name):"]
+        lines += [f"  {sid}: {name}" for sid, name in made]
+    text = "\n".join(visible(line) for line in lines) + "\n"
     Path(path).write_text(text, encoding="utf-8")
     return text
 

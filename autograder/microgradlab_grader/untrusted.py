@@ -15,16 +15,30 @@ with a reason written for the report.
   string saying why it is unreadable.
 * :func:`remove_tree` / :func:`scratch_folder` -- removal of a folder tree of
   any depth (no recursion), and a temporary folder that is always removed.
+
+Text a learner controls is data, never markup or a formula, wherever it is written:
+
+* :func:`parse_timestamp` / :func:`submission_time` -- nbgrader's ``timestamp.txt``
+  read by a strict grammar (nbgrader's own format and ISO 8601, nothing else); a
+  text outside it is :data:`UNKNOWN_TIME`, never "on time".
+* :func:`visible` -- control characters, line breaks and bidirectional overrides
+  written out as escapes (``\\n``, ``\\x1b``, ``\\u202e``), for every line of
+  report.txt and every one-line field of a page.
+* :func:`csv_cell` / :func:`csv_writer` -- the one way a CSV cell is written: no
+  cell starts a formula, numbers stay numbers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
+import math
 import os
 import re
 import stat
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 # A course notebook is ~50 kB; with every plot and output kept, a few MB.
@@ -149,6 +163,144 @@ def _as_notebook(raw):
         return nbformat.reads(json.dumps(raw), as_version=4)
     except Exception as exc:  # noqa: BLE001
         return f"not a notebook ({type(exc).__name__})"
+
+
+# ------------------------------------------------------------------ learner text as data
+# Characters that change how the text around them is shown: C0 and C1 controls (line
+# breaks, escape sequences of a terminal), DEL, Unicode's line and paragraph separators,
+# the bidirectional embeddings, overrides and isolates (which can show "ann" where the
+# file says "nna"), and lone surrogates (a file name that is not UTF-8).
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible(text, keep: str = "") -> str:
+    """``text`` with every hidden character written as an escape (``\\n``, ``\\x1b``,
+    ``\\u202e``); characters in ``keep`` (e.g. ``"\\n"`` for a multi-line message) stay."""
+    def escape(match: re.Match) -> str:
+        char = match.group()
+        if char in keep:
+            return char
+        code = ord(char)
+        return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return _HIDDEN.sub(escape, str(text))
+
+
+# What makes a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula
+# when it comes first, as OWASP lists it, plus the full-width forms of = + - @.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value) -> str:
+    """The text of one CSV cell.
+
+    A number (``int`` or finite ``float``, not ``bool``) is written as a number, so a
+    score of -1.5 stays the number -1.5. Anything else is text: its hidden characters
+    escaped (:func:`visible`), and, if it would start a formula (after any spaces),
+    prefixed with ``'`` as OWASP advises, which every spreadsheet shows as text.
+    ``None`` is an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value) if isinstance(value, int) else f"{value:.15g}"
+    raw = str(value)
+    text = visible(raw)
+    if raw.lstrip(" ").startswith(FORMULA_START) or text.lstrip(" ").startswith(FORMULA_START):
+        return "'" + text
+    return text
+
+
+class CsvWriter:
+    """``csv.writer`` whose every cell goes through :func:`csv_cell`."""
+
+    def __init__(self, handle):
+        self._writer = csv.writer(handle)
+
+    def writerow(self, row) -> None:
+        self._writer.writerow([csv_cell(value) for value in row])
+
+    def writerows(self, rows) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(handle) -> CsvWriter:
+    """The writer for every CSV this tool writes (grades.csv and the exports)."""
+    return CsvWriter(handle)
+
+
+# ------------------------------------------------------------------ submission times
+UNKNOWN_TIME = "unknown"     # a timestamp.txt that is there but cannot be read as a time
+# nbgrader writes timestamp.txt with Exchange.timestamp_format, "%Y-%m-%d %H:%M:%S.%f %Z"
+# ("2026-12-01 10:30:00.123456 UTC"; %Z is the name of Exchange.timezone, "UTC" by
+# default), and `nbgrader zip_collect` with datetime.isoformat(" ")
+# ("2026-12-01 10:30:00.123456+00:00"). The grammar takes those and ISO 8601's
+# extended calendar form; nothing else (no "next tuesday", no day-first dates).
+_TIMESTAMP = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
+    r"(?:[T ](?P<hour>\d{2}):(?P<minute>\d{2})"
+    r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
+    r"(?:(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)"
+    r"|\ (?P<zone>[+-]\d{2}:?\d{2}|[A-Za-z][A-Za-z0-9_+-]{0,30}(?:/[A-Za-z0-9_+-]{1,30}){0,2}))?"
+    r")?")
+MAX_TIMESTAMP_CHARS = 100
+
+
+def parse_timestamp(text: str) -> datetime:
+    """A submission time, timezone-aware, from nbgrader's format or ISO 8601.
+
+    A time without a zone is UTC (as nbgrader reads it). A zone name must be "UTC",
+    "GMT" or one the system's tz database knows ("Europe/Berlin", "EST"); an
+    abbreviation it does not know ("CEST") is refused, not guessed. Raises
+    :class:`Unreadable` saying why."""
+    text = str(text).strip()
+    if len(text) > MAX_TIMESTAMP_CHARS:
+        raise Unreadable(f"not a time (longer than {MAX_TIMESTAMP_CHARS} characters)")
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        raise Unreadable(f"not a time nbgrader writes nor ISO 8601: {visible(text)!r}")
+    part = match.groupdict()
+    try:
+        zone = _zone(part["offset"] or part["zone"])
+        fraction = (part["fraction"] or "0")[:6].ljust(6, "0")
+        moment = datetime(int(part["year"]), int(part["month"]), int(part["day"]),
+                          int(part["hour"] or 0), int(part["minute"] or 0),
+                          int(part["second"] or 0), int(fraction), tzinfo=zone)
+        return moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError) as exc:
+        raise Unreadable(f"not a time ({exc}): {visible(text)!r}") from None
+
+
+def _zone(name: str | None):
+    if name is None or name in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    numeric = re.fullmatch(r"([+-])(\d{2}):?(\d{2})?", name)
+    if numeric:
+        sign = -1 if numeric[1] == "-" else 1
+        hours, minutes = int(numeric[2]), int(numeric[3] or 0)
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"the offset {name} is out of range")
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"the time zone {name!r} is not one the tz database knows") from None
+
+
+def submission_time(text: str) -> str:
+    """``text`` as a canonical ISO 8601 time in UTC ("2026-12-01T10:30:00.123456+00:00");
+    :class:`Unreadable` if it is not a time (see :func:`parse_timestamp`)."""
+    return parse_timestamp(text).isoformat()
+
+
+def read_submission_time(path: Path) -> tuple[str, str]:
+    """The time in the ``timestamp.txt`` at ``path``: (canonical time, "") or, when the file
+    cannot be read or is not a time, (:data:`UNKNOWN_TIME`, why)."""
+    try:
+        return submission_time(read_text(path)), ""
+    except Unreadable as exc:
+        return UNKNOWN_TIME, f"{exc}; lateness unknown"
 
 
 # ------------------------------------------------------------------ removing trees

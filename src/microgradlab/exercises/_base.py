@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import LearnerOutputError, ReferenceSolutionUsed
+from .seeds import fresh_seed
 
 __all__ = [
     "Exercise", "LearnerOutputError", "ReferenceSolutionUsed", "number", "numbers",
@@ -31,8 +32,6 @@ def kind(x) -> str:
     return type(x).__name__
 
 
-def fresh_seed() -> int:
-    return int.from_bytes(os.urandom(4), "little")
 
 
 RTOL, ATOL = 1e-9, 1e-12  # float64 against float64: only rounding may differ
