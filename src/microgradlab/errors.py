@@ -1,12 +1,12 @@
 """Exceptions shared by the exercises, the checker and the grader's sandbox, and
-the type name their messages use.
+the type names and short reprs their messages use.
 
 This module imports nothing: the grader keeps it inside the sandbox (a withheld
 reference piece raises :class:`ReferenceSolutionUsed` there) while the rest of
 ``microgradlab.exercises`` and ``microgradlab.checking`` stays outside.
 """
 
-__all__ = ["ReferenceSolutionUsed", "LearnerOutputError", "kind"]
+__all__ = ["ReferenceSolutionUsed", "LearnerOutputError", "kind", "short_repr"]
 
 
 class ReferenceSolutionUsed(RuntimeError):
@@ -26,3 +26,13 @@ def kind(x) -> str:
     if getattr(type(x), "__mgl_proxy__", False):
         return object.__getattribute__(x, "_mgl_kind")
     return type(x).__name__
+
+
+def short_repr(x, limit: int = 60) -> str:
+    """``repr(x)`` for a message, at most ``limit`` characters; never raises (a
+    learner's ``__repr__`` may)."""
+    try:
+        text = repr(x)
+    except BaseException:  # noqa: BLE001
+        return "(unprintable)"
+    return text if len(text) <= limit else text[:limit - 3] + "..."

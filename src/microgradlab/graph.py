@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from .errors import LearnerOutputError, kind
+from .errors import LearnerOutputError, kind, short_repr
 
 __all__ = ["GraphError", "Walk", "inputs_of", "walk"]
 
@@ -44,7 +44,7 @@ def inputs_of(node) -> tuple:
     if isinstance(prev, (set, frozenset)):
         return tuple(sorted(prev, key=_set_order))
     raise GraphError(f"_prev should be a tuple of the node's inputs, but the _prev of this "
-                     f"{kind(node)} is {kind(prev)} {_short(prev)}")
+                     f"{kind(node)} is {kind(prev)} {short_repr(prev)}")
 
 
 def _set_order(node):
@@ -54,14 +54,6 @@ def _set_order(node):
     except Exception:  # noqa: BLE001 - a learner's broken __str__ must not stop the reading
         label = ""
     return (label, id(node))
-
-
-def _short(x) -> str:
-    try:
-        text = repr(x)
-    except Exception:  # noqa: BLE001
-        return "(unprintable)"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Walk:

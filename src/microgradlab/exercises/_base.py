@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import LearnerOutputError, ReferenceSolutionUsed, kind
+from ..errors import short_repr as _short
 from ..graph import inputs_of, walk
 
 __all__ = [
@@ -213,14 +214,6 @@ def numbers(xs, what: str, length: int | None = None) -> list[float]:
     if length is not None and len(xs) != length:
         raise LearnerOutputError(f"{what} should have {length} entries, yours has {len(xs)}")
     return [number(x, f"{what}[{i}]") for i, x in enumerate(xs)]
-
-
-def _short(x) -> str:
-    try:
-        text = repr(x)
-    except BaseException:  # noqa: BLE001
-        return "(unprintable)"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def nodes_inputs_first(root, stop=()) -> list:
