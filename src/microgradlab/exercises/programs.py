@@ -282,8 +282,9 @@ def _valid_result(op, values):
 def _random_op(rng, name, result, names):
     """A random use of the op ``name``: nodes drawn from ``names``, a constant from
     the table's ``constants`` (pow's exponents) or else a number in +-[0.5, 3].
-    Such a number is drawn for every op without ``constants`` that is not a
-    two-node op, used or not, so a seed keeps drawing the same programs."""
+    That number is drawn for every one-node op, whether it takes a constant or
+    not: drawing it only where it is used would change the program every
+    recorded seed gives."""
     entry = PROGRAM_OPS[name]
     if entry.arity == 2:
         return [result, name, rng.choice(names), rng.choice(names)]
