@@ -130,12 +130,15 @@ def walk(root, inputs: Callable | None = inputs_of, *, key: Callable | None = id
     stop_keys = {node if key is None else key(node) for node in stop} if stop else ()
     room = -1 if max_nodes is None else max_nodes - 1  # -1: no limit (never reaches 0)
     root_key = root if key is None else key(root)
-    root_inputs = () if root_key in stop_keys else root._prev if inputs is None else inputs(root)
+    root_inputs = root._prev if inputs is None else inputs(root)
     if not (root_inputs or leaves):
         return Walk([], False, inputs, key, stop_keys)
-    # Backpropagation's own walk (the engine's Values, leaves left out) is the one
-    # whose speed matters: it gets the fewest steps per input.
-    values_only = inputs is None and key is None and not leaves
+    if root_key in stop_keys:
+        root_inputs = ()
+    # Backpropagation's own walk (the engine's Values, leaves left out, nothing
+    # stopped or counted) is the one whose speed matters: it gets the fewest
+    # steps per input.
+    values_only = inputs is None and key is None and not leaves and not stop and room < 0
     order = []
     seen = {root_key}
     truncated = False
@@ -147,22 +150,21 @@ def walk(root, inputs: Callable | None = inputs_of, *, key: Callable | None = id
                 child_inputs = child._prev
                 if not child_inputs or child in seen:
                     continue
-                child_key = child
+                seen.add(child)
             else:
-                # The inputs first: a leaf left out is passed over without remembering it.
-                child_inputs = child._prev if inputs is None else inputs(child)
-                if not (child_inputs or leaves):
-                    continue
                 child_key = child if key is None else key(child)
                 if child_key in seen:
                     continue
-            if not room:
-                truncated = True
-                continue
-            room -= 1
-            seen.add(child_key)
-            if child_key in stop_keys:
-                child_inputs = ()
+                if not room:
+                    truncated = True
+                    continue
+                seen.add(child_key)
+                child_inputs = child._prev if inputs is None else inputs(child)  # once a node
+                if not (child_inputs or leaves):
+                    continue
+                room -= 1
+                if child_key in stop_keys:
+                    child_inputs = ()
             stack.append((child, iter(child_inputs)))
             break
         else:  # every input of node is in order already
