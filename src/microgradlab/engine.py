@@ -10,6 +10,11 @@ Values returns a new Value that records
 Calling :meth:`Value.backward` on the final result fills in ``grad`` on every
 Value the result depends on: ``grad`` is d(result)/d(this value).
 
+The maths of each operation lives in :mod:`microgradlab.ops`, once: each
+method here computes the op's ``forward`` on ``.data``, and each backward rule
+is one of three chain-rule steps (one input, two inputs, any number) fed with
+the op's ``local`` derivatives.
+
 Two design decisions matter for speed and are worth reading aloud:
 
 1. A backward rule receives the output node as its argument
@@ -17,8 +22,8 @@ Two design decisions matter for speed and are worth reading aloud:
    A closure stored on the object it captures is a reference cycle, and
    millions of cycles keep Python's cyclic garbage collector busy; with no
    cycles, plain reference counting frees a graph the moment it is dropped.
-2. The topological order is built with an explicit stack, so a chain of a
-   million nodes needs no recursion.
+2. The topological order comes from :func:`microgradlab.graph.walk`, which
+   uses an explicit stack, so a chain of a million nodes needs no recursion.
 
 Numbers outside the comfortable range follow PyTorch where PyTorch gives an
 answer: nan and inf inputs propagate, results too large for a float become
@@ -32,8 +37,10 @@ from __future__ import annotations
 import copyreg
 import functools
 import gc
-import math
 from numbers import Real
+
+from .graph import walk
+from .ops import OPS
 
 __all__ = ["Value"]
 
@@ -106,25 +113,6 @@ _new_object = object.__new__
 # call nested in another leaves it to the outer one.
 
 
-def _power(base, k):
-    """base ** k as a float, with inf (not OverflowError) when it is too large."""
-    try:
-        return base**k
-    except OverflowError:
-        # |base| ** k overflowed; the sign is negative only for a negative base
-        # raised to an odd integer power.
-        odd = float(k).is_integer() and int(k) % 2 == 1
-        return -math.inf if (base < 0 and odd) else math.inf
-
-
-def _exp(x):
-    """e ** x as a float, with inf instead of OverflowError for large x."""
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
-
 class Value:
     """One scalar in a computation graph, with its gradient.
 
@@ -153,14 +141,6 @@ class Value:
     # object array: ``np.int64(-1) * v`` is a Value, as fast as ``-1 * v``.
     __array_ufunc__ = None
 
-    @classmethod
-    def _result(cls, data, children, op, rule):
-        """Make the output node of an operation (kept for code that calls it)."""
-        out = _node(data, children, op, rule)
-        if cls is not Value:
-            out.__class__ = cls
-        return out
-
     def __repr__(self):
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
@@ -185,16 +165,19 @@ class Value:
         self._backward_rule = lambda out: step()
 
     # ------------------------------------------------------------------
+    # The operations: forward from microgradlab.ops, a backward rule below.
     # Addition:  out = a + b.   d(out)/da = 1,  d(out)/db = 1
     # ------------------------------------------------------------------
     def __add__(self, other):
         if not isinstance(other, Value):
             other = _leaf(_as_number(other))
-        return _node(self.data + other.data, (self, other), "+", _add_backward)
+        return _node(_ADD.forward(self.data, other.data), (self, other), _ADD.symbol,
+                     _add_backward)
 
     def __radd__(self, other):  # number + Value: the number is the first input
         other = _leaf(_as_number(other))
-        return _node(other.data + self.data, (other, self), "+", _add_backward)
+        return _node(_ADD.forward(other.data, self.data), (other, self), _ADD.symbol,
+                     _add_backward)
 
     # ------------------------------------------------------------------
     # Multiplication:  out = a * b.   d(out)/da = b,  d(out)/db = a
@@ -202,18 +185,21 @@ class Value:
     def __mul__(self, other):
         if not isinstance(other, Value):
             other = _leaf(_as_number(other))
-        return _node(self.data * other.data, (self, other), "*", _mul_backward)
+        return _node(_MUL.forward(self.data, other.data), (self, other), _MUL.symbol,
+                     _mul_backward)
 
     def __rmul__(self, other):  # number * Value: the number is the first input
         other = _leaf(_as_number(other))
-        return _node(other.data * self.data, (other, self), "*", _mul_backward)
+        return _node(_MUL.forward(other.data, self.data), (other, self), _MUL.symbol,
+                     _mul_backward)
 
     # ------------------------------------------------------------------
     # Subtraction:  out = a - b.   d(out)/da = 1,  d(out)/db = -1
     # ------------------------------------------------------------------
     def __sub__(self, other):
         other = _as_value(other)
-        return _node(self.data - other.data, (self, other), "-", _sub_backward)
+        return _node(_SUB.forward(self.data, other.data), (self, other), _SUB.symbol,
+                     _sub_backward)
 
     def __rsub__(self, other):  # number - Value
         return _as_value(other) - self
@@ -222,7 +208,7 @@ class Value:
     # Negation:  out = -a.   d(out)/da = -1
     # ------------------------------------------------------------------
     def __neg__(self):
-        return _node(-self.data, (self,), "neg", _neg_backward)
+        return _node(_NEG.forward(self.data), (self,), _NEG.symbol, _neg_backward)
 
     # ------------------------------------------------------------------
     # Division:  out = a / b.   d(out)/da = 1/b,  d(out)/db = -a/b**2
@@ -233,7 +219,8 @@ class Value:
             raise ZeroDivisionError(
                 f"division by a Value whose data is 0 ({self!r} / {other!r})"
             )
-        return _node(self.data / other.data, (self, other), "/", _div_backward)
+        return _node(_DIV.forward(self.data, other.data), (self, other), _DIV.symbol,
+                     _div_backward)
 
     def __rtruediv__(self, other):  # number / Value
         return _as_value(other) / self
@@ -264,7 +251,7 @@ class Value:
         # The rule needs the exponent: functools.partial binds it to a module-level
         # function. A local closure would do the same but could not be pickled.
         rule = functools.partial(_pow_backward, k)
-        return _node(_power(x, k), (self,), f"**{k}", rule)
+        return _node(_POW.forward(x, k), (self,), _POW.symbol.format(k=k), rule)
 
     def __rpow__(self, base):
         raise TypeError(
@@ -276,7 +263,7 @@ class Value:
     # Exponential:  out = e ** a.   d(out)/da = e ** a = out
     # ------------------------------------------------------------------
     def exp(self):
-        return _node(_exp(self.data), (self,), "exp", _exp_backward)
+        return _node(_EXP.forward(self.data), (self,), _EXP.symbol, _exp_backward)
 
     # ------------------------------------------------------------------
     # Natural logarithm:  out = ln a.   d(out)/da = 1 / a
@@ -284,45 +271,32 @@ class Value:
     def log(self):
         if self.data <= 0:
             raise ValueError(f"log is only defined for positive numbers, got {self!r}")
-        return _node(math.log(self.data), (self,), "log", _log_backward)
+        return _node(_LOG.forward(self.data), (self,), _LOG.symbol, _log_backward)
 
     # ------------------------------------------------------------------
     # Hyperbolic tangent:  out = tanh a.   d(out)/da = 1 - tanh(a)**2 = 1 - out**2
     # ------------------------------------------------------------------
     def tanh(self):
-        # math.tanh saturates to +-1 for large |a|; the textbook formula
-        # (e**2a - 1) / (e**2a + 1) overflows to inf/inf = nan near |a| = 355.
-        return _node(math.tanh(self.data), (self,), "tanh", _tanh_backward)
+        return _node(_TANH.forward(self.data), (self,), _TANH.symbol, _tanh_backward)
 
     # ------------------------------------------------------------------
     # Rectified linear unit:  out = max(a, 0).   d(out)/da = 1 if a > 0 else 0
     # ------------------------------------------------------------------
     def relu(self):
-        x = self.data
-        # Written so that nan passes through (nan <= 0 is False), as in PyTorch.
-        return _node(0.0 if x <= 0 else x, (self,), "relu", _relu_backward)
+        return _node(_RELU.forward(self.data), (self,), _RELU.symbol, _relu_backward)
 
     # ------------------------------------------------------------------
     # Logistic sigmoid:  out = 1 / (1 + e**-a).   d(out)/da = out * (1 - out)
     # ------------------------------------------------------------------
     def sigmoid(self):
-        x = self.data
-        # Only ever exponentiate a non-positive number, so exp cannot overflow.
-        if x >= 0:
-            s = 1.0 / (1.0 + math.exp(-x))
-        else:
-            e = math.exp(x)
-            s = e / (1.0 + e)
-        return _node(s, (self,), "sigmoid", _sigmoid_backward)
+        return _node(_SIGMOID.forward(self.data), (self,), _SIGMOID.symbol, _sigmoid_backward)
 
     # ------------------------------------------------------------------
     # Softplus:  out = ln(1 + e**a).   d(out)/da = sigmoid(a)
     # ------------------------------------------------------------------
     def softplus(self):
-        x = self.data
-        # ln(1 + e**x) = max(x, 0) + ln(1 + e**-|x|): no overflow for any x.
-        y = max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-        return _node(y, (self,), "softplus", _softplus_backward)
+        return _node(_SOFTPLUS.forward(self.data), (self,), _SOFTPLUS.symbol,
+                     _softplus_backward)
 
     # ------------------------------------------------------------------
     # Sum of many Values in one node:  out = x1 + ... + xn.   d(out)/dxi = 1
@@ -331,16 +305,17 @@ class Value:
     def sum(values, start=0.0):
         """Add many Values with one node instead of a chain of n-1 '+' nodes.
 
-        Gives the same result as Python's ``sum(values, start)`` (same order of
-        additions) but builds one node, so backward has one step to take.
+        Gives the same result as adding ``start`` and then each value in turn
+        (the order Python's ``sum(values, start)`` adds in) but builds one node,
+        so backward has one step to take.
         """
         children = tuple(_as_value(v) for v in values)
-        total = start.data if isinstance(start, Value) else float(start)
-        for child in children:
-            total += child.data
         if isinstance(start, Value):
+            total = _SUM.value(children, start.data)
             children = (start,) + children
-        return _node(total, children, "sum", _sum_backward)
+        else:
+            total = _SUM.value(children, float(start))
+        return _node(total, children, _SUM.symbol, _sum_backward)
 
     # ------------------------------------------------------------------
     # Neuron pre-activation:  out = b + w1*x1 + ... + wn*xn
@@ -363,10 +338,8 @@ class Value:
                 )
             if not isinstance(bias, Value):
                 bias = _leaf(_as_number(bias))
-            total = bias.data
-            for w, x in zip(weights, inputs):
-                total += w.data * x.data
-            return _node(total, weights + inputs + (bias,), "linear", _linear_backward)
+            children = weights + inputs + (bias,)
+            return _node(_LINEAR.value(children), children, _LINEAR.symbol, _linear_backward)
         finally:
             if collecting:
                 gc.enable()
@@ -391,7 +364,7 @@ class Value:
             # A leaf, or a node whose inputs an outer output already put ahead of it.
             _QUEUED.discard(id(self))
             return (copyreg.__newobj__, (type(self),), self.__getstate__())
-        earlier = _nodes_inputs_first(self)[:-1]
+        earlier = walk(self, None).order[:-1]
         queued = [id(node) for node in earlier if node._prev]
         _QUEUED.update(queued)
         # pickle saves the arguments in order: every earlier node (shallow,
@@ -405,7 +378,13 @@ class Value:
         return copy
 
     def __deepcopy__(self, memo):
-        for node in _nodes_inputs_first(self, done=memo):
+        # A node copied already (its id is in memo) is not looked into again.
+        def inputs_to_copy(node):
+            return () if id(node) in memo else node._prev
+
+        for node in walk(self, inputs_to_copy).order:
+            if id(node) in memo:
+                continue
             copy = _new_object(type(node))
             _copy_slots(node, copy)
             if node._prev:
@@ -493,155 +472,116 @@ class _Unqueue:
         return (type(None), ())
 
 
-def _nodes_inputs_first(root, done=()):
-    """Every node root depends on (leaves too), root last, each after all of its inputs.
-
-    Nodes whose id is in ``done`` are left out, with whatever only they lead to.
-    An explicit stack, so any depth works.
-    """
-    order = []
-    seen = {id(root)}
-    stack = [(root, iter(root._prev))]
-    while stack:
-        node, inputs = stack[-1]
-        for child in inputs:
-            key = id(child)
-            if key not in seen and key not in done:
-                seen.add(key)
-                stack.append((child, iter(child._prev)))
-                break
-        else:  # every input of node is in order already
-            stack.pop()
-            order.append(node)
-    return order
-
-
 def _nothing_to_push():
     """The backward step of a leaf: it has no inputs."""
 
 
 # ----------------------------------------------------------------------
-# The backward rules. Each one reads the output's gradient and *adds* its
-# share to the inputs' gradients: an input used twice receives two shares.
+# The backward rules. A rule reads the output's gradient and *adds* each
+# input's share, d(out)/d(input) * out.grad, to that input's grad: an input
+# used twice receives two shares. Everything an op knows comes from its entry
+# in microgradlab.ops: an op of one or two inputs gives its local derivatives,
+# and the two steps below are the chain rule with them; an op of any number of
+# inputs (sum, linear) gives its chain-rule step itself (ops.many_inputs_op
+# says why).
 # ----------------------------------------------------------------------
-def _add_backward(out):
+
+_ADD = OPS["add"]
+_SUB = OPS["sub"]
+_MUL = OPS["mul"]
+_DIV = OPS["div"]
+_NEG = OPS["neg"]
+_POW = OPS["pow"]
+_EXP = OPS["exp"]
+_LOG = OPS["log"]
+_TANH = OPS["tanh"]
+_RELU = OPS["relu"]
+_SIGMOID = OPS["sigmoid"]
+_SOFTPLUS = OPS["softplus"]
+_SUM = OPS["sum"]
+_LINEAR = OPS["linear"]
+
+
+def _one_input_step(out, local):
+    """The chain rule through out = f(a): a.grad += df/da * out.grad."""
+    (a,) = out._prev
+    (d,) = local(a.data, out.data)
+    a.grad += d * out.grad
+
+
+def _two_inputs_step(out, local):
+    """The chain rule through out = f(a, b): each input gets its partial derivative
+    times out.grad."""
     a, b = out._prev
-    a.grad += out.grad
-    b.grad += out.grad
+    g = out.grad
+    da, db = local(a.data, b.data, out.data)
+    a.grad += da * g
+    b.grad += db * g
+
+
+def _add_backward(out):
+    _two_inputs_step(out, _ADD.local)
 
 
 def _mul_backward(out):
-    a, b = out._prev
-    a.grad += b.data * out.grad  # d(a*b)/da is the *other* factor
-    b.grad += a.data * out.grad
+    _two_inputs_step(out, _MUL.local)
 
 
 def _sub_backward(out):
-    a, b = out._prev
-    a.grad += out.grad
-    b.grad -= out.grad
+    _two_inputs_step(out, _SUB.local)
 
 
 def _neg_backward(out):
-    (a,) = out._prev
-    a.grad -= out.grad
+    _one_input_step(out, _NEG.local)
 
 
 def _pow_backward(k, out):
-    (base,) = out._prev
-    if k == 0:
-        # x**0 is the constant 1. Not 0 * x**-1: that is nan when x**-1
-        # overflows (x = 0 or a tiny x). PyTorch also gives 0 here.
-        local = 0.0
-    elif base.data == 0 and k < 1:
-        local = math.inf  # d/dx x**k at 0 for 0 < k < 1
-    else:
-        local = k * _power(base.data, k - 1)
-    base.grad += local * out.grad
+    # pow's local derivative takes the exponent between the input and the output
+    _one_input_step(out, lambda a, out_data: _POW.local(a, k, out_data))
 
 
 def _div_backward(out):
-    a, b = out._prev
-    a.grad += out.grad / b.data
-    b.grad -= out.grad * a.data / (b.data * b.data)
+    _two_inputs_step(out, _DIV.local)
 
 
 def _exp_backward(out):
-    (a,) = out._prev
-    a.grad += out.data * out.grad
+    _one_input_step(out, _EXP.local)
 
 
 def _log_backward(out):
-    (a,) = out._prev
-    a.grad += out.grad / a.data
+    _one_input_step(out, _LOG.local)
 
 
 def _tanh_backward(out):
-    (a,) = out._prev
-    a.grad += (1.0 - out.data * out.data) * out.grad
+    _one_input_step(out, _TANH.local)
 
 
 def _relu_backward(out):
-    (a,) = out._prev
-    if out.data <= 0:  # relu was flat here: nothing flows back
-        return
-    # Positive input, or nan (nan <= 0 is False): like PyTorch, pass the gradient on.
-    a.grad += out.grad
+    _one_input_step(out, _RELU.local)
 
 
 def _sigmoid_backward(out):
-    (a,) = out._prev
-    a.grad += out.data * (1.0 - out.data) * out.grad
+    _one_input_step(out, _SIGMOID.local)
 
 
 def _softplus_backward(out):
-    (a,) = out._prev
-    x = a.data
-    if x >= 0:
-        s = 1.0 / (1.0 + math.exp(-x))
-    else:
-        e = math.exp(x)
-        s = e / (1.0 + e)
-    a.grad += s * out.grad
+    _one_input_step(out, _SOFTPLUS.local)
 
 
 def _sum_backward(out):
-    g = out.grad
-    for child in out._prev:
-        child.grad += g
+    _SUM.push(out)
 
 
 def _linear_backward(out):
-    g = out.grad
-    children = out._prev  # the n weights, the n inputs, then the bias
-    n = (len(children) - 1) // 2
-    for w, x in zip(children[:n], children[n:-1]):
-        w.grad += x.data * g
-        x.grad += w.data * g
-    children[-1].grad += g
+    _LINEAR.push(out)
 
 
 def _interior_nodes_output_first(root):
     """The nodes root depends on that have inputs, each after every node that uses it.
 
     Leaves are left out: they have no rule to apply, and skipping them keeps
-    the walk short (a graph of n products has 2n leaves). The walk uses an
-    explicit stack instead of recursion so depth is limited only by memory.
+    the walk short (a graph of n products has 2n leaves).
     """
-    if not root._prev:
-        return []
-    finished = []  # post-order: every node after all of its inputs
-    seen = {root}
-    stack = [(root, iter(root._prev))]
-    while stack:
-        node, inputs = stack[-1]
-        for child in inputs:
-            if child._prev and child not in seen:
-                seen.add(child)
-                stack.append((child, iter(child._prev)))
-                break
-        else:  # all inputs of node are finished
-            stack.pop()
-            finished.append(node)
-    finished.reverse()  # output first: a node's grad is complete before it is pushed on
-    return finished
+    order = walk(root, None, key=None, leaves=False).order
+    order.reverse()  # output first: a node's grad is complete before it is pushed on
+    return order

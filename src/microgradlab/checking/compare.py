@@ -67,35 +67,26 @@ MISTAKES = {
     "recursion_too_deep": "a deep graph overflows Python's recursion limit: use a list as a stack.",
 }
 
-# Chain-rule mistakes simulated on a case's program: name -> ways of making it.
-PROGRAM_MISTAKES: dict[str, list[dict]] = {}
+# Chain-rule mistakes simulated on a case's program: name -> ways of making it
+# (each a set of keyword arguments of programs.gradients). A wrong local rule
+# comes from the op table (Op.mistakes: every op that can show it, the constant
+# forms included, with that rule swapped in); a wrong walk or seed is an option
+# of gradients itself.
+def _local_rule_mistakes():
+    ways: dict[str, list[dict]] = {}
+    for entry in P.PROGRAM_OPS.values():
+        for mistake, wrong_locals in entry.mistakes.items():
+            swaps = ways.setdefault(mistake, [])
+            for i, wrong in enumerate(wrong_locals):
+                if i == len(swaps):
+                    swaps.append({})
+                swaps[i][entry.name] = wrong
+    return {mistake: [dict(swap=swap) for swap in swaps] for mistake, swaps in ways.items()}
 
 
-def _rule_with(**overrides):
-    def rule(op, values):
-        if op[1] in overrides:
-            return overrides[op[1]](op, values)
-        return P.local_derivatives(op, values)
-    return rule
-
-
-def _own_data(op, values):
-    args = P.node_args(op)
-    if op[1] == "mul":
-        return (values[args[0]], values[args[1]])
-    return (values[args[0]],)
-
-
+PROGRAM_MISTAKES: dict[str, list[dict]] = _local_rule_mistakes()
 PROGRAM_MISTAKES.update({
     "assign_not_accumulate": [dict(accumulate=False)],
-    "mul_uses_own_data": [dict(rule=_rule_with(mul=_own_data, mulc=_own_data, rmul=_own_data))],
-    "tanh_derivative_of_input": [dict(rule=_rule_with(tanh=lambda op, v: (1.0 - v[op[2]] ** 2,)))],
-    "tanh_backward_missing": [dict(rule=_rule_with(tanh=lambda op, v: (0.0,)))],
-    "pow_missing_minus_one": [dict(rule=_rule_with(pow=lambda op, v: (op[3] * v[op[2]] ** op[3],)))],
-    "sub_sign_flipped": [dict(rule=_rule_with(sub=lambda op, v: (1.0, 1.0),
-                                              rsub=lambda op, v: (1.0,))),
-                         dict(rule=_rule_with(sub=lambda op, v: (-1.0, 1.0),
-                                              rsub=lambda op, v: (1.0,)))],
     "output_not_seeded": [dict(seed=0.0)],
     "no_topological_order": [dict(walk="recursive"), dict(walk="recursive_no_seen")],
     "not_reversed": [dict(walk="forward")],

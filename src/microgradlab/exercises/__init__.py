@@ -18,6 +18,7 @@ import contextlib
 import importlib
 
 from ..errors import LearnerOutputError, ReferenceSolutionUsed
+from ..ops import OPS
 from ._base import Exercise, kind
 
 __all__ = [
@@ -84,6 +85,13 @@ REFERENCE_PIECES: dict[str, list[str]] = {
         "MLP.__call__", "MLP.parameters", "SGD.__init__", "SGD.zero_grad", "SGD.step",
         "mse_loss")],
 }
+# The local derivatives of each op the learner differentiates (microgradlab.ops), and
+# the topological walk (microgradlab.graph), belong to the notebook that teaches them.
+for _op in OPS.values():
+    if _op.taught_in is not None:
+        REFERENCE_PIECES[_op.taught_in].append(f"microgradlab.ops:{_op.local.__name__}")
+REFERENCE_PIECES["04_backward"].append("microgradlab.graph:walk")
+del _op
 
 
 def _resolve(piece: str):

@@ -14,24 +14,15 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import LearnerOutputError, ReferenceSolutionUsed
+from ..errors import LearnerOutputError, ReferenceSolutionUsed, kind
+from ..errors import short_repr as _short
+from ..graph import inputs_of, walk
 from .seeds import fresh_seed
 
 __all__ = [
     "Exercise", "LearnerOutputError", "ReferenceSolutionUsed", "number", "numbers",
-    "nodes_inputs_first", "run_backward", "error_result", "fresh_seed", "kind",
+    "inputs_of", "nodes_inputs_first", "run_backward", "error_result", "fresh_seed", "kind",
 ]
-
-
-def kind(x) -> str:
-    """The name of ``x``'s type, for messages. A proxy of the grader's channel
-    (class attribute ``__mgl_proxy__``) answers with the remote type's name, so a
-    message reads the same in the learner's kernel and in the grader."""
-    if getattr(type(x), "__mgl_proxy__", False):
-        return object.__getattribute__(x, "_mgl_kind")
-    return type(x).__name__
-
-
 
 
 RTOL, ATOL = 1e-9, 1e-12  # float64 against float64: only rounding may differ
@@ -222,40 +213,10 @@ def numbers(xs, what: str, length: int | None = None) -> list[float]:
     return [number(x, f"{what}[{i}]") for i, x in enumerate(xs)]
 
 
-def _short(x) -> str:
-    try:
-        text = repr(x)
-    except BaseException:  # noqa: BLE001
-        return "(unprintable)"
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def inputs_of(node) -> tuple:
-    prev = getattr(node, "_prev", ())
-    if isinstance(prev, (set, frozenset)):  # micrograd stores a set: order is lost, accept it
-        prev = tuple(prev)
-    if not isinstance(prev, (tuple, list)):
-        raise LearnerOutputError(f"_prev should be a tuple of Values, got {kind(prev)}")
-    return tuple(prev)
-
-
 def nodes_inputs_first(root, stop=()) -> list:
-    """Every node ``root`` depends on, each after all its inputs (an explicit
-    stack, so deep graphs are fine). Nodes in ``stop`` are not looked into."""
-    stop_ids = {id(n) for n in stop}
-    order, seen = [], {id(root)}
-    stack = [(root, iter(() if id(root) in stop_ids else inputs_of(root)))]
-    while stack:
-        node, it = stack[-1]
-        for child in it:
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append((child, iter(() if id(child) in stop_ids else inputs_of(child))))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+    """Every node ``root`` depends on, each after all its inputs (graph.walk: an
+    explicit stack, so deep graphs are fine). Nodes in ``stop`` are not looked into."""
+    return walk(root, stop=stop).order
 
 
 def run_backward(root, seed_grad=1.0, stop=()):

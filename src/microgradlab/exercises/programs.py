@@ -26,14 +26,19 @@ addc ...   ``a + c`` (subc mulc    node first, then number c
            divc likewise)
 =========  ======================  =========================
 
-Three ways to run a program live here, none of which needs PyTorch:
+Every op name is an entry of :data:`microgradlab.ops.OPS` (what it computes,
+its local derivatives, how it is written); the constant forms (``radd`` ...
+``divc``) are derived from the two-input entries by
+:func:`microgradlab.ops.with_constant`. Three ways to run a program live here,
+none of which needs PyTorch:
 
 * :func:`build` runs it with Python operators on any objects (the learner's
   ``Value``, ``microgradlab.Value``, torch tensors);
-* :func:`evaluate` runs it on plain floats with :mod:`math`;
-* :func:`gradients` is a tiny reverse-mode interpreter on floats whose
-  chain-rule steps can be swapped one op at a time. The checker uses it to ask
-  "what numbers would the learner get if they had made mistake X?".
+* :func:`evaluate` runs it on plain floats, with each op's ``forward``;
+* :func:`gradients` is a tiny reverse-mode interpreter on floats, with each
+  op's ``local`` derivatives, any of which can be swapped for a wrong one. The
+  checker uses it to ask "what numbers would the learner get if they had made
+  mistake X?".
 """
 
 from __future__ import annotations
@@ -41,18 +46,29 @@ from __future__ import annotations
 import math
 import random
 
+from ..graph import walk as walk_graph
+from ..ops import OPS, with_constant
+
 __all__ = [
-    "NODE_OPS", "CONSTANT_OPS", "UNARY_OPS", "ALL_OPS",
+    "NODE_OPS", "CONSTANT_OPS", "UNARY_OPS", "ALL_OPS", "PROGRAM_OPS",
     "build", "evaluate", "gradients", "topological_names", "random_program",
     "chain_program", "check_program", "leaf_names", "consumers",
 ]
 
+# The ops a program may use, in this order (random_program draws from it).
 BINARY_OPS = ("add", "sub", "mul", "div")
 UNARY_OPS = ("neg", "exp", "log", "tanh", "relu", "sigmoid")
-REFLECTED_OPS = ("radd", "rsub", "rmul", "rdiv")      # constant first: c + a
-CONSTANT_OPS = ("addc", "subc", "mulc", "divc")        # constant second: a + c
+REFLECTED_OPS = tuple("r" + name for name in BINARY_OPS)   # constant first: c + a
+CONSTANT_OPS = tuple(name + "c" for name in BINARY_OPS)    # constant second: a + c
 NODE_OPS = BINARY_OPS + UNARY_OPS
 ALL_OPS = BINARY_OPS + UNARY_OPS + ("pow",) + REFLECTED_OPS + CONSTANT_OPS
+
+#: program op name -> its entry of the table (the constant forms derived here).
+PROGRAM_OPS = {name: OPS[name] for name in NODE_OPS + ("pow",)}
+for _name in BINARY_OPS:
+    for _form in (with_constant(OPS[_name], 0), with_constant(OPS[_name], 1)):
+        PROGRAM_OPS[_form.name] = _form
+del _name, _form
 
 
 # ----------------------------------------------------------------------------
@@ -61,13 +77,15 @@ ALL_OPS = BINARY_OPS + UNARY_OPS + ("pow",) + REFLECTED_OPS + CONSTANT_OPS
 def node_args(op):
     """The names of the nodes an op reads (constants left out), in operand order."""
     _, name, *args = op
-    if name == "pow":
-        return [args[0]]
-    if name in REFLECTED_OPS:
-        return [args[1]]
-    if name in CONSTANT_OPS:
-        return [args[0]]
-    return list(args)
+    constant = PROGRAM_OPS[name].constant
+    return [arg for i, arg in enumerate(args) if i != constant]
+
+
+def _operands(op, values):
+    """The op's operands: the value of each node it reads, its constant as it is."""
+    _, name, *args = op
+    constant = PROGRAM_OPS[name].constant
+    return [arg if i == constant else values[arg] for i, arg in enumerate(args)]
 
 
 def leaf_names(program):
@@ -95,7 +113,8 @@ def check_program(program):
         result, name = op[0], op[1]
         if name not in ALL_OPS:
             raise ValueError(f"unknown op {name!r} in {op!r}; known ops: {', '.join(ALL_OPS)}")
-        expected_len = 3 if name in UNARY_OPS else 4
+        entry = PROGRAM_OPS[name]
+        expected_len = 2 + entry.arity + (entry.constant is not None)
         if len(op) != expected_len:
             raise ValueError(f"op {name!r} takes {expected_len - 2} argument(s), got {op!r}")
         for arg in node_args(op):
@@ -111,64 +130,35 @@ def check_program(program):
 # ----------------------------------------------------------------------------
 # Running a program with Python operators
 # ----------------------------------------------------------------------------
-def _apply(op, nodes, unary):
-    """Run one op on already-built operand objects. ``unary(name, x)`` runs exp/log/..."""
-    _, name, *args = op
-    if name in BINARY_OPS:
-        a, b = nodes[args[0]], nodes[args[1]]
-        if name == "add":
-            return a + b
-        if name == "sub":
-            return a - b
-        if name == "mul":
-            return a * b
-        return a / b
-    if name == "neg":
-        return -nodes[args[0]]
-    if name in UNARY_OPS:
-        return unary(name, nodes[args[0]])
-    if name == "pow":
-        return nodes[args[0]] ** args[1]
-    if name in REFLECTED_OPS:
-        c, a = args[0], nodes[args[1]]
-        return {"radd": lambda: c + a, "rsub": lambda: c - a,
-                "rmul": lambda: c * a, "rdiv": lambda: c / a}[name]()
-    a, c = nodes[args[0]], args[1]
-    return {"addc": lambda: a + c, "subc": lambda: a - c,
-            "mulc": lambda: a * c, "divc": lambda: a / c}[name]()
-
-
 def _call_method(name, x):
-    return getattr(x, name)()
+    return getattr(x, PROGRAM_OPS[name].python)()
 
 
 def build(program, make_leaf, unary=None):
     """Build ``program`` from ``make_leaf(value)`` objects; return {name: node}.
 
-    Only Python operators and methods are used (``a * b``, ``2 - a``, ``a ** 3``,
-    ``a.tanh()``), so the same call builds the graph from a learner's ``Value``,
-    from ``microgradlab.Value`` or from torch tensors. ``unary(op_name, x)``
-    replaces the method call for exp/log/tanh/relu/sigmoid when the objects have
-    no such methods (notebook 05's learner writes ``tanh(v)`` as a function).
+    Only Python operators and methods are used, as the table says each op is
+    written (``a * b``, ``2 - a``, ``a ** 3``, ``a.tanh()``), so the same call
+    builds the graph from a learner's ``Value``, from ``microgradlab.Value``
+    or from torch tensors. ``unary(op_name, x)`` replaces the method call for
+    exp/log/tanh/relu/sigmoid when the objects have no such methods (notebook
+    05's learner writes ``tanh(v)`` as a function).
     """
     unary = unary or _call_method
     nodes = {name: make_leaf(value) for name, value in program["leaves"].items()}
     for op in program["ops"]:
-        nodes[op[0]] = _apply(op, nodes, unary)
+        entry = PROGRAM_OPS[op[1]]
+        operands = _operands(op, nodes)
+        if isinstance(entry.python, str):  # a method: x.tanh()
+            nodes[op[0]] = unary(entry.name, *operands)
+        else:  # an operator: a * b, 2 - a, a ** 3
+            nodes[op[0]] = entry.python(*operands)
     return nodes
 
 
-def _sigmoid(x):
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-FLOAT_FUNCTIONS = {
-    "exp": math.exp, "log": math.log, "tanh": math.tanh,
-    "relu": lambda x: x if x > 0 else 0.0, "sigmoid": _sigmoid,
-}
+def _value(op, values):
+    """The op's value on floats (its forward)."""
+    return float(PROGRAM_OPS[op[1]].forward(*_operands(op, values)))
 
 
 def evaluate(program, leaves=None):
@@ -178,7 +168,7 @@ def evaluate(program, leaves=None):
         values.update(leaves)
     values = {k: float(v) for k, v in values.items()}
     for op in program["ops"]:
-        values[op[0]] = float(_apply(op, values, lambda name, x: FLOAT_FUNCTIONS[name](x)))
+        values[op[0]] = _value(op, values)
     return values
 
 
@@ -197,76 +187,28 @@ def as_function(program):
 # ----------------------------------------------------------------------------
 # A reverse-mode interpreter on floats with swappable chain-rule steps
 # ----------------------------------------------------------------------------
-def local_derivatives(op, values):
-    """d(result)/d(each node argument) for one op, in the order of node_args(op).
-
-    These are the correct rules; a mistake replaces some of them.
-    """
-    _, name, *args = op
-    out = values[op[0]]
-    if name in BINARY_OPS:
-        a, b = values[args[0]], values[args[1]]
-        if name == "add":
-            return (1.0, 1.0)
-        if name == "sub":
-            return (1.0, -1.0)
-        if name == "mul":
-            return (b, a)
-        return (1.0 / b, -a / (b * b))
-    x = values[node_args(op)[0]]
-    if name == "neg":
-        return (-1.0,)
-    if name == "exp":
-        return (out,)
-    if name == "log":
-        return (1.0 / x,)
-    if name == "tanh":
-        return (1.0 - out * out,)
-    if name == "relu":
-        return (1.0 if out > 0 else 0.0,)
-    if name == "sigmoid":
-        return (out * (1.0 - out),)
-    if name == "pow":
-        k = args[1]
-        return (k * x ** (k - 1),)
-    if name in REFLECTED_OPS:
-        c = args[0]
-        if name == "rdiv":
-            return (-c / (x * x),)
-        return ({"radd": 1.0, "rsub": -1.0, "rmul": c}[name],)
-    c = args[1]
-    return ({"addc": 1.0, "subc": 1.0, "mulc": c, "divc": 1.0 / c}[name],)
-
-
 def topological_names(program):
-    """Op results in the order a depth-first walk from the output finishes them
-    (each node after all of its inputs), the order micrograd-style code builds."""
+    """Every name the output depends on, each after all of its inputs, in the
+    order a depth-first walk from the output finishes them (graph.walk over
+    names): the order micrograd-style code builds."""
     by_name = {op[0]: op for op in program["ops"]}
-    order, seen = [], set()
-    stack = [(program["output"], iter(node_args(by_name[program["output"]]))
-              if program["output"] in by_name else iter(()))]
-    seen.add(program["output"])
-    while stack:
-        name, inputs = stack[-1]
-        for arg in inputs:
-            if arg not in seen:
-                seen.add(arg)
-                stack.append((arg, iter(node_args(by_name[arg])) if arg in by_name else iter(())))
-                break
-        else:
-            stack.pop()
-            order.append(name)
-    return order
+
+    def inputs(name):
+        return node_args(by_name[name]) if name in by_name else ()
+
+    return walk_graph(program["output"], inputs, key=None).order
 
 
-def gradients(program, rule=None, accumulate=True, seed=1.0, walk="reverse_topological",
+def gradients(program, swap=None, accumulate=True, seed=1.0, walk="reverse_topological",
               leaves=None):
     """Every node's grad after a backward pass from the output, on floats.
 
-    rule(op, values) -> local derivatives replaces :func:`local_derivatives`
-    (to simulate a wrong chain-rule step); ``accumulate=False`` writes ``=``
-    instead of ``+=`` (a set of op names: only those ops assign); ``seed`` is the output's starting grad (0.0 = forgot to
-    seed); ``walk`` chooses the order the steps run in:
+    Each op's step adds its table ``local`` derivatives times the op's grad to
+    its inputs. ``swap={op_name: wrong_local}`` runs a wrong local rule in
+    place of the right one (to simulate a mistake); ``accumulate=False``
+    writes ``=`` instead of ``+=`` (a set of op names: only those ops assign);
+    ``seed`` is the output's starting grad (0.0 = forgot to seed); ``walk``
+    chooses the order the steps run in:
 
     * ``"reverse_topological"`` -- correct: every node after all its consumers;
     * ``"forward"`` -- topological order not reversed;
@@ -274,7 +216,7 @@ def gradients(program, rule=None, accumulate=True, seed=1.0, walk="reverse_topol
       (depth-first from the output, remembering visited nodes);
     * ``"recursive_no_seen"`` -- the same without remembering visited nodes.
     """
-    rule = rule or local_derivatives
+    swap = swap or {}
     values = evaluate(program, leaves)
     by_name = {op[0]: op for op in program["ops"]}
     grads = {name: 0.0 for name in values}
@@ -285,9 +227,10 @@ def gradients(program, rule=None, accumulate=True, seed=1.0, walk="reverse_topol
         if op is None:
             return
         g = grads[name]
+        local = swap.get(op[1]) or PROGRAM_OPS[op[1]].local
         adds = accumulate if isinstance(accumulate, bool) else op[1] not in accumulate
-        for arg, local in zip(node_args(op), rule(op, values)):
-            grads[arg] = grads[arg] + local * g if adds else local * g
+        for arg, d in zip(node_args(op), local(*_operands(op, values), values[name])):
+            grads[arg] = grads[arg] + d * g if adds else d * g
 
     order = topological_names(program)
     if walk == "reverse_topological":
@@ -322,25 +265,13 @@ def _round(x):
 
 
 def _valid_result(op, values):
-    """The op's value if it is safe to test with, else None."""
-    _, name, *args = op
-    xs = [values[a] for a in node_args(op)]
-    if name in ("div",) and abs(xs[1]) < 0.3:
+    """The op's value if it is safe to test with (the table's ``testable``: away from
+    poles and overflow; finite and at most 1e3 in size), else None."""
+    entry = PROGRAM_OPS[op[1]]
+    if entry.testable is not None and not entry.testable(*_operands(op, values)):
         return None
-    if name == "rdiv" and abs(xs[0]) < 0.3:
-        return None
-    if name == "log" and xs[0] < 0.1:
-        return None
-    if name == "exp" and xs[0] > 5:
-        return None
-    if name == "pow":
-        base, k = xs[0], args[1]
-        if base < 0 and not float(k).is_integer():
-            return None
-        if k < 1 and abs(base) < 0.3:
-            return None
     try:
-        result = float(_apply(op, values, lambda n, x: FLOAT_FUNCTIONS[n](x)))
+        result = _value(op, values)
     except (ValueError, ZeroDivisionError, OverflowError):
         return None
     if not math.isfinite(result) or abs(result) > 1e3:
@@ -349,16 +280,19 @@ def _valid_result(op, values):
 
 
 def _random_op(rng, name, result, names):
-    if name in BINARY_OPS:
+    """A random use of the op ``name``: nodes drawn from ``names``, a constant from
+    the table's ``constants`` (pow's exponents) or else a number in +-[0.5, 3].
+    That number is drawn for every one-node op, whether it takes a constant or
+    not: drawing it only where it is used would change the program every
+    recorded seed gives."""
+    entry = PROGRAM_OPS[name]
+    if entry.arity == 2:
         return [result, name, rng.choice(names), rng.choice(names)]
-    if name == "pow":
-        return [result, name, rng.choice(names), rng.choice([2, 3, -1, 0.5])]
+    if entry.constants:
+        return [result, name, rng.choice(names), rng.choice(list(entry.constants))]
     c = _round(rng.choice([-1, 1]) * rng.uniform(0.5, 3.0))
-    if name in REFLECTED_OPS:
-        return [result, name, c, rng.choice(names)]
-    if name in CONSTANT_OPS:
-        return [result, name, rng.choice(names), c]
-    return [result, name, rng.choice(names)]
+    count = entry.arity + (entry.constant is not None)
+    return [result, name] + [c if i == entry.constant else rng.choice(names) for i in range(count)]
 
 
 def _join(ops, preference, result, left, right, values):
@@ -471,17 +405,12 @@ def chain_program(depth, start=0.5):
     return {"leaves": {"x": start}, "ops": ops, "output": prev}
 
 
-_OP_TEXT = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
-            "neg": "-{0}", "pow": "{0} ** {1}", "radd": "{0} + {1}", "rsub": "{0} - {1}",
-            "rmul": "{0} * {1}", "rdiv": "{0} / {1}", "addc": "{0} + {1}", "subc": "{0} - {1}",
-            "mulc": "{0} * {1}", "divc": "{0} / {1}"}
-
-
 def describe_op(op):
     """One op as the learner would write it: ``"s = x * x"``, ``"t = tanh(d)"``."""
     name, kind, *args = op
-    if kind in _OP_TEXT:
-        return f"{name} = " + _OP_TEXT[kind].format(*args)
+    entry = PROGRAM_OPS.get(kind)
+    if entry is not None and len(args) == entry.arity + (entry.constant is not None):
+        return f"{name} = " + entry.text.format(*args)
     return f"{name} = {kind}({', '.join(str(a) for a in args)})"
 
 

@@ -1,11 +1,11 @@
-"""Walking a computation graph that someone else built.
+"""The graph a drawing shows, read from someone else's nodes.
 
 Every widget here must draw *any* micrograd-style object: ours, micrograd's,
-or the class a learner wrote ten minutes ago. So this module reads only five
-attributes (``data``, ``grad``, ``_prev``, ``_op``, ``label``) and trusts none
-of them: ``_prev`` may be a tuple, a set, missing, or not iterable; a node may
-define ``__eq__`` so that it cannot be put in a set (we key on ``id`` instead);
-a buggy graph may even contain a cycle.
+or the class a learner wrote ten minutes ago. The graph is read with
+:mod:`microgradlab.graph` (``inputs_of`` and ``walk``, keyed on ``id``, so a
+node that defines ``__eq__`` is fine and a cycle is found); beyond that this
+module reads only ``data``, ``grad``, ``_op`` and ``label``, and trusts none
+of them. A node whose ``_prev`` cannot be read is drawn as a leaf.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from numbers import Real
+
+from ..graph import GraphError, inputs_of, walk
 
 #: Beyond this many values a drawing is unreadable (and graphviz slow), so we stop.
 MAX_NODES = 500
@@ -22,8 +24,9 @@ MAX_NODES = 500
 class Graph:
     """The part of a graph reachable from ``root`` through ``_prev``.
 
-    ``nodes`` lists each value once, the root first (discovery order), and
-    ``inputs[i]`` lists the indices of the inputs of ``nodes[i]``.
+    ``nodes`` lists each value once, the root first and every value before
+    its inputs (when there is no cycle); ``inputs[i]`` lists the indices of
+    the inputs of ``nodes[i]``, so every node is reachable from index 0.
     ``truncated`` is True when the walk stopped at ``max_nodes``.
     """
 
@@ -37,65 +40,33 @@ class Graph:
         return self.index.get(id(node))
 
 
-def inputs_of(node) -> list:
-    """The inputs of ``node`` as a list, in a stable order; [] for a leaf or an odd object."""
-    prev = getattr(node, "_prev", ())
-    if prev is None:
-        return []
+def drawable_inputs(node) -> tuple:
+    """The inputs of ``node`` as :func:`microgradlab.graph.inputs_of` reads them;
+    none for a node whose ``_prev`` cannot be read, so it is drawn as a leaf."""
     try:
-        items = list(prev)
-    except TypeError:  # not iterable: treat the node as a leaf rather than crash
-        return []
-    if isinstance(prev, (set, frozenset)):
-        # A set has no order; sort by label so the same graph draws the same way twice.
-        items.sort(key=lambda n: (str(getattr(n, "label", "")), id(n)))
-    return items
+        return inputs_of(node)
+    except GraphError:
+        return ()
 
 
 def collect(root, max_nodes: int = MAX_NODES) -> Graph:
-    """Breadth-first walk from ``root`` (an explicit queue, so depth is unlimited)."""
+    """The graph behind ``root``, at most ``max_nodes`` values (graph.walk: any depth)."""
     if not hasattr(root, "data"):
         raise TypeError(
             f"expected a Value-like object with a .data attribute (and ._prev for its "
             f"inputs), got {type(root).__name__} {short_repr(root)}"
         )
-    nodes, inputs, index = [root], [], {id(root): 0}
-    truncated = False
-    head = 0
-    while head < len(nodes):
-        node = nodes[head]
-        head += 1
-        mine = []
-        for child in inputs_of(node):
-            if id(child) not in index:
-                if len(nodes) >= max_nodes:
-                    truncated = True
-                    continue
-                index[id(child)] = len(nodes)
-                nodes.append(child)
-            mine.append(index[id(child)])
-        inputs.append(mine)
-    graph = Graph(nodes, inputs, truncated, index=index)
-    graph.has_cycle = _has_cycle(graph)
-    return graph
+    walked = walk(root, drawable_inputs, max_nodes=max_nodes)
+    nodes = walked.order[::-1]  # the root first, each value before its inputs
+    index = {id(node): i for i, node in enumerate(nodes)}
+    inputs = [[index[id(child)] for child in drawable_inputs(node) if id(child) in index]
+              for node in nodes]
+    return Graph(nodes, inputs, walked.truncated, walked.has_cycle, index)
 
 
 def _has_cycle(graph: Graph) -> bool:
-    """Kahn's algorithm: if some node never reaches in-degree 0, there is a cycle."""
-    users = [0] * len(graph.nodes)
-    for mine in graph.inputs:
-        for j in mine:
-            users[j] += 1
-    ready = [i for i, n in enumerate(users) if n == 0]
-    done = 0
-    while ready:
-        i = ready.pop()
-        done += 1
-        for j in graph.inputs[i]:
-            users[j] -= 1
-            if users[j] == 0:
-                ready.append(j)
-    return done < len(graph.nodes)
+    """Whether some node of ``graph`` leads back to itself (a walk from index 0)."""
+    return walk(0, graph.inputs.__getitem__, key=None).has_cycle
 
 
 def depth_from_output(graph: Graph) -> list[int]:
@@ -126,19 +97,7 @@ def depth_from_output(graph: Graph) -> list[int]:
 
 def topological_from_output(graph: Graph) -> list[int]:
     """Indices with every node before its inputs (the order backward visits them)."""
-    users = [0] * len(graph.nodes)
-    for mine in graph.inputs:
-        for j in mine:
-            users[j] += 1
-    order, ready = [], [0] if users[0] == 0 else []
-    while ready:
-        i = ready.pop(0)
-        order.append(i)
-        for j in graph.inputs[i]:
-            users[j] -= 1
-            if users[j] == 0:
-                ready.append(j)
-    return order
+    return walk(0, graph.inputs.__getitem__, key=None).order[::-1]
 
 
 # ----------------------------------------------------------------------

@@ -10,8 +10,10 @@ recorded numbers, not from the nodes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from ..ops import read_symbol
 from . import _graph
 from .draw import render_graph
 
@@ -39,7 +41,7 @@ class BackwardPass:
             raise ValueError("this graph has a cycle (a value is its own input), "
                              "so it has no backward order; check how _prev is set")
         self.root = root
-        self.order = [self.graph.nodes[i] for i in _graph.topological_from_output(self.graph)]
+        self.order = list(self.graph.nodes)  # the root first, every node before its inputs
         self.names = self._readable_names()
         self.steps: list[Step] = []
         self._record()
@@ -90,35 +92,58 @@ class BackwardPass:
     def _describe(self, node, before, after) -> str:
         """One line: which local derivative was applied, with the numbers."""
         name = self.names[id(node)]
-        inputs = _graph.inputs_of(node)
+        inputs = _graph.drawable_inputs(node)
         if not inputs:
             return f"{name} is a leaf (an input): it has no inputs to pass its gradient to"
-        fmt = _short
-        g = fmt(after[self.graph.index[id(node)]])
-        op = _graph.op_of(node)
-        a_name = self.names.get(id(inputs[0]), "?")
-        b_name = self.names.get(id(inputs[1]), "?") if len(inputs) > 1 else None
-        if op == "*" and len(inputs) == 2:
-            a, b = inputs
-            ia, ib = self.graph.index[id(a)], self.graph.index[id(b)]
-            head = f"{name} = {a_name} * {b_name}, so "
-            return head + (f"{a_name}.grad += {b_name}.data * {name}.grad = {fmt(b.data)} * {g}"
-                           f" = {fmt(after[ia] - before[ia])}"
-                           f" and {b_name}.grad += {a_name}.data * {name}.grad = {fmt(a.data)} * {g}"
-                           f" = {fmt(after[ib] - before[ib])}")
-        if op == "+" and len(inputs) == 2:
-            return (f"{name} = {a_name} + {b_name}, so {a_name}.grad += {name}.grad and "
-                    f"{b_name}.grad += {name}.grad (= {g}): a sum passes its gradient on unchanged")
-        if op == "tanh":
-            return (f"{name} = tanh({a_name}), so {a_name}.grad += (1 - {name}.data**2) * {name}.grad"
-                    f" = (1 - {fmt(node.data)}**2) * {g}")
-        # Any other operation: report what each input received.
+        text = self._describe_with_table(node, inputs, before, after)
+        if text is not None:
+            return text
+        # An operation the table does not know: report what each input received.
         received = []
-        for child in dict.fromkeys(inputs, None) if _all_hashable(inputs) else inputs:
+        for child in _distinct(inputs):
             i = self.graph.index[id(child)]
-            received.append(f"{self.names[id(child)]}.grad += {fmt(after[i] - before[i])}")
-        op_text = f"{op}(" + ", ".join(self.names.get(id(c), "?") for c in inputs) + ")"
+            received.append(f"{self.names[id(child)]}.grad += {_short(after[i] - before[i])}")
+        op_text = f"{_graph.op_of(node)}(" + ", ".join(self.names.get(id(c), "?") for c in inputs) + ")"
         return f"{name} = {op_text}, so " + ", ".join(received)
+
+    def _describe_with_table(self, node, inputs, before, after) -> str | None:
+        """The step in the words of microgradlab.ops: ``e = a * b, so a.grad +=
+        b.data * e.grad = 2 * 1 = 2 and ...``. None when the table cannot say it:
+        an ``_op`` it does not know, a different number of inputs, a set ``_prev``
+        (the operands' order is lost) or numbers its local derivatives refuse."""
+        found = read_symbol(getattr(node, "_op", None))
+        if found is None:
+            return None
+        op, constants = found
+        if not op.local_text or len(inputs) != op.arity:
+            return None
+        if len(_distinct(inputs)) > 1 and isinstance(getattr(node, "_prev", None),
+                                                    (set, frozenset)):
+            return None
+        try:
+            locals_ = op.local(*[float(x.data) for x in inputs], *constants, float(node.data))
+        except Exception:  # noqa: BLE001 - a learner's odd numbers: fall back to plain words
+            return None
+        name = self.names[id(node)]
+        operands = [self.names.get(id(x), "?") for x in inputs] + [_short(c) for c in constants]
+        g = after[self.graph.index[id(node)]]
+        parts, expected = [], {}
+        for x, written, local in zip(inputs, op.local_text, locals_):
+            share = written.format(*operands, out=name)
+            if share == "1":  # the gradient passes on unchanged
+                parts.append(f"{self.names[id(x)]}.grad += {name}.grad = {_short(g)}")
+            else:
+                parts.append(f"{self.names[id(x)]}.grad += {share} * {name}.grad = "
+                             f"{_short(local)} * {_short(g)} = {_short(local * g)}")
+            expected[id(x)] = expected.get(id(x), 0.0) + local * g
+        text = f"{name} = {op.text.format(*operands)}, so " + " and ".join(parts)
+        # What the node's own _backward did, where it is not what the chain rule says.
+        off = [f"{self.names[id(x)]}.grad by {_short(after[i] - before[i])}"
+               for x in _distinct(inputs) for i in [self.graph.index[id(x)]]
+               if not _close(after[i] - before[i], expected[id(x)])]
+        if off:
+            text += "; but this _backward changed " + " and ".join(off)
+        return text
 
 
 def _short(x) -> str:
@@ -129,13 +154,16 @@ def _short(x) -> str:
         return _graph.short_repr(x, 16)
 
 
-def _all_hashable(items):
+def _close(got, want) -> bool:
     try:
-        for item in items:
-            hash(item)
-        return True
+        return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12) or got == want
     except TypeError:
         return False
+
+
+def _distinct(items) -> list:
+    """items without repeats, by identity (nodes may be unhashable), in order."""
+    return list({id(item): item for item in items}.values())
 
 
 def BackwardStepper(root):
