@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import LearnerOutputError, ReferenceSolutionUsed
+
+if TYPE_CHECKING:  # own_node imports this module
+    from .own_node import OwnNodes
 
 __all__ = [
     "Exercise", "LearnerOutputError", "ReferenceSolutionUsed", "number", "numbers",
@@ -101,7 +104,7 @@ class Exercise:
     where: Callable[[dict, str], str] | None = field(default=None, repr=False, compare=False)
     # Ops the learner writes, graded on their own node besides the whole backward
     # pass (exercises.own_node.OwnNodes), or None.
-    own_nodes: object = field(default=None, repr=False, compare=False)
+    own_nodes: OwnNodes | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if isinstance(self.random_cases, bool) or not isinstance(self.random_cases, int) \
