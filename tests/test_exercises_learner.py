@@ -419,7 +419,7 @@ def test_messages_of_hidden_cases_never_print_the_expected_number():
     for case, r in zip(get("ex04_by_hand").cases(5), result.results):
         assert not r.passed and "dL_da" in r.message
         if not case["shown"]:
-            want = expected("ex04_by_hand", case)["values"]["dL_da"]
+            want = expected(get("ex04_by_hand"), case)["values"]["dL_da"]
             body = r.message.split("':", 1)[1]  # after the case name, which holds the inputs
             assert f"{want:.10g}" not in body and "should be" not in body
 

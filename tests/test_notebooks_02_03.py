@@ -183,12 +183,14 @@ HIDDEN = "hidden"  # caught only by the hidden cases of the graded cell (verify)
 
 MISTAKES_03 = [
     # (mistake, answer cell, old, new, graded cell, parts of the message, where it is caught)
-    # `=` in +: no shown case of ex03_add_mul uses a Value twice (those are hidden cases), so
-    # the visible block passes and the hidden `verify` must fail the graded cell.
+    # `=` in +: no shown case of ex03_add_mul uses a Value twice, but each op node is also
+    # graded on its own, every grad set to a non-zero number first: `=` throws that away,
+    # so the first shown case already fails.
     ("= instead of += in add", "ex03_add_mul_answer",
      "self.grad += 1.0 * out.grad\n        other.grad += 1.0 * out.grad",
      "self.grad = 1.0 * out.grad\n        other.grad = 1.0 * out.grad", "ex03_add_mul",
-     ["a + a", "`a.grad` is 1", "assign_not_accumulate", "+="], HIDDEN),
+     ["out = a + b", "`out._backward()` (with out.grad = 1) added 0.7 to a.grad",
+      "assign_not_accumulate", "+="], "visible"),
     ("mul uses its own data", "ex03_add_mul_answer",
      "self.grad += other.data * out.grad  # the OTHER factor\n        other.grad += self.data",
      "self.grad += self.data * out.grad\n        other.grad += other.data", "ex03_add_mul",

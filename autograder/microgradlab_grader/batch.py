@@ -2,7 +2,7 @@
 then fan the submissions out over sandboxed worker processes.
 
 Each worker thread only supervises one sandbox at a time (a separate process
-running the learner's notebook) and then compares that learner's numbers; the
+running the learner's notebook) and then judges that learner's numbers; the
 threads spend nearly all their time waiting, so ``--workers N`` means "N
 notebooks running at once".
 
@@ -87,15 +87,18 @@ def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir
     plans = {}
     for notebook in notebooks:
         source = load_source(solutions_dir, notebook)
-        cases, answers = {}, {}
+        exercises, cases, answers = {}, {}, {}
         for cell in source.graded:
-            drawn = get(cell.grade_id).cases(exercise_seed(run_seed, cell.grade_id))
+            exercise = get(cell.grade_id)  # an id becomes its spec here, once
+            drawn = exercise.cases(exercise_seed(run_seed, exercise.id))
+            exercises[cell.grade_id] = exercise
             cases[cell.grade_id] = drawn
-            answers[cell.grade_id] = [expected(cell.grade_id, case) for case in drawn]
+            answers[cell.grade_id] = [expected(exercise, case) for case in drawn]
         package = sandbox.build_stripped_package(package_dir, notebook,
                                                  workdir / f"package-{notebook}" / "microgradlab")
-        plans[notebook] = Plan(source, cases, answers, package, torch_stub, runner,
-                               matplotlib_cache)
+        plans[notebook] = Plan(source=source, exercises=exercises, cases=cases,
+                               expected=answers, package_copy=package, torch_stub=torch_stub,
+                               runner=runner, matplotlib_cache=matplotlib_cache)
     return plans
 
 
@@ -180,7 +183,7 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
                 if stop.is_set():
                     return None
                 return grade_submission(s.student, s.notebook, s.path, plan,
-                                        settings, checking.compare, uid=uid, on_long_cell=lend)
+                                        settings, uid=uid, on_long_cell=lend)
             except Exception as exc:  # noqa: BLE001 - one bad row must not stop the class
                 return Grade(s.student, s.notebook, GRADER_ERROR, plan.source.max_score,
                              detail=f"{type(exc).__name__}: {exc}"[:300])

@@ -63,8 +63,6 @@ def _plan(seed: int, notebook: str):
 def grade_remote(student: str, notebook: str, content: bytes, seed: int, settings: Settings,
                  expected_source: str) -> Grade:
     """Runs on a worker: grade one submission given as bytes, in this worker's sandbox."""
-    from microgradlab import checking
-
     from .grading import grade_submission
     mine = source_hash(DEFAULT_SOLUTIONS, notebook)
     if mine != expected_source:
@@ -76,8 +74,7 @@ def grade_remote(student: str, notebook: str, content: bytes, seed: int, setting
     with tempfile.TemporaryDirectory(prefix="mglab-task-") as folder:
         path = Path(folder) / f"{notebook}.ipynb"
         path.write_bytes(content)
-        return grade_submission(student, notebook, path, plan, settings, checking.compare,
-                                uid=_local.uid)
+        return grade_submission(student, notebook, path, plan, settings, uid=_local.uid)
 
 
 # ------------------------------------------------------------------ on the client

@@ -6,7 +6,8 @@ The page, top to bottom:
   that hung, from ``Grade.stopped_in``);
 * a table of every exercise: id, title, points, and the result as a mark and a
   word (✓ PASS, ✗ FAIL, – not graded), plus a note when a failure may come
-  from an earlier exercise the failing one builds on (``Exercise.builds_on``);
+  from an earlier exercise that fails too (``checking.knock_on``, the rule the
+  learner's own summary uses);
 * the learner's cells, outputs left out (nothing the learner's code printed
   reaches the page), each graded test cell shown as RELEASED (nbgrader's
   hidden block removed, so no hidden test text can appear) and followed by its
@@ -23,10 +24,10 @@ the learner's cells cannot be shown, the page is written without them.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from microgradlab.checking import knock_on
 from microgradlab.exercises import get
 
 from . import feedback_static
@@ -131,45 +132,21 @@ def answer_code(submission) -> dict[str, str]:
     return found
 
 
-def runs_code_of(later: str, earlier: str, code: dict[str, str]) -> bool:
-    """Does exercise ``later`` run the learner's code from ``earlier``? Yes when the
-    later one is graded through a name the earlier one wrote (ex03_sub_neg's `Value`,
-    ex06_training's `MLP`), or when the learner's answer to it mentions one of those
-    names (a `backward` that calls `topological_order`); unknown code counts as yes."""
-    try:
-        earlier_names = set(get(earlier).uses)
-        later_names = set(get(later).uses)
-    except Exception:  # noqa: BLE001
-        return True
-    if earlier_names & later_names or later not in code:
-        return True
-    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code[later]))
-    return bool(earlier_names & words)
-
-
 def flag_knock_ons(rows: list[Row], code: dict[str, str] | None = None):
-    """A failed exercise that builds on another failed one may fail because of it
-    (when it runs that one's code: :func:`runs_code_of`)."""
-    code = code or {}
+    """Word ``checking.knock_on``'s verdict for each failed row: which earlier failing
+    exercise, whose code the learner's answer runs, the failure may come from."""
     failed = {row.exercise for row in rows if row.state == FAIL}
     for row in rows:
         if row.state != FAIL:
             continue
         try:
-            builds_on = tuple(getattr(get(row.exercise), "builds_on", ()) or ())
-        except Exception:  # noqa: BLE001
-            builds_on = ()
-        causes = []
-        for earlier in builds_on:
-            if earlier in failed and earlier != row.exercise and \
-                    runs_code_of(row.exercise, earlier, code):
-                try:
-                    names = ", ".join(f"`{n}`" for n in get(earlier).uses) or "code"
-                except Exception:  # noqa: BLE001
-                    names = "code"
-                causes.append(f"your {names} in exercise {earlier}")
-        if causes:
-            row.knock_on = ("this may come from " + " or ".join(causes)
+            causes = knock_on(get(row.exercise), failed, code)
+        except Exception:  # noqa: BLE001 - an id the course does not know has no note
+            causes = []
+        named = [f"your {', '.join(f'`{n}`' for n in earlier.uses) or 'code'} in exercise "
+                 f"{earlier.id}" for earlier in causes]
+        if named:
+            row.knock_on = ("this may come from " + " or ".join(named)
                             + ", which also fails: fix that first, then look here again")
 
 

@@ -5,8 +5,9 @@ The grader sends each code cell's source to the sandbox, in order, and at each
 graded test cell runs the exercise's ``produce`` *in this process*, on proxies
 of the learner's objects: one request at a time, each under the grader's own
 clock. The sandbox never sees a case, an expected value or a spec. Whether the
-numbers are right is decided here, by ``microgradlab.checking.compare``
-against ``microgradlab.checking.expected`` (PyTorch, float64).
+numbers are right is decided here, by ``microgradlab.checking.verdict`` (the one
+judge the learner's kernel uses too) against the plan's expected results
+(PyTorch, float64); a case whose result never came back is "not delivered".
 
 Statuses (a row that is not ``graded`` has an empty score, never a 0):
 
@@ -34,7 +35,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from microgradlab.exercises import get as get_exercise
+from microgradlab import checking
+from microgradlab.exercises import Exercise
 
 from . import channel, sandbox
 from .source import SourceNotebook, tampering
@@ -83,6 +85,7 @@ class Grade:
 class Plan:
     """What every submission of one notebook is graded on (shared by the class)."""
     source: SourceNotebook
+    exercises: dict[str, Exercise]  # graded cell's grade_id -> its exercise spec
     cases: dict[str, list]          # exercise id -> cases drawn for this run
     expected: dict[str, list]       # exercise id -> expected result per case
     package_copy: Path              # stripped microgradlab for this notebook
@@ -244,7 +247,7 @@ def drive(notebook, plan: Plan, conn: channel.Connection, results: dict, where: 
             # A graded test cell: its text never runs (the grader owns the test).
             if grade_id in pending:
                 pending.remove(grade_id)
-                grade_here(grade_id, plan, conn, results, where)
+                grade_here(plan.exercises[grade_id], plan, conn, results, where)
             continue
         where["now"] = f"cell {index}"
         conn.clock.new_segment()
@@ -253,13 +256,14 @@ def drive(notebook, plan: Plan, conn: channel.Connection, results: dict, where: 
     # Test cells the learner deleted (or whose metadata they removed): graded on
     # the final state of the notebook, in source order. The grader flags them.
     for grade_id in pending:
-        grade_here(grade_id, plan, conn, results, where)
+        grade_here(plan.exercises[grade_id], plan, conn, results, where)
     return conn.broken is None
 
 
-def grade_here(grade_id: str, plan: Plan, conn: channel.Connection, results: dict, where: dict):
+def grade_here(exercise: Exercise, plan: Plan, conn: channel.Connection, results: dict,
+               where: dict):
     """Every case of one exercise, produced here through the channel, one after another."""
-    exercise = get_exercise(grade_id)
+    grade_id = exercise.id
     where["now"] = grade_id
     conn.clock.new_segment()
     names = {}
@@ -321,10 +325,9 @@ def _kill(process):
 
 # ------------------------------------------------------------------ scoring
 def grade_submission(student: str, notebook: str, path: Path | None, plan: Plan,
-                     settings: Settings, compare, uid: int | None = None,
+                     settings: Settings, uid: int | None = None,
                      on_long_cell=None) -> Grade:
-    """The Grade of one submission. ``compare(exercise_id, case, produced, expected)``;
-    ``on_long_cell`` as in :func:`run_sandboxed`."""
+    """The Grade of one submission; ``on_long_cell`` as in :func:`run_sandboxed`."""
     source = plan.source
     grade = Grade(student, notebook, MISSING, source.max_score)
     if path is None:
@@ -337,7 +340,7 @@ def grade_submission(student: str, notebook: str, path: Path | None, plan: Plan,
     grade.tampered = tampering(source, nb)
     outcome = run_sandboxed(nb, plan, settings, uid, on_long_cell)
     for cell in source.graded:
-        grade.verdicts[cell.grade_id] = score_exercise(cell, plan, outcome.results, compare)
+        grade.verdicts[cell.grade_id] = score(cell, plan, outcome.results)
     if outcome.finished:
         grade.status = GRADED
         return grade
@@ -355,40 +358,14 @@ def grade_submission(student: str, notebook: str, path: Path | None, plan: Plan,
     return grade
 
 
-def score_exercise(cell, plan: Plan, results, compare) -> Verdict:
-    """Full points when every case came back and passed; else 0 (as nbgrader's verify)."""
-    exercise = cell.grade_id
-    cases = plan.cases[exercise]
-    verdict = Verdict(exercise, 0.0, cell.points, passed=False, delivered=True)
-    failures = []
-    for number, case in enumerate(cases):
-        produced = results.get((exercise, number))
-        if produced is None:
-            verdict.delivered = False
-            failures.append((case, None))
-            continue
-        try:
-            outcome = compare(exercise, case, produced, plan.expected[exercise][number])
-        except Exception as exc:  # noqa: BLE001 - a malformed result is a failed case
-            failures.append((case, f"the result could not be checked ({type(exc).__name__})"))
-            continue
-        if not outcome.passed:
-            failures.append((case, outcome))
-    if not verdict.delivered:
-        verdict.message = "no result: the code stopped before this exercise was tested"
-        return verdict
-    if not failures:
-        verdict.passed, verdict.points = True, cell.points
-        verdict.message = f"all {len(cases)} cases pass"
-        return verdict
-    case, first = failures[0]
-    if isinstance(first, str):
-        verdict.message = first
-    else:
-        verdict.message = first.message
-        verdict.not_attempted = all(not isinstance(f, str) and f.not_attempted
-                                    for _, f in failures)
-        verdict.mistake = next((f.mistake for _, f in failures
-                                if not isinstance(f, str) and f.mistake), None)
-    verdict.message = f"{len(failures)} of {len(cases)} cases fail. {verdict.message}"
-    return verdict
+def score(cell, plan: Plan, results) -> Verdict:
+    """One graded cell, judged by ``checking.verdict``: full points when every case came
+    back and passed, else 0 (as nbgrader's verify). ``results[(id, i)]`` is what case i
+    produced; a missing one was not delivered."""
+    exercise = plan.exercises[cell.grade_id]
+    cases = plan.cases[cell.grade_id]
+    produced = [results.get((cell.grade_id, number)) for number in range(len(cases))]
+    result = checking.verdict(exercise, cases, produced, plan.expected[cell.grade_id])
+    return Verdict(cell.grade_id, cell.points if result.passed else 0.0, cell.points,
+                   passed=result.passed, delivered=result.delivered, message=result.message,
+                   mistake=result.mistake, not_attempted=result.not_attempted)

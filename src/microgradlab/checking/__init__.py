@@ -7,6 +7,8 @@
     hint("ex04_backward")                        # the next hint each call
 
 Every one of them, and ``microgradlab grade``, decides with :func:`verdict`.
+These entry points take an exercise id; below them (``verdict``, ``compare``,
+``diagnose``, ``expected``) functions take the :class:`~microgradlab.exercises.Exercise`.
 torch is imported lazily, only to compute the expected numbers.
 """
 
@@ -15,10 +17,10 @@ from .compare import MISTAKES, CaseResult, compare, diagnose
 from .expected import expected
 from .run import (SelfCheckReport, check, hint, hint_text, run_cases, run_exercise, self_check,
                   verify, visible)
-from .verdict import ExerciseResult, verdict
+from .verdict import ExerciseResult, knock_on, verdict
 
 __all__ = [
-    "expected", "compare", "diagnose", "verdict", "run_exercise", "run_cases", "visible",
+    "expected", "compare", "diagnose", "verdict", "knock_on", "run_exercise", "run_cases", "visible",
     "verify", "check", "hint", "hint_text", "self_check", "CaseResult", "ExerciseResult",
     "SelfCheckReport", "MISTAKES", "ReferenceSolutionUsed",
 ]

@@ -5,9 +5,13 @@ float interpreter of ``exercises.programs`` with one chain-rule step swapped
 (``=`` for ``+=``, the wrong tanh derivative, a walk in the wrong order ...),
 or ask the exercise's own ``candidates``, and see whether the learner's
 numbers are exactly what that mistake gives. Only the mistakes an exercise
-lists (``Exercise.mistakes``) are simulated for it, so a name never turns up
+lists (``Exercise.mistakes``) are named for it, so a name never turns up
 where the learner could not have made that mistake. When nothing matches, the
 message says what is off, with the learner's numbers, and where to look.
+
+Everything that differs between exercises comes from the :class:`Exercise`
+passed in (which fact or error means which mistake, the words of a message,
+the ops graded on their own node): nothing here asks which exercise it is.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..exercises import get
+from ..exercises import Exercise
 from ..exercises import programs as P
 
 # One sentence per catalogued mistake, in the learner's terms. An exercise may
 # word a mistake its own way in ``Exercise.mistakes``.
 MISTAKES = {
-    "assign_not_accumulate": "a Value used more than once keeps only its last share of the "
-        "gradient: in _backward write `+=` instead of `=` so every use adds its share.",
+    "assign_not_accumulate": "`=` in _backward throws away what the input's grad already "
+        "held, so a Value used more than once keeps only its last share of the gradient: write "
+        "`+=` instead of `=` so every use adds its share.",
     "mul_uses_own_data": "in a * b each input's gradient must use the OTHER factor: "
         "a.grad += b.data * out.grad, not a.data * out.grad.",
     "no_topological_order": "a node pushed its gradient to its inputs before every node using "
@@ -65,7 +70,18 @@ MISTAKES = {
     "start_missing": "the path must begin with the start point: steps moves give steps + 1 points.",
     "same_list_appended": "all points of your path are the same list: build a new list each step.",
     "recursion_too_deep": "a deep graph overflows Python's recursion limit: use a list as a stack.",
+    "backward_adds_nothing": "the node's _backward added nothing to its inputs' grads: the "
+        "gradient must come out of _backward when it runs (from out.grad), not be worked out in "
+        "the forward pass or anywhere else.",
+    "reaches_past_inputs": "a node's _backward may add only to the grads of its own inputs (the "
+        "Values in its _prev); an inner node passes the gradient on when its own _backward runs.",
+    "grad_not_stored": "grad must be a plain number stored on the Value: after `v.grad = x`, "
+        "reading v.grad must give x back, and _backward adds into it.",
 }
+
+# The answer of a case the notebook shows, typed in: checked for every exercise
+# that lists this mistake.
+TYPED_IN = "hard_coded"
 
 # Chain-rule mistakes simulated on a case's program: name -> ways of making it
 # (each a set of keyword arguments of programs.gradients). A wrong local rule
@@ -92,6 +108,12 @@ PROGRAM_MISTAKES.update({
     "not_reversed": [dict(walk="forward")],
 })
 
+# Chain-rule mistakes of one node's _backward that are not a swapped rule of
+# PROGRAM_MISTAKES: simulated only on the ops graded on their own node.
+NODE_MISTAKES: dict[str, list[dict]] = {
+    "backward_adds_nothing": [dict(rule=lambda op, v: (0.0,) * len(P.node_args(op)))],
+}
+
 
 @dataclass
 class CaseResult:
@@ -102,6 +124,16 @@ class CaseResult:
     not_attempted: bool = False
     shown: bool = False
     case_name: str = ""
+    delivered: bool = True          # False: the case's result never came back
+    reference_used: bool = False    # the learner's code ran the reference solution
+
+
+def require_exercise(exercise):
+    """``exercise`` must be a spec: ids become specs at the entry points only."""
+    if not isinstance(exercise, Exercise):
+        raise TypeError(f"expected an Exercise (microgradlab.exercises.get(id)), got "
+                        f"{type(exercise).__name__} {exercise!r}")
+    return exercise
 
 
 def sentence(exercise, name):
@@ -133,33 +165,88 @@ def _matches(produced_values, candidate, expected_values, rtol, atol):
         return False
     if not all(_close(produced_values[k], v, rtol, atol) for k, v in candidate.items()):
         return False
-    return bool(_wrong_keys(candidate, expected_values, rtol, atol))
+    # (a candidate may cover only some keys: the amounts of single nodes, say)
+    return any(k in expected_values and not _close(v, expected_values[k], rtol, atol)
+               for k, v in candidate.items())
+
+
+def _ways(name, table, kinds):
+    """The simulations of mistake ``name``: its ways in ``table``, and for a way that
+    writes `=` everywhere also `=` in one kind of op only (the others right)."""
+    ways = list(table.get(name, ()))
+    for how in list(ways):
+        if how.get("accumulate") is False and len(kinds) > 1:
+            ways += [dict(how, accumulate={k}) for k in kinds]
+    return ways
+
+
+def _node_added(own, case, how):
+    """{node: {input: amount}}: what each op node's _backward alone adds under ``how``
+    (a swapped local rule, or `=` for `+=`: the input's grad then ends at the last
+    share, so the amount added is that share minus what the grad held). A way that is
+    not about one node (a walk, a seed) leaves every node's step right."""
+    accumulate = how.get("accumulate", True)
+    added = {}
+    for step in own.steps(case):
+        grads = P.gradients(step.program, rule=how.get("rule"), accumulate=accumulate,
+                            seed=step.grad)
+        assigns = accumulate is False or (not isinstance(accumulate, bool)
+                                          and step.op[1] in accumulate)
+        added[step.node] = {x: grads[x] - (step.start[x] if assigns else 0.0)
+                            for x in step.inputs}
+    return added
 
 
 def program_candidates(exercise, case):
-    """{mistake: [the numbers that mistake would produce]} for a program case."""
+    """{mistake: [the numbers that mistake would produce]} for a program case: the
+    whole backward pass, and (for ops graded on their own node) each node's step."""
     program, seed = case["program"], case.get("g", 1.0)
+    own = exercise.own_nodes
+    table = {**PROGRAM_MISTAKES, **NODE_MISTAKES} if own is not None else PROGRAM_MISTAKES
+    own_keys = set(own.report(case, _node_added(own, case, {}))) if own is not None else set()
     out = {}
     kinds = sorted({op[1] for op in program["ops"]})
     for name in exercise.mistakes:
-        ways = list(PROGRAM_MISTAKES.get(name, ()))
-        if name == "assign_not_accumulate" and len(kinds) > 1:
-            # `=` in one op's _backward only (the others right): one simulation per op
-            ways += [dict(accumulate={k}) for k in kinds]
-        for how in ways:
-            how = dict(how)
-            how["seed"] = how.get("seed", 1.0) * seed
+        for how in _ways(name, table, kinds):
+            whole = dict(how)
+            whole["seed"] = whole.get("seed", 1.0) * seed
             try:
-                grads = P.gradients(program, **how)
-                out.setdefault(name, []).append(exercise.report(case, P.evaluate(program), grads))
+                candidate = exercise.report(case, P.evaluate(program),
+                                            P.gradients(program, **whole))
+                if own is not None:
+                    candidate.update(own.report(case, _node_added(own, case, how)))
             except (ArithmeticError, ValueError, KeyError, OverflowError):
                 continue
+            out.setdefault(name, []).append(candidate)
     if exercise.variants:
         for name, variant in exercise.variants(case).items():
+            built = {**case, "program": variant}
             try:
-                out.setdefault(name, []).append(exercise.report(
-                    case, P.evaluate(variant), P.gradients(variant, seed=seed)))
+                candidate = exercise.report(case, P.evaluate(variant),
+                                            P.gradients(variant, seed=seed))
+                if own is not None:  # the variant's own nodes, where they read the same
+                    steps = own.report(built, _node_added(own, built, {}))
+                    candidate.update({k: v for k, v in steps.items() if k in own_keys})
             except (ArithmeticError, ValueError, KeyError):
+                continue
+            out.setdefault(name, []).append(candidate)
+    return out
+
+
+def own_node_candidates(exercise, case):
+    """{mistake: [what the op nodes alone would add under it]}: the amounts only, for a
+    mistake the whole pass hides (grads worked out in the forward pass, `=` where
+    nothing is reused). Tried after every candidate that covers the whole result."""
+    own = exercise.own_nodes
+    kinds = sorted({step.op[1] for step in own.steps(case)})
+    out = {}
+    for name in exercise.mistakes:
+        for how in _ways(name, {**PROGRAM_MISTAKES, **NODE_MISTAKES}, kinds):
+            if not {"rule", "accumulate"} & set(how):
+                continue  # a walk or a seed: a mistake of the whole pass, not of one node
+            try:
+                out.setdefault(name, []).append(own.report(case, _node_added(own, case, how)))
+            except (ArithmeticError, ValueError, KeyError, OverflowError):
                 continue
     return out
 
@@ -171,39 +258,52 @@ def _shown_expected(exercise):
     """The expected numbers of the cases the notebook shows (cached per exercise)."""
     if exercise.id not in _SHOWN_CACHE:
         from .expected import expected
-        _SHOWN_CACHE[exercise.id] = [expected(exercise.id, c)["values"]
+        _SHOWN_CACHE[exercise.id] = [expected(exercise, c)["values"]
                                      for c in exercise.shown_cases()]
     return _SHOWN_CACHE[exercise.id]
 
 
-def diagnose(exercise_id, case, produced, expected_values):
-    """The name of the catalogued mistake the learner's numbers reproduce, or None."""
-    exercise = get(exercise_id)
-    rtol, atol = exercise.tolerance
-    got = produced.get("values", {})
-    mine = list(got.values())
+def _typed_in(exercise, case):
+    """The answers of the cases the notebook shows, as candidates for this case. Not
+    a shown case that is this very expression with another out.grad: there the same
+    numbers mean a _backward that ignores out.grad, not numbers typed in."""
+    found = []
     for shown_case, shown in zip(exercise.shown_cases(), _shown_expected(exercise)):
-        # the answer of a shown case, typed in. Not when the shown case is this very
-        # expression with another out.grad: then the same numbers mean a _backward
-        # that ignores out.grad, not numbers typed in.
         if "program" in case and shown_case.get("program") == case["program"]:
             continue
-        if mine and len(mine) == len(shown) and all(
-                _close(a, b, 1e-9, 1e-12) for a, b in zip(mine, shown.values())) \
-                and _wrong_keys(got, expected_values, rtol, atol):
-            return "hard_coded"
-    candidates = {}
+        found.append(shown)
+    return found
+
+
+def diagnose(exercise, case, produced, expected_values):
+    """The name of the catalogued mistake the learner's numbers reproduce, or None."""
+    require_exercise(exercise)
+    rtol, atol = exercise.tolerance
+    got = produced.get("values", {})
+    if not isinstance(got, dict):
+        return None
+    # the learner's numbers, in order, are those of a shown case (whatever the keys)
+    whole = {TYPED_IN: [dict(zip(got, shown.values()))
+                        for shown in _typed_in(exercise, case) if len(shown) == len(got)]}
+    partial = {}
     try:
+        found = []
         if "program" in case and exercise.report is not None:
-            candidates.update(program_candidates(exercise, case))
+            found.append(program_candidates(exercise, case))
         if exercise.candidates is not None:
-            for name, options in exercise.candidates(case).items():
-                candidates.setdefault(name, []).extend(options)
+            found.append(exercise.candidates(case))
+        for more in found:
+            for name, options in more.items():
+                whole.setdefault(name, []).extend(options)
+        if "program" in case and exercise.own_nodes is not None:
+            partial = own_node_candidates(exercise, case)
     except (ArithmeticError, ValueError, KeyError, IndexError):
         return None
-    for name, options in candidates.items():
-        if any(_matches(got, option, expected_values, rtol, atol) for option in options):
-            return name
+    for candidates in (whole, partial):
+        for name, options in candidates.items():
+            if name in exercise.mistakes and any(
+                    _matches(got, option, expected_values, rtol, atol) for option in options):
+                return name
     return None
 
 
@@ -214,26 +314,20 @@ def _fmt(x):
     return f"{x:.10g}" if isinstance(x, float) else repr(x)
 
 
-_REFLECTED = {"__radd__": "+", "__rmul__": "*", "__rsub__": "-", "__rtruediv__": "/"}
+def _known(exercise, mistake):
+    return f"Known mistake `{mistake}`: {sentence(exercise, mistake)}"
 
 
 def _error_message(exercise, produced):
     """(message, mistake) for a case where the learner's code raised."""
-    error, where = produced["error"], produced.get("error_in")
-    if produced.get("reference_used"):
-        return f"your code raised {error}", "reference_solution"
+    error, where = str(produced["error"]), produced.get("error_in")
+    mistake = exercise.mistake_of_error(error)
+    if mistake:
+        return f"your code raised {error}. {_known(exercise, mistake)}", mistake
+    own_words = exercise.explain_error(produced) if exercise.explain_error else None
+    if own_words:
+        return own_words, None
     if error.startswith("RecursionError"):
-        if "recursion_too_deep" in exercise.mistakes:
-            return (f"your code raised {error}. Known mistake `recursion_too_deep`: "
-                    f"{sentence(exercise, 'recursion_too_deep')}", "recursion_too_deep")
-        dunder = "__" + (where or "").strip("_") + "__"
-        dunder = "__rtruediv__" if dunder == "__rdiv__" else dunder
-        if dunder in _REFLECTED:
-            sym, where = _REFLECTED[dunder], dunder
-            return (f"your `{where}` calls itself without end (RecursionError). For `2 {sym} v` "
-                    f"Python calls `v.{where}(2)`; writing `other {sym} self` inside it asks "
-                    f"for `2 {sym} v` again. Wrap the number as a Value and compute the result "
-                    "from that Value and self.", None)
         return (f"your code called itself without end (RecursionError)"
                 + (f" in `{where}`" if where else "") + ": look at what that function calls.",
                 None)
@@ -272,9 +366,17 @@ def _where(exercise, case, key):
     return f"Look at how `{made}` computes its data." if made else ""
 
 
-def compare(exercise_id, case, produced, expected):
-    """Judge one case: the learner's ``produced`` numbers against ``expected``."""
-    exercise = get(exercise_id)
+def _wrong_facts(got_facts, want_facts):
+    """The facts that came back wrong; a fact that did not come back counts only when
+    every fact that did is right (a producer stops at the first broken structure)."""
+    present = [k for k, v in want_facts.items() if k in got_facts and got_facts[k] != v]
+    return present or [k for k, v in want_facts.items() if got_facts.get(k) != v]
+
+
+def compare(exercise, case, produced, expected):
+    """Judge one case: the learner's ``produced`` numbers against ``expected``.
+    ``produced`` None: the case's result never came back (not delivered)."""
+    require_exercise(exercise)
     shown = bool(case.get("shown"))
     name = case.get("name", "")
     title = f"case '{name or '?'}'"
@@ -282,6 +384,9 @@ def compare(exercise_id, case, produced, expected):
     def result(passed, message, **more):
         return CaseResult(passed, message, shown=shown, case_name=name, **more)
 
+    if produced is None:
+        return result(False, f"{title}: no result came back (the code stopped before this "
+                      "case finished)", delivered=False)
     if not isinstance(produced, dict):
         return result(False, f"{title}: no result was produced")
     if "error" in produced:
@@ -289,22 +394,22 @@ def compare(exercise_id, case, produced, expected):
             return result(False, f"{exercise.title}: not attempted yet (your code still raises "
                           "NotImplementedError).", not_attempted=True)
         message, mistake = _error_message(exercise, produced)
-        return result(False, f"{title}: {message}", mistake=mistake)
+        return result(False, f"{title}: {message}", mistake=mistake,
+                      reference_used=bool(produced.get("reference_used")))
 
     # Structure first: a graph that does not record its inputs cannot have right grads.
     got_facts = produced.get("facts", {})
     if not isinstance(got_facts, dict):
         got_facts = {}
     want_facts = expected.get("facts", {})
-    wrong_facts = [k for k, v in want_facts.items() if got_facts.get(k) != v]
+    wrong_facts = _wrong_facts(got_facts, want_facts)
     if wrong_facts:
-        mistake = "point_mutated" if wrong_facts[0] in ("point unchanged", "start unchanged") \
-            else None
+        mistake = exercise.mistake_of_fact(wrong_facts[0])
         lines = [_fact_message(k, got_facts.get(k), want_facts[k], produced.get("detail"))
                  for k in wrong_facts[:3]]
         message = f"{title}: " + "; ".join(dict.fromkeys(lines))
         if mistake:
-            message += f". Known mistake `{mistake}`: {sentence(exercise, mistake)}"
+            message += f". {_known(exercise, mistake)}"
         return result(False, message, mistake=mistake, wrong=wrong_facts)
 
     rtol, atol = exercise.tolerance
@@ -315,12 +420,16 @@ def compare(exercise_id, case, produced, expected):
     wrong = _wrong_keys(got, want, rtol, atol)
     if not wrong:
         return result(True, f"{title}: correct")
-    mistake = diagnose(exercise_id, case, produced, want)
+    mistake = diagnose(exercise, case, produced, want)
     parts = []
     for key in wrong[:3]:
         mine = got.get(key)
+        own_words = None if mine is None else exercise.wording(case, produced, key, mine,
+                                                                want[key], shown)
         if mine is None:
             parts.append(f"`{key}` is missing")
+        elif own_words:
+            parts.append(own_words)
         elif shown:
             parts.append(f"`{key}` is {_fmt(mine)}, it should be {_fmt(want[key])}")
         else:
@@ -329,7 +438,7 @@ def compare(exercise_id, case, produced, expected):
         parts.append(f"and {len(wrong) - 3} more")
     message = f"{title}: " + "; ".join(parts) + "."
     if mistake:
-        message += f" Known mistake `{mistake}`: {sentence(exercise, mistake)}"
+        message += f" {_known(exercise, mistake)}"
     else:
         hint = _where(exercise, case, wrong[0])
         if hint:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import warnings
 
-from ..exercises import get
 from ..exercises import programs as P
 
 _CACHE: dict[tuple[str, str], dict] = {}
@@ -70,31 +69,47 @@ class TorchSide:
     function = staticmethod(torch_function)
 
 
-def _key(exercise_id, case):
-    return exercise_id, json.dumps(case, sort_keys=True, default=repr)
+def _key(exercise, case):
+    return exercise.id, json.dumps(case, sort_keys=True, default=repr)
 
 
-def expected(exercise_id, case):
-    """What the learner's ``produce`` should return for ``case``, from PyTorch in float64:
+def expected(exercise, case):
+    """What the learner's ``produce`` should return for ``case`` of ``exercise`` (an
+    :class:`~microgradlab.exercises.Exercise`), from PyTorch in float64:
     ``{"values": {key: float}, "facts": {what: value}}``."""
-    key = _key(exercise_id, case)
+    from .compare import require_exercise
+
+    require_exercise(exercise)
+    key = _key(exercise, case)
     cached = _CACHE.get(key)
     if cached is None:
-        cached = _compute(exercise_id, case)
+        cached = _compute(exercise, case)
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()
         _CACHE[key] = cached
     return {"values": dict(cached["values"]), "facts": dict(cached["facts"])}
 
 
-def _compute(exercise_id, case):
-    exercise = get(exercise_id)
+def own_node_values(exercise, case):
+    """What each op node's ``_backward()`` alone must add to each input: the op alone
+    in PyTorch, its output's grad set as the learner's node's is."""
+    own = exercise.own_nodes
+    added = {}
+    for step in own.steps(case):
+        _, grads = torch_program(step.program, seed=step.grad)
+        added[step.node] = {x: grads[x] for x in step.inputs}
+    return own.report(case, added)
+
+
+def _compute(exercise, case):
     if exercise.pytorch is not None:
         values = exercise.pytorch(case, TorchSide)
     elif exercise.report is not None and "program" in case:
         vals, grads = torch_program(case["program"], seed=case.get("g", 1.0))
         values = exercise.report(case, vals, grads)
     else:
-        raise KeyError(f"exercise {exercise_id!r} has no PyTorch side for case {case.get('name')!r}")
-    facts = exercise.facts(case) if exercise.facts else {}
-    return {"values": values, "facts": facts}
+        raise KeyError(f"exercise {exercise.id!r} has no PyTorch side for case "
+                       f"{case.get('name')!r}")
+    if exercise.own_nodes is not None and "program" in case:
+        values.update(own_node_values(exercise, case))
+    return {"values": values, "facts": exercise.expected_facts(case)}

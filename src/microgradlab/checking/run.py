@@ -7,7 +7,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
-from ..exercises import get, withheld
+from ..exercises import Exercise, get, withheld
 from ..exercises._base import nodes_inputs_first
 from .verdict import ExerciseResult, verdict
 
@@ -24,35 +24,41 @@ class SelfCheckReport:
     highlight: dict = field(default_factory=dict)  # node -> note, for nodes with a wrong value/grad
 
 
+def spec(exercise):
+    """An exercise id becomes its spec here, at the entry points (a spec passes through)."""
+    return exercise if isinstance(exercise, Exercise) else get(exercise)
+
+
 def _check_names(exercise, names):
     if not isinstance(names, dict):
         raise TypeError(f"names must be a dict like {{'{exercise.uses[0]}': ...}}, got "
                         f"{type(names).__name__}")
 
 
-def run_cases(exercise_id, names, cases) -> ExerciseResult:
-    """produce (learner code, reference pieces withheld) -> verdict, for these cases."""
-    exercise = get(exercise_id)
+def run_cases(exercise, names, cases) -> ExerciseResult:
+    """produce (learner code, reference pieces withheld) -> verdict, for these cases.
+    ``exercise``: an id or an Exercise."""
+    exercise = spec(exercise)
     _check_names(exercise, names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with withheld(exercise.notebook, exercise.id):
             produced = [exercise.produce(case, names) for case in cases]
-        return verdict(exercise_id, cases, produced)
+        return verdict(exercise, cases, produced)
 
 
-def run_exercise(exercise_id, names, seed=None) -> ExerciseResult:
+def run_exercise(exercise, names, seed=None) -> ExerciseResult:
     """Every case (fixed, then random from ``seed``) through the one verdict."""
-    exercise = get(exercise_id)
+    exercise = spec(exercise)
     _check_names(exercise, names)
-    return run_cases(exercise_id, names, exercise.cases(seed))
+    return run_cases(exercise, names, exercise.cases(seed))
 
 
 def visible(exercise_id, **names):
     """The graded cell's visible tests: the cases the notebook shows, judged by the
     same verdict as everything else. Raises AssertionError with the message."""
-    exercise = get(exercise_id)
-    result = run_cases(exercise_id, names, exercise.shown_cases())
+    exercise = spec(exercise_id)
+    result = run_cases(exercise, names, exercise.shown_cases())
     if not result.passed:
         first = next(r for r in result.results if not r.passed)
         raise AssertionError(first.message if not result.not_attempted else result.summary)
@@ -60,7 +66,7 @@ def visible(exercise_id, **names):
 
 def verify(exercise_id, **names):
     """The graded test: raises AssertionError(summary) unless every case passes."""
-    result = run_exercise(exercise_id, names)
+    result = run_exercise(spec(exercise_id), names)
     if not result.passed:
         raise AssertionError(result.summary)
 
@@ -75,22 +81,24 @@ def _highlight(result, nodes):
         node = nodes.get(name)
         if node is None and key.startswith("out"):
             node = nodes.get("out")
-        if node is not None and attribute in ("data", "grad", "_op", "_prev"):
+        if node is not None and attribute.startswith("_backward()"):
+            attribute = "_backward"  # what that node's _backward alone added
+        if node is not None and attribute in ("data", "grad", "_op", "_prev", "_backward"):
             marks[node] = marks.get(node, "") + f"{attribute} is wrong; "
     return {n: note.rstrip("; ") for n, note in marks.items()}
 
 
 def self_check(exercise_id, **names) -> SelfCheckReport:
     """Run the exercise and explain the result; never raises on learner code."""
-    exercise = get(exercise_id)
+    exercise = spec(exercise_id)
     # One fresh seed, kept, so the failing case can be rebuilt for the drawing.
     seed = int.from_bytes(os.urandom(4), "big")
     cases = exercise.cases(seed)
-    result = run_cases(exercise_id, names, cases)
+    result = run_cases(exercise, names, cases)
     if result.passed:
-        return SelfCheckReport(exercise_id, "correct", result.summary)
+        return SelfCheckReport(exercise.id, "correct", result.summary)
     if result.not_attempted:
-        return SelfCheckReport(exercise_id, "not_attempted", result.summary)
+        return SelfCheckReport(exercise.id, "not_attempted", result.summary)
     lines = [result.summary, ""]
     for r in result.results:
         lines.append(("  ok    " if r.passed else "  WRONG ") + r.case_name)
@@ -113,7 +121,7 @@ def self_check(exercise_id, **names) -> SelfCheckReport:
             raise
         except BaseException:  # noqa: BLE001 - a broken learner graph: report without a drawing
             root, marks = None, {}
-    return SelfCheckReport(exercise_id, "wrong", "\n".join(lines), root, marks)
+    return SelfCheckReport(exercise.id, "wrong", "\n".join(lines), root, marks)
 
 
 # ----------------------------------------------------------------------------
@@ -135,7 +143,7 @@ def _in_kernel():
 def current_names(exercise_id, given):
     """The learner's names as they are NOW: looked up in the kernel's namespace at
     click time (so re-running an edited answer cell is enough), else as given."""
-    exercise = get(exercise_id)
+    exercise = spec(exercise_id)
     shell = _shell()
     namespace = getattr(shell, "user_ns", None) if shell is not None else None
     names = dict(given)
@@ -149,22 +157,22 @@ def current_names(exercise_id, given):
 def check(exercise_id, **names):
     """Self-check: a widget (button + result) in Jupyter, printed text elsewhere.
     Each click checks the names as they are in the notebook at that moment."""
-    get(exercise_id)  # an unknown id fails here, clearly
+    exercise = spec(exercise_id)  # an unknown id fails here, clearly
     if _in_kernel():
         try:
             import ipywidgets  # noqa: F401
             from .. import widgets
             panel = widgets.check_panel(
-                exercise_id,
-                make_report=lambda: self_check(exercise_id, **current_names(exercise_id, names)),
-                next_hint=lambda: hint_text(exercise_id))
+                exercise.id,
+                make_report=lambda: self_check(exercise, **current_names(exercise, names)),
+                next_hint=lambda: hint_text(exercise))
             # Check once straight away, so running the cell shows where you stand;
             # the button re-checks after you change your code.
             panel.check_button.click()
             return panel
         except (ImportError, AttributeError):
             pass
-    print(self_check(exercise_id, **current_names(exercise_id, names)).text)
+    print(self_check(exercise, **current_names(exercise, names)).text)
     return None
 
 
@@ -173,10 +181,10 @@ _HINTS_GIVEN: dict[str, int] = {}
 
 def hint_text(exercise_id):
     """The next hint for this exercise (one more tier each call)."""
-    exercise = get(exercise_id)
-    given = _HINTS_GIVEN.get(exercise_id, 0)
+    exercise = spec(exercise_id)
+    given = _HINTS_GIVEN.get(exercise.id, 0)
     tier = min(given, len(exercise.hints) - 1)
-    _HINTS_GIVEN[exercise_id] = given + 1
+    _HINTS_GIVEN[exercise.id] = given + 1
     text = f"Hint {tier + 1} of {len(exercise.hints)}: {exercise.hints[tier]}"
     if given >= len(exercise.hints) - 1:
         text += " (that is the last hint)"

@@ -8,16 +8,18 @@ explain what happened instead of crashing.
 
 from __future__ import annotations
 
-import math
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import LearnerOutputError, ReferenceSolutionUsed, kind
 from ..errors import short_repr as _short
 from ..graph import inputs_of, walk
 from .seeds import fresh_seed
+
+if TYPE_CHECKING:  # own_node imports this module
+    from .own_node import OwnNodes
 
 __all__ = [
     "Exercise", "LearnerOutputError", "ReferenceSolutionUsed", "number", "numbers",
@@ -28,14 +30,16 @@ __all__ = [
 RTOL, ATOL = 1e-9, 1e-12  # float64 against float64: only rounding may differ
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Exercise:
     """One graded exercise: everything about it, in one place.
 
-    ``fixed()`` returns the fixed cases (shown ones first); ``draw(rng)`` the
-    random ones; ``producer(case, names)`` builds a case with the learner's
-    objects and returns numbers. Use :meth:`cases`, :meth:`produce` and
-    :meth:`graph`; ``microgradlab.checking`` reads the other fields.
+    ``fixed()`` returns the fixed cases (shown ones first); ``draw(rng)`` some
+    random ones (it is called until there are ``random_cases`` of them);
+    ``producer(case, names)`` builds a case with the learner's objects and
+    returns numbers. Use :meth:`cases`, :meth:`produce` and :meth:`graph`;
+    ``microgradlab.checking`` reads the other fields, and never asks which
+    exercise it is looking at: whatever differs between exercises is here.
     """
 
     id: str
@@ -46,6 +50,10 @@ class Exercise:
     fixed: Callable[[], list] = field(repr=False, compare=False)
     draw: Callable[[random.Random], list] = field(repr=False, compare=False)
     producer: Callable[[dict, dict], dict] = field(repr=False, compare=False)
+    # How many random cases follow the fixed ones. A mistake that each random case
+    # reveals with probability at least 1/2 slips through 20 draws with probability
+    # at most 2**-20.
+    random_cases: int = 20
     # For exercises whose cases carry a "program": report(case, values, grads)
     # turns per-node floats into the keys produce returns, so the checker can
     # compute the same keys with torch (expected) and with simulated mistakes.
@@ -65,28 +73,56 @@ class Exercise:
     grapher: Callable[[dict, dict], tuple | None] | None = field(default=None, repr=False,
                                                                   compare=False)
     tolerance: tuple[float, float] = (RTOL, ATOL)
-    # mistakes: {name: sentence} this exercise may name. A program mistake of
-    # microgradlab.checking is simulated only when it is listed here, so a name
-    # never appears where the learner could not have made it.
+    # mistakes: {name: sentence} this exercise may name ("" for the catalogue's
+    # sentence). A mistake is named only when it is listed here, so a name never
+    # appears where the learner could not have made it.
     mistakes: dict = field(default_factory=dict, repr=False, compare=False)
+    # {fact: mistake}: a wrong fact that by itself means that mistake.
+    fact_mistakes: dict = field(default_factory=dict, repr=False, compare=False)
+    # {exception type name: mistake}: learner code that raised this means that mistake.
+    error_mistakes: dict = field(default_factory=dict, repr=False, compare=False)
+    # explain_error(produced) -> str | None: this exercise's own words for an error result.
+    explain_error: Callable[[dict], str | None] | None = field(default=None, repr=False,
+                                                                compare=False)
     # candidates(case) -> {mistake: [values that mistake produces]}, for mistakes
     # that are not a swapped chain-rule step (computed on floats, no torch).
     candidates: Callable[[dict], dict] | None = field(default=None, repr=False, compare=False)
     # pytorch(case, torch_side) -> the expected values, for cases without a
     # program report; torch_side is checking's toolbox (run_program, function).
     pytorch: Callable | None = field(default=None, repr=False, compare=False)
-    # where(key) -> the op or node to look at when that key is wrong (learner's terms).
+    # where(case, key) -> the op or node to look at when that key is wrong (learner's terms).
     where: Callable[[dict, str], str] | None = field(default=None, repr=False, compare=False)
+    # Ops the learner writes, graded on their own node besides the whole backward
+    # pass (exercises.own_node.OwnNodes), or None.
+    own_nodes: OwnNodes | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        if isinstance(self.random_cases, bool) or not isinstance(self.random_cases, int) \
+                or self.random_cases < 0:
+            raise ValueError(f"{self.id}: random_cases must be a whole number >= 0, "
+                             f"got {self.random_cases!r}")
+        named_here = set(self.fact_mistakes.values()) | set(self.error_mistakes.values())
+        unlisted = sorted(named_here - set(self.mistakes))
+        if unlisted:
+            raise ValueError(f"{self.id}: fact_mistakes/error_mistakes name mistakes it does "
+                             f"not list in mistakes: {', '.join(unlisted)}")
 
     def cases(self, seed: int | None = None) -> list[dict]:
-        """The fixed cases followed by random ones drawn from ``random.Random(seed)``."""
+        """The fixed cases followed by ``random_cases`` random ones drawn from
+        ``random.Random(seed)`` (``draw`` is called until there are enough)."""
         if seed is None:
             seed = fresh_seed()
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
         rng = random.Random(seed)
+        drawn: list[dict] = []
+        while len(drawn) < self.random_cases:
+            more = list(self.draw(rng))
+            if not more:
+                raise ValueError(f"{self.id}: draw(rng) returned no case")
+            drawn.extend(more)
         cases = list(self.fixed())
-        for i, case in enumerate(self.draw(rng)):
+        for i, case in enumerate(drawn[:self.random_cases]):
             case.setdefault("name", f"random case {i + 1} (seed {seed})")
             case["shown"] = False
             cases.append(case)
@@ -95,6 +131,31 @@ class Exercise:
     def shown_cases(self) -> list[dict]:
         """The cases the notebook shows (the graded cell's visible tests)."""
         return [c for c in self.fixed() if c.get("shown")]
+
+    def expected_facts(self, case: dict) -> dict:
+        """What every fact of ``case`` should be (the spec's facts and its own nodes')."""
+        facts = dict(self.facts(case)) if self.facts else {}
+        if self.own_nodes is not None and "program" in case:
+            facts.update(self.own_nodes.facts())
+        return facts
+
+    def mistake_of_fact(self, fact: str) -> str | None:
+        """The mistake a wrong ``fact`` means by itself, or None."""
+        own = self.own_nodes.fact_mistakes if self.own_nodes is not None else {}
+        return self.fact_mistakes.get(fact) or own.get(fact)
+
+    def mistake_of_error(self, error: str) -> str | None:
+        """The mistake an error result means (``"RecursionError: ..."``), or None."""
+        kind_name = str(error).partition(":")[0].strip()
+        table = {**COMMON_ERROR_MISTAKES, **self.error_mistakes}
+        return table.get(kind_name)
+
+    def wording(self, case: dict, produced: dict, key: str, got, want, shown: bool):
+        """This exercise's own words for a wrong value ``key``, or None for the plain
+        "`key` is got, it should be want"."""
+        if self.own_nodes is not None and "program" in case:
+            return self.own_nodes.wording(case, produced, key, got, want, shown)
+        return None
 
     def with_provided(self, names: dict) -> dict:
         """``names`` plus every provided reference piece it lacks, imported here."""
@@ -134,6 +195,10 @@ class Exercise:
         if self.grapher is None:
             return None
         return self.grapher(case, self.with_provided(names))
+
+
+# Every exercise: the reference solution in place of the learner's code.
+COMMON_ERROR_MISTAKES = {"ReferenceSolutionUsed": "reference_solution"}
 
 
 def named(*names: str, **worded: str) -> dict:
@@ -231,8 +296,3 @@ def run_backward(root, seed_grad=1.0, stop=()):
         if callable(step):
             step()
     return order
-
-
-def finite_or_text(x: float):
-    """JSON has no inf/nan: keep them as text."""
-    return x if math.isfinite(x) else repr(x)

@@ -12,6 +12,9 @@ from ._base import Exercise, kind, named, numbers, number
 from . import register as _register
 
 NOTEBOOK = "01_derivatives"
+# Facts: the learner's function left the caller's list alone.
+POINT_UNCHANGED = "point unchanged"
+START_UNCHANGED = "start unchanged"
 
 
 def _program(leaves, ops, output):
@@ -131,7 +134,7 @@ def _gradient_produce(case, names):
     result = names["numerical_gradient"](f, given, 1e-6)
     partials = numbers(result, "numerical_gradient's result", len(point))
     return {"values": {f"numerical_gradient(f, {point})[{i}]": v for i, v in enumerate(partials)},
-            "facts": {"point unchanged": given == point}}
+            "facts": {POINT_UNCHANGED: given == point}}
 
 
 # ---------------------------------------------------------------- ex01_descent
@@ -239,7 +242,7 @@ def _descent_produce(case, names):
     for i, point in enumerate(path[: case["steps"] + 1]):
         for j, v in enumerate(numbers(point, f"path[{i}]", len(start))):
             values[f"path[{i}][{j}]"] = v
-    return {"values": values, "facts": {"start unchanged": given == start}}
+    return {"values": values, "facts": {START_UNCHANGED: given == start}}
 
 
 HINTS_DIFFERENCE = (
@@ -263,22 +266,28 @@ HINTS_DESCENT = (
     "list and changing it in place makes every point in your path the same.",
 )
 
-_register(Exercise("ex01_difference", NOTEBOOK, "Forward and central differences",
-                   ("forward_difference", "central_difference"), HINTS_DIFFERENCE,
-                   _difference_fixed, _difference_draw, _difference_produce,
-                   # differences cancel digits away: float64 rounding shows at 1e-8
-                   tolerance=(1e-6, 1e-8), pytorch=_difference_pytorch,
-                   candidates=_difference_candidates,
-                   mistakes=named("forward_divides_by_2h", "central_divides_by_h", "forward_central_swapped",
-                                   "hard_coded")))
-_register(Exercise("ex01_gradient", NOTEBOOK, "The numerical gradient", ("numerical_gradient",),
-                   HINTS_GRADIENT, _gradient_fixed, _gradient_draw, _gradient_produce,
-                   facts=lambda case: {"point unchanged": True},
-                   tolerance=(1e-4, 1e-5),  # forward or central difference both accepted
-                   pytorch=_gradient_pytorch, mistakes=named("point_mutated", "hard_coded")))
-_register(Exercise("ex01_descent", NOTEBOOK, "Gradient descent", ("gradient_descent",),
-                   HINTS_DESCENT, _descent_fixed, _descent_draw, _descent_produce,
-                   facts=lambda case: {"start unchanged": True},
-                   pytorch=_descent_pytorch, candidates=_descent_candidates,
-                   mistakes=named("gradient_ascent", "start_missing", "same_list_appended",
-                                   "one_coordinate_at_a_time", "point_mutated", "hard_coded")))
+_register(Exercise(
+    id="ex01_difference", notebook=NOTEBOOK, title="Forward and central differences",
+    uses=("forward_difference", "central_difference"), hints=HINTS_DIFFERENCE,
+    fixed=_difference_fixed, draw=_difference_draw, producer=_difference_produce,
+    # differences cancel digits away: float64 rounding shows at 1e-8
+    tolerance=(1e-6, 1e-8), pytorch=_difference_pytorch, candidates=_difference_candidates,
+    mistakes=named("forward_divides_by_2h", "central_divides_by_h", "forward_central_swapped",
+                   "hard_coded")))
+_register(Exercise(
+    id="ex01_gradient", notebook=NOTEBOOK, title="The numerical gradient",
+    uses=("numerical_gradient",), hints=HINTS_GRADIENT,
+    fixed=_gradient_fixed, draw=_gradient_draw, producer=_gradient_produce,
+    facts=lambda case: {POINT_UNCHANGED: True},
+    fact_mistakes={POINT_UNCHANGED: "point_mutated"},
+    tolerance=(1e-4, 1e-5),  # forward or central difference both accepted
+    pytorch=_gradient_pytorch, mistakes=named("point_mutated", "hard_coded")))
+_register(Exercise(
+    id="ex01_descent", notebook=NOTEBOOK, title="Gradient descent",
+    uses=("gradient_descent",), hints=HINTS_DESCENT,
+    fixed=_descent_fixed, draw=_descent_draw, producer=_descent_produce,
+    facts=lambda case: {START_UNCHANGED: True},
+    fact_mistakes={START_UNCHANGED: "point_mutated"},
+    pytorch=_descent_pytorch, candidates=_descent_candidates,
+    mistakes=named("gradient_ascent", "start_missing", "same_list_appended",
+                   "one_coordinate_at_a_time", "point_mutated", "hard_coded")))

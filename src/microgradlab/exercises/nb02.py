@@ -9,21 +9,15 @@ from __future__ import annotations
 
 from . import programs as P
 from . import register as _register
-from ._base import Exercise, ReferenceSolutionUsed, kind, number
+from ._base import Exercise, kind, named, number
 
 NOTEBOOK = "02_value"
 OP_SYMBOLS = {"add": "+", "mul": "*", "sub": "-", "div": "/", "neg": "neg", "tanh": "tanh",
               "exp": "exp", "log": "log"}
 
 
-def refuse_reference_class(Value, exercise_id):
-    """Passing microgradlab's own Value in place of the learner's class is not an answer."""
-    module = getattr(Value, "__module__", "") or ""
-    if module.startswith("microgradlab."):
-        raise ReferenceSolutionUsed(
-            f"exercise {exercise_id} is graded on your own code: you passed "
-            f"{module}.{getattr(Value, '__qualname__', 'Value')}, the reference solution. "
-            "Pass the Value class you wrote in this notebook.")
+def require_class(Value):
+    """``Value`` must be a class (or at least callable) to build anything with."""
     if not isinstance(Value, type) and not callable(Value):
         raise TypeError(f"Value should be your class, got {kind(Value)} {Value!r}")
 
@@ -85,7 +79,7 @@ def prev_detail(facts, want):
 
 def _produce(case, names):
     Value = names["Value"]
-    refuse_reference_class(Value, "ex02_value")
+    require_class(Value)
     program = case["program"]
     nodes = P.build(program, Value)
     naming = name_nodes(nodes)
@@ -152,6 +146,7 @@ HINTS = (
     "inside an operation: only read their .data.",
 )
 
-_register(Exercise("ex02_value", NOTEBOOK, "The Value class with + and *", ("Value",), HINTS,
-                   _fixed, _draw, _produce, report=_report,
-                   facts=expected_facts, grapher=_graph))
+_register(Exercise(
+    id="ex02_value", notebook=NOTEBOOK, title="The Value class with + and *", uses=("Value",),
+    hints=HINTS, fixed=_fixed, draw=_draw, producer=_produce, report=_report,
+    facts=expected_facts, grapher=_graph, mistakes=named("hard_coded")))

@@ -4,7 +4,9 @@ Ops are checked one at a time: build ``out`` from fresh inputs with the
 learner's Value, check ``out.data`` and that ``out`` records its inputs, set
 ``out.grad = g`` and run the learner's ``_backward`` steps from ``out`` down to
 the inputs (one step for a direct op; several if the learner built the op from
-others, as in ``a / b = a * b**-1``), then read the inputs' grads.
+others, as in ``a / b = a * b**-1``), then read the inputs' grads. Then every
+op node is graded on its own (:mod:`.own_node`): what its ``_backward()``
+alone adds to each input, and that it changes no other grad.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from . import programs as P
 from . import register as _register
 from ._base import Exercise, named, nodes_inputs_first, number, run_backward
-from .nb02 import refuse_reference_class
+from .nb02 import require_class
+from .own_node import OwnNodes
 
 NOTEBOOK = "03_operations"
 
@@ -54,9 +57,9 @@ def _constants_of(program):
             if isinstance(arg, (int, float)) and op[1] != "pow"]
 
 
-def _produce(case, names):
+def _produce(case, names, own_nodes):
     Value = names["Value"]
-    refuse_reference_class(Value, _current_id(case))
+    require_class(Value)
     program = case["program"]
     nodes = P.build(program, Value)
     leaves = [nodes[n] for n in program["leaves"]]
@@ -78,7 +81,11 @@ def _produce(case, names):
     for name in program["leaves"]:
         values[f"{name}.data"] = number(getattr(nodes[name], "data", None), f"{name}.data")
         values[f"{name}.grad"] = number(getattr(nodes[name], "grad", None), f"{name}.grad")
-    return {"values": values, "facts": facts}
+    alone = own_nodes.grade(case, nodes)
+    values.update(alone["values"])
+    facts.update(alone["facts"])
+    return {"values": values, "facts": facts, "detail": alone["detail"],
+            "pieces": alone["pieces"]}
 
 
 def _graph(case, names):
@@ -100,8 +107,22 @@ def _variants(case):
     return out
 
 
-def _current_id(case):
-    return case.get("exercise", "ex03")
+_REFLECTED = {"__radd__": "+", "__rmul__": "*", "__rsub__": "-", "__rtruediv__": "/"}
+
+
+def _explain_error(produced):
+    """A reflected op (``2 + v`` calls ``v.__radd__(2)``) written as ``other + self``
+    asks Python for ``2 + v`` again, without end: say so in the notebook's terms."""
+    error, where = str(produced.get("error", "")), produced.get("error_in") or ""
+    dunder = "__" + where.strip("_") + "__"
+    dunder = "__rtruediv__" if dunder == "__rdiv__" else dunder
+    if not error.startswith("RecursionError") or dunder not in _REFLECTED:
+        return None
+    sym = _REFLECTED[dunder]
+    return (f"your `{dunder}` calls itself without end (RecursionError). For `2 {sym} v` "
+            f"Python calls `v.{dunder}(2)`; writing `other {sym} self` inside it asks "
+            f"for `2 {sym} v` again. Wrap the number as a Value and compute the result "
+            "from that Value and self.")
 
 
 def _facts(case):
@@ -109,6 +130,12 @@ def _facts(case):
     facts = {f"out records {n} (through _prev)": True for n in program["leaves"]}
     facts.update({f"out records the constant {c} as a Value": True for c in _constants_of(program)})
     return facts
+
+
+def _bind(own_nodes):
+    def produce(case, names):
+        return _produce(case, names, own_nodes)
+    return produce
 
 
 def _report(case, values, grads):
@@ -123,12 +150,6 @@ def _report(case, values, grads):
 # expression_ops: the random whole-expression case of an exercise uses only that exercise's own
 # ops, so a mistake in another exercise's op never costs this one points (it would, by chance).
 def _make(exercise_id, title, fixed, kinds, expression_ops, hints, builds_on=(), mistakes=()):
-    def fixed_cases():
-        cases = fixed()
-        for case in cases:
-            case["exercise"] = exercise_id
-        return cases
-
     def draw(rng):
         cases = []
         for kind in rng.sample(kinds, min(3, len(kinds))):
@@ -147,14 +168,16 @@ def _make(exercise_id, title, fixed, kinds, expression_ops, hints, builds_on=(),
                             for i, x in enumerate(op)] for op in program["ops"]]}
         cases.append({"name": "a random expression using " + ", ".join(expression_ops),
                       "program": program, "g": 1.0})
-        for case in cases:
-            case["exercise"] = exercise_id
         return cases
 
-    _register(Exercise(exercise_id, NOTEBOOK, title, ("Value",), hints, fixed_cases, draw,
-                       _produce, report=_report, facts=_facts, grapher=_graph,
-                       builds_on=builds_on, variants=_variants,
-                       mistakes=named("assign_not_accumulate", "hard_coded", *mistakes)))
+    own_nodes = OwnNodes(tuple(kinds))
+    _register(Exercise(
+        id=exercise_id, notebook=NOTEBOOK, title=title, uses=("Value",), hints=hints,
+        fixed=fixed, draw=draw, producer=_bind(own_nodes), report=_report, facts=_facts,
+        grapher=_graph, builds_on=builds_on, variants=_variants, own_nodes=own_nodes,
+        explain_error=_explain_error,
+        mistakes=named("assign_not_accumulate", "backward_adds_nothing", "reaches_past_inputs",
+                       "grad_not_stored", "hard_coded", *mistakes)))
 
 
 _make("ex03_add_mul", "+ and * with their _backward", lambda: [

@@ -208,33 +208,39 @@ def _backward_report(case, values, grads):
     return {f"{n}.grad": grads[n] for n in shown}
 
 
+# A recursive walk overflows Python's stack on the 2,000-deep chain.
+DEEP_GRAPH_ERRORS = {"RecursionError": "recursion_too_deep"}
+
 _register(Exercise(
-    "ex04_by_hand", NOTEBOOK, "The chain rule by hand", ("by_hand",), (
+    id="ex04_by_hand", notebook=NOTEBOOK, title="The chain rule by hand", uses=("by_hand",),
+    hints=(
         "Work backwards from L: first the local derivatives of L = d*f, then of d = e + c, then of e = a*b.",
         "dL/dL = 1. A product passes each factor the OTHER factor times the gradient arriving; a "
         "sum passes the arriving gradient unchanged to both inputs.",
         "dL_dd = f and dL_df = d; dL_de = dL_dc = dL_dd; then multiply dL_de by the other factor "
         "of e for a and for b.",
-    ), _by_hand_fixed, _by_hand_draw, _by_hand_produce, report=_by_hand_report,
-    mistakes=named("hard_coded")))
+    ), fixed=_by_hand_fixed, draw=_by_hand_draw, producer=_by_hand_produce,
+    report=_by_hand_report, mistakes=named("hard_coded")))
 
 _register(Exercise(
-    "ex04_topological_order", NOTEBOOK, "Topological order with your own stack", ("topological_order",), (
+    id="ex04_topological_order", notebook=NOTEBOOK,
+    title="Topological order with your own stack", uses=("topological_order",), hints=(
         "A node may only be listed once all the nodes in its _prev are listed.",
         "Depth-first: visit a node's inputs first, then append the node; remember visited nodes in a set.",
         "Recursion breaks at about 1,000 levels: keep a list of (node, next input to look at) as your "
         "own stack, push an unvisited input, and append a node when it has no unvisited inputs left.",
-    ), _order_fixed, _order_draw, _order_produce, report=_order_report, facts=_order_facts,
-    provides=PROVIDES, mistakes=named("recursion_too_deep")))
+    ), fixed=_order_fixed, draw=_order_draw, producer=_order_produce, report=_order_report,
+    facts=_order_facts, provides=PROVIDES, error_mistakes=DEEP_GRAPH_ERRORS,
+    mistakes=named("recursion_too_deep")))
 
 _register(Exercise(
-    "ex04_backward", NOTEBOOK, "backward()", ("backward",), (
+    id="ex04_backward", notebook=NOTEBOOK, title="backward()", uses=("backward",), hints=(
         "The output's gradient with respect to itself is 1: start there.",
         "A node may push its gradient to its inputs only when everything that uses it has pushed into it.",
         "Set root.grad = 1.0, get the topological order, and call node._backward() for each node of the "
         "order in reverse (output first).",
-    ), _backward_fixed, _backward_draw, _backward_produce, report=_backward_report,
-    provides=PROVIDES, grapher=_backward_graph, where=_backward_where,
-    builds_on=("ex04_topological_order",),
+    ), fixed=_backward_fixed, draw=_backward_draw, producer=_backward_produce,
+    report=_backward_report, provides=PROVIDES, grapher=_backward_graph, where=_backward_where,
+    builds_on=("ex04_topological_order",), error_mistakes=DEEP_GRAPH_ERRORS,
     mistakes=named("output_not_seeded", "no_topological_order", "not_reversed",
                    "recursion_too_deep", "hard_coded")))

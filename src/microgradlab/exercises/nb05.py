@@ -3,6 +3,7 @@
 Graphs are built from ``microgradlab.Value`` with the learner's ``tanh``
 function standing in for every tanh; the checker's own walk runs the
 ``_backward`` steps (the learner's closure for tanh, the engine's for + and *).
+Each tanh node is also graded on its own (:mod:`.own_node`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from . import programs as P
 from . import register as _register
 from ._base import Exercise, LearnerOutputError, kind, named, nodes_inputs_first, number, run_backward
 from .nb02 import describe_prev, name_nodes, prev_detail, prev_text
+from .own_node import OwnNodes
 
 NOTEBOOK = "05_tanh_neuron"
 
 
 PROVIDES = {"Value": "microgradlab.engine:Value"}  # resolved where the learner's code runs
+TANH_ALONE = OwnNodes(("tanh",))  # the learner writes tanh; + and * are the engine's
 
 
 def _build_with(program, tanh, Value):
@@ -77,7 +80,11 @@ def _tanh_produce(case, names):
     run_backward(out)
     for name in program["leaves"]:
         values[f"{name}.grad"] = number(nodes[name].grad, f"{name}.grad")
-    return {"values": values, "facts": facts, "detail": detail}
+    alone = TANH_ALONE.grade(case, nodes)
+    values.update(alone["values"])
+    facts.update(alone["facts"])
+    detail.update(alone["detail"])
+    return {"values": values, "facts": facts, "detail": detail, "pieces": alone["pieces"]}
 
 
 def _tanh_facts(case):
@@ -176,8 +183,7 @@ def _neuron_produce(case, names):
     values["b.grad"] = number(b.grad, "b.grad")
     reached = {id(n) for n in nodes_inputs_first(out, stop=xs + ws + [b])}
     return {"values": values,
-            "facts": {"the output depends on every weight and the bias":
-                      all(id(v) in reached for v in ws + [b])}}
+            "facts": {NEURON_FACT: all(id(v) in reached for v in ws + [b])}}
 
 
 def _neuron_report(case, values, grads):
@@ -193,26 +199,30 @@ def _neuron_variants(case):
 
 
 _register(Exercise(
-    "ex05_tanh", NOTEBOOK, "tanh as a Value operation", ("tanh",), (
+    id="ex05_tanh", notebook=NOTEBOOK, title="tanh as a Value operation", uses=("tanh",), hints=(
         "tanh is one more operation: compute its value, record its input, and give it a _backward.",
         "The local derivative of tanh is 1 - tanh(x)**2: written with the OUTPUT, not the input.",
         "Use math.tanh(v.data) (it does not overflow for large |x|), make "
         "out = Value(t, (v,), 'tanh'), and in out._backward add (1 - t**2) * out.grad to v.grad.",
-    ), _tanh_fixed, _tanh_draw, _tanh_produce, report=_tanh_report, facts=_tanh_facts,
-    provides=PROVIDES, grapher=_tanh_graph, where=_tanh_where,
-    mistakes=named("tanh_derivative_of_input", "tanh_backward_missing", "hard_coded",
+    ), fixed=_tanh_fixed, draw=_tanh_draw, producer=_tanh_produce, report=_tanh_report,
+    facts=_tanh_facts, provides=PROVIDES, grapher=_tanh_graph, where=_tanh_where,
+    own_nodes=TANH_ALONE,
+    mistakes=named("tanh_derivative_of_input", "tanh_backward_missing", "reaches_past_inputs",
+                   "grad_not_stored", "hard_coded",
                    assign_not_accumulate="your tanh's _backward assigns the input's grad: "
                    "write v.grad += (1 - t**2) * out.grad, so a Value used again keeps its "
                    "other shares.")))
 
+NEURON_FACT = "the output depends on every weight and the bias"
+
 _register(Exercise(
-    "ex05_neuron", NOTEBOOK, "A neuron", ("neuron",), (
+    id="ex05_neuron", notebook=NOTEBOOK, title="A neuron", uses=("neuron",), hints=(
         "A neuron multiplies each input by its weight, adds everything up with the bias, and squashes.",
         "Build the sum with Value operations (so the graph is recorded) and apply YOUR tanh at the end.",
         "weighted = sum of w * x over zip(ws, xs); return tanh(weighted + b).",
-    ), _neuron_fixed, _neuron_draw, _neuron_produce, report=_neuron_report,
+    ), fixed=_neuron_fixed, draw=_neuron_draw, producer=_neuron_produce, report=_neuron_report,
     variants=_neuron_variants, provides=PROVIDES, builds_on=("ex05_tanh",),
     mistakes=named("forgot_tanh", "hard_coded"),
     where=lambda case, key: ("Look at how your neuron combines ws, xs and b (every w * x, "
                              "then + b, then your tanh)."),
-    facts=lambda case: {"the output depends on every weight and the bias": True}))
+    facts=lambda case: {NEURON_FACT: True}))

@@ -266,24 +266,26 @@ def _training_produce(case, names):
 
 
 _register(Exercise(
-    "ex06_mlp", NOTEBOOK, "Neuron, Layer and MLP", ("Neuron", "Layer", "MLP"), (
+    id="ex06_mlp", notebook=NOTEBOOK, title="Neuron, Layer and MLP",
+    uses=("Neuron", "Layer", "MLP"), hints=(
         "A Layer is a list of Neurons that all read the same inputs; an MLP is a list of Layers, each "
         "reading the previous layer's outputs.",
         "Hidden layers squash with tanh; the LAST layer is linear (nonlin=False), so the network can "
         "output any number.",
         "parameters() collects layer by layer, neuron by neuron, each neuron's weights then its bias; "
         "MLP(nin, nouts) builds Layer(sizes[i], sizes[i+1], nonlin=i != last) for sizes = [nin] + nouts.",
-    ), _mlp_fixed, _mlp_draw, _mlp_produce, report=_mlp_report, variants=_mlp_variants,
-    facts=lambda case: {INIT_FACT: True, ONE_VALUE_FACT: True},
+    ), fixed=_mlp_fixed, draw=_mlp_draw, producer=_mlp_produce, report=_mlp_report,
+    variants=_mlp_variants, facts=lambda case: {INIT_FACT: True, ONE_VALUE_FACT: True},
     mistakes=named("last_layer_tanh", "no_hidden_tanh", "hard_coded")))
 
 _register(Exercise(
-    "ex06_training", NOTEBOOK, "The training loop", ("train", "MLP"), (
+    id="ex06_training", notebook=NOTEBOOK, title="The training loop", uses=("train", "MLP"),
+    hints=(
         "One training step: forward, loss, backward, update. Repeat.",
         "Gradients ADD UP across backward calls: reset every parameter's grad to 0 before backward.",
         "In each step: loss = sum((model(x) - y)**2 for x, y), set p.grad = 0 for every p in "
         "model.parameters(), loss.backward(), then p.data -= lr * p.grad; record loss.data.",
-    ), _training_fixed, _training_draw, _training_produce, pytorch=_training_pytorch,
-    candidates=_training_candidates, builds_on=("ex06_mlp",),
+    ), fixed=_training_fixed, draw=_training_draw, producer=_training_produce,
+    pytorch=_training_pytorch, candidates=_training_candidates, builds_on=("ex06_mlp",),
     mistakes=named("no_zero_grad", "zero_grad_after_update", "gradient_ascent", "mean_not_sum",
                    "hard_coded")))

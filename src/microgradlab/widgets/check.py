@@ -60,11 +60,6 @@ def _error_html(message: str) -> str:
             f'<pre class="mgl-check-text" style="white-space:pre-wrap">{escape(message)}</pre>')
 
 
-def run_check(make_report) -> str:
-    """Call ``make_report`` and turn whatever happens (even an exception) into HTML."""
-    return run_check_both(make_report)[0]
-
-
 def run_check_both(make_report) -> tuple[str, str]:
     """(HTML, plain text) of one check; an exception becomes an error message in both."""
     try:
