@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import re
+
 import pytest
 
 import microgradlab
@@ -178,7 +180,7 @@ def test_a_grad_property_that_computes_its_answer_fails():
     case = case_named(exercise, "out = a + b")
     result = run_cases(exercise, {"Value": make_value(grad_property=True)}, [case])
     assert not result.passed and result.mistake == "grad_not_stored", result.summary
-    assert "reading a.grad gives" in result.summary
+    assert re.search(r"reading [ab]\.grad gives", result.summary), result.summary
     # the same class gets the whole pass of every case right
     for c in exercise.fixed():
         if "*" in c["name"] or "+" in c["name"]:

@@ -111,7 +111,8 @@ PROGRAM_MISTAKES.update({
 # Chain-rule mistakes of one node's _backward that are not a swapped rule of
 # PROGRAM_MISTAKES: simulated only on the ops graded on their own node.
 NODE_MISTAKES: dict[str, list[dict]] = {
-    "backward_adds_nothing": [dict(rule=lambda op, v: (0.0,) * len(P.node_args(op)))],
+    "backward_adds_nothing": [dict(swap={name: (lambda *operands: (0.0,) * len(operands))
+                                         for name in P.PROGRAM_OPS})],
 }
 
 
@@ -188,7 +189,7 @@ def _node_added(own, case, how):
     accumulate = how.get("accumulate", True)
     added = {}
     for step in own.steps(case):
-        grads = P.gradients(step.program, rule=how.get("rule"), accumulate=accumulate,
+        grads = P.gradients(step.program, swap=how.get("swap"), accumulate=accumulate,
                             seed=step.grad)
         assigns = accumulate is False or (not isinstance(accumulate, bool)
                                           and step.op[1] in accumulate)
@@ -242,7 +243,7 @@ def own_node_candidates(exercise, case):
     out = {}
     for name in exercise.mistakes:
         for how in _ways(name, {**PROGRAM_MISTAKES, **NODE_MISTAKES}, kinds):
-            if not {"rule", "accumulate"} & set(how):
+            if not {"swap", "accumulate"} & set(how):
                 continue  # a walk or a seed: a mistake of the whole pass, not of one node
             try:
                 out.setdefault(name, []).append(own.report(case, _node_added(own, case, how)))
