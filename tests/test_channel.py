@@ -149,12 +149,12 @@ def test_the_graders_clock_decides():
 class Believing(channel.Connection):
     """A deliberately weakened channel: it takes any reply as the one it waits for."""
 
-    def _collect(self, number):
+    def _collect(self, number, shared):
         while True:
             reply = self._receive()
             if "reply" in reply:
                 self.deferred.clear()
-                return self._result(reply)
+                return self._result(reply, shared)
 
 
 def test_control_a_believing_channel_takes_a_forged_reply():
