@@ -95,7 +95,7 @@ def main() -> None:
                 charged.append(outcome.charged)
             every += times
             print(f"{name:16s} median {statistics.median(times):5.2f} s   min {min(times):5.2f} s"
-                  f"   charged {statistics.median(charged):5.2f} s"
+                  f"   charged {statistics.median(charged):5.2f} s (longest case {outcome.longest:4.2f} s)"
                   f"   {outcome.requests:6d} requests, busiest case {outcome.busiest:6d}")
         print(f"mean over all runs: {statistics.mean(every):.2f} s a notebook")
         if not args.catalogue:

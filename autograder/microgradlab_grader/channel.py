@@ -104,6 +104,8 @@ class Clock:
         self.cpu_in_waits = 0.0     # this thread's CPU seconds inside those waits
         self.requests = 0           # requests and callbacks, whole notebook
         self.busiest = 0            # the most requests one segment made
+        self.longest = 0.0          # the most seconds one segment was charged
+        self.segment_start = 0.0
         self.new_segment()
 
     # ------------------------------------------------ what has been spent
@@ -116,7 +118,9 @@ class Clock:
         return self.waited + self.grader_cpu()
 
     def new_segment(self):
-        self.segment_start = self.charged()
+        now = self.charged()
+        self.longest = max(self.longest, now - self.segment_start)
+        self.segment_start = now
         self.segment_requests = 0
 
     def in_segment(self) -> float:

@@ -121,6 +121,7 @@ class RunOutcome:
     requests: int = 0               # requests and callbacks, the whole notebook
     busiest: int = 0                # the most requests one cell or case made
     charged: float = 0.0            # seconds charged to the submission (channel.Clock)
+    longest: float = 0.0            # the most seconds one cell or case was charged
 
 
 def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = None,
@@ -215,7 +216,8 @@ def _supervise(cmd, env, cwd, notebook, plan: Plan, settings: Settings, child_fd
         reader.join(timeout=5)
     return RunOutcome(results, finished and broken is None, timed_out, process.returncode,
                       bytes(tail).decode("utf-8", "replace"), where["now"], protocol_error,
-                      clock.requests, clock.busiest, clock.charged())
+                      clock.requests, clock.busiest, clock.charged(),
+                      max(clock.longest, clock.in_segment()))
 
 
 def grade_id_of(cell):
