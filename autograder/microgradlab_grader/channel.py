@@ -104,18 +104,23 @@ class Clock:
         self.cpu_in_waits = 0.0     # this thread's CPU seconds inside those waits
         self.requests = 0           # requests and callbacks, whole notebook
         self.busiest = 0            # the most requests one segment made
-        self.longest = 0.0          # the most seconds one segment was charged
+        self.longest = 0.0          # the most seconds one finished segment was charged
         self.segment_start = 0.0
+        self.reasons = (f"the notebook ran longer than {timeout_notebook:g} s",
+                        f"a cell ran longer than {timeout_cell:g} s",
+                        f"the notebook held its worker for more than {self.backstop:g} s "
+                        "of wall time")
         self.new_segment()
 
     # ------------------------------------------------ what has been spent
-    def grader_cpu(self) -> float:
-        """This thread's CPU seconds for the submission, outside the waits."""
-        return time.thread_time() - self.cpu_start - self.cpu_in_waits
+    def grader_cpu(self, now: float | None = None) -> float:
+        """This thread's CPU seconds for the submission, outside the waits
+        (``now``: a ``time.thread_time()`` reading already taken)."""
+        return (time.thread_time() if now is None else now) - self.cpu_start - self.cpu_in_waits
 
-    def charged(self) -> float:
+    def charged(self, cpu: float | None = None) -> float:
         """Seconds charged to the submission so far (all segments)."""
-        return self.waited + self.grader_cpu()
+        return self.waited + self.grader_cpu(cpu)
 
     def new_segment(self):
         now = self.charged()
@@ -131,41 +136,44 @@ class Clock:
         self.cpu_in_waits += cpu
 
     # ------------------------------------------------ the limits
-    def remaining(self) -> tuple[float, str]:
-        """Seconds left before the first limit, and that limit in words."""
-        charged = self.charged()
-        limits = [
-            (self.timeout_notebook - charged,
-             f"the notebook ran longer than {self.timeout_notebook:g} s"),
-            (self.timeout_cell - (charged - self.segment_start),
-             f"a cell ran longer than {self.timeout_cell:g} s"),
-            (self.backstop - (time.monotonic() - self.start),
-             f"the notebook held its worker for more than {self.backstop:g} s of wall time"),
-        ]
-        return min(limits, key=lambda limit: limit[0])
+    def remaining(self, charged: float | None = None) -> tuple[float, str]:
+        """Seconds left before the first limit, and that limit in words (``charged``:
+        a ``charged()`` reading already taken)."""
+        if charged is None:
+            charged = self.charged()
+        notebook = self.timeout_notebook - charged
+        cell = self.timeout_cell - (charged - self.segment_start)
+        wall = self.backstop - (time.monotonic() - self.start)
+        if notebook <= cell and notebook <= wall:
+            return notebook, self.reasons[0]
+        if cell <= wall:
+            return cell, self.reasons[1]
+        return wall, self.reasons[2]
 
     def spend(self, requests: int = 0) -> ChannelBroken | None:
         """Count ``requests`` more; the error that ends the submission, if a cap or a
         budget is now passed (None while within them)."""
         self.requests += requests
         self.segment_requests += requests
-        self.busiest = max(self.busiest, self.segment_requests)
+        if self.segment_requests > self.busiest:
+            self.busiest = self.segment_requests
         if self.segment_requests > self.requests_case:
             return ProtocolError(f"more than {self.requests_case} requests in one cell or "
                                  "case (callbacks included)")
         if self.requests > self.requests_notebook:
             return ProtocolError(f"more than {self.requests_notebook} requests in the "
                                  "notebook (callbacks included)")
-        left, why = self.remaining()
+        charged = self.charged()
+        left, why = self.remaining(charged)
         if left <= 0:
             return ChannelTimeout(why)
-        self.tick(0.0)
+        self.tick(charged - self.segment_start)
         return None
 
-    def tick(self, waiting: float):
+    def tick(self, in_segment: float):
         """Hand the worker slot on once a segment has been charged ``lend_after``
-        seconds (``waiting``: the wait in progress, not yet added)."""
-        if self.on_long_cell is not None and self.in_segment() + waiting > self.lend_after:
+        seconds (``in_segment``: its charge so far, a wait in progress included)."""
+        if self.on_long_cell is not None and in_segment > self.lend_after:
             lend, self.on_long_cell = self.on_long_cell, None
             lend()
 
@@ -649,12 +657,13 @@ class Connection:
     def _wait(self, fd, writing: bool):
         """Wait until ``fd`` is ready, within what is left of the budget."""
         began, cpu = time.monotonic(), time.thread_time()
-        left, why = self.clock.remaining()
-        deadline = began + left
+        charged = self.clock.charged(cpu)
+        left, why = self.clock.remaining(charged)
+        deadline, in_segment = began + left, charged - self.clock.segment_start
         try:
             while True:
                 now = time.monotonic()
-                self.clock.tick(now - began)
+                self.clock.tick(in_segment + now - began)
                 if now >= deadline:
                     raise self.fail(ChannelTimeout(why))
                 wait = min(deadline - now, 0.5)
