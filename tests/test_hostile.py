@@ -19,9 +19,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-from hostile import BOMB_NAME, FULL, NOTEBOOK, hostiles, write_class  # noqa: E402
+from hostile import (BOMB_NAME, CALLBACK_FLOOD, COSTLY_CALLBACKS, FULL, NOTEBOOK,  # noqa: E402
+                     handed_in, hostiles, only_graded_cells, with_answer, with_cell_before,
+                     write_class)
+from wrong_answers import load_catalogue  # noqa: E402
 
-from microgradlab_grader import cli, sandbox  # noqa: E402
+from microgradlab_grader import channel, cli, sandbox  # noqa: E402
 from microgradlab_grader.report import read_csv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -366,3 +369,118 @@ def test_two_names_with_one_id_stop_the_command_before_grading(tmp_path, monkeyp
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'ann lee'" in err and "'ann  lee'" in err
     assert not (tmp_path / "out").exists()                    # nothing was graded
+
+# ---------------------------------------------------------------- one budget per submission
+# The grader's work for a submission is the submission's: callbacks it serves and
+# replies it decodes are charged to its cell, and requests are capped. Each attack
+# wraps honest, correct work, so each control (the defence taken away) scores full.
+DERIVATIVES = "01_derivatives"
+CHANGED_ARGUMENTS = {  # catalogue entry -> the exercise it must lose in the grader too
+    "nb01_descent_mutates_start": "ex01_descent",
+    "nb01_gradient_nudges_point_in_place": "ex01_gradient",
+    "nb05_neuron_pops_its_inputs": "ex05_neuron",
+}
+
+
+def attack(name: str):
+    """(notebook name, notebook) of one attack or catalogue entry of this section."""
+    derivatives = handed_in(SOLUTIONS, DERIVATIVES)
+    if name == "honest":
+        return DERIVATIVES, derivatives
+    if name == "callback-flood":
+        return DERIVATIVES, with_cell_before(derivatives, "ex01_difference", CALLBACK_FLOOD)
+    if name == "costly-callbacks":  # cells that cost nothing, so a small budget is enough
+        return DERIVATIVES, with_cell_before(only_graded_cells(derivatives), "ex01_difference",
+                                             COSTLY_CALLBACKS)
+    entry = next(e for e in load_catalogue() if e.id == name)
+    notebook = handed_in(SOLUTIONS, entry.notebook)
+    for grade_id, source in entry.cells().items():
+        notebook = with_answer(notebook, grade_id, source)
+    return entry.notebook, notebook
+
+
+def grade_attacks(folder: Path, names, timeout_cell: float) -> tuple[dict, str]:
+    """Grade one student per attack with `microgradlab grade`: (rows by student, report)."""
+    import nbformat
+
+    notebooks = set()
+    for name in names:
+        notebook_name, notebook = attack(name)
+        notebooks.add(notebook_name)
+        path = folder / "class" / name / f"{notebook_name}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(notebook, str(path))
+    assert cli.main(["grade", str(folder / "class"), "--out", str(folder / "out"),
+                     "--notebooks", ",".join(sorted(notebooks)), "--workers", "2",
+                     "--timeout-cell", str(timeout_cell), "--seed", "11", "--no-progress"]) == 0
+    rows = {}
+    for row in read_csv(folder / "out" / "grades.csv"):
+        if (folder / "class" / row["student"] / f"{row['notebook']}.ipynb").exists():
+            rows[row["student"]] = row
+    return rows, (folder / "out" / "report.txt").read_text()
+
+
+def full_marks(row) -> bool:
+    return row["status"] == "graded" and float(row["score"]) == float(row["max_score"])
+
+
+@pytest.fixture(scope="module")
+def budget_class(tmp_path_factory, jupyter_env):
+    return grade_attacks(tmp_path_factory.mktemp("budget"), ["honest", *CHANGED_ARGUMENTS],
+                         timeout_cell=10)
+
+
+def test_costly_callbacks_are_charged_and_time_out(tmp_path, jupyter_env):
+    """~9 s of the grader's CPU, next to no waiting: past the 2.5 s cell budget."""
+    rows, report = grade_attacks(tmp_path, ["costly-callbacks"], timeout_cell=2.5)
+    row = rows["costly-callbacks"]
+    assert (row["status"], row["score"]) == ("timeout", ""), row
+    line = next(l for l in report.splitlines() if l.strip().startswith("costly-callbacks"))
+    assert "a cell ran longer than 2.5 s (in ex01_difference)" in line, line
+
+
+@pytest.mark.parametrize("name", sorted(CHANGED_ARGUMENTS))
+def test_an_argument_changed_in_place_loses_its_exercise_in_the_grader(budget_class, name):
+    """As in the learner's kernel (tests/test_wrong_answers.py), the change to the
+    argument is seen: that exercise scores 0, the others of the notebook full marks."""
+    row = budget_class[0][name]
+    assert row["status"] == "graded", row
+    assert float(row[CHANGED_ARGUMENTS[name]]) == 0.0, row
+    lost = float(row["max_score"]) - float(row["score"])
+    assert lost > 0 and all(float(row[ex]) > 0 for ex in row
+                            if ex.startswith("ex") and ex != CHANGED_ARGUMENTS[name]
+                            and row[ex] != ""), row
+
+
+def test_a_callback_flood_stops_at_the_request_cap(tmp_path, jupyter_env):
+    rows, report = grade_attacks(tmp_path, ["honest", "callback-flood"], timeout_cell=120)
+    row = rows["callback-flood"]
+    assert (row["status"], row["score"]) == ("protocol_error", ""), row
+    line = next(l for l in report.splitlines() if l.strip().startswith("callback-flood"))
+    assert (f"more than {channel.REQUESTS_CASE} requests in one cell or case" in line
+            and "ex01_difference" in line), line
+    assert full_marks(rows["honest"]), rows["honest"]
+
+
+def test_control_charging_only_the_waits_costly_callbacks_score(tmp_path, jupyter_env,
+                                                                monkeypatch):
+    """The clock as it was (the grader's own work free): the same notebook scores."""
+    monkeypatch.setattr(channel.Clock, "grader_cpu", lambda self, now=None: 0.0)
+    rows, _ = grade_attacks(tmp_path, ["costly-callbacks"], timeout_cell=2.5)
+    assert full_marks(rows["costly-callbacks"]), rows["costly-callbacks"]
+
+
+def test_control_without_the_caps_the_flood_scores(tmp_path, jupyter_env, monkeypatch):
+    monkeypatch.setattr(channel, "REQUESTS_CASE", 10**9)
+    monkeypatch.setattr(channel, "REQUESTS_NOTEBOOK", 10**9)
+    rows, _ = grade_attacks(tmp_path, ["callback-flood"], timeout_cell=120)
+    assert full_marks(rows["callback-flood"]), rows["callback-flood"]
+
+
+def test_control_without_write_back_changed_arguments_score_full(tmp_path, jupyter_env,
+                                                                 monkeypatch):
+    """Arguments sent as copies whose changes nobody reads: every entry scores full."""
+    monkeypatch.setattr(channel.Connection, "write_back", lambda self, shared, states: None)
+    rows, _ = grade_attacks(tmp_path, sorted(CHANGED_ARGUMENTS), timeout_cell=10)
+    for name in CHANGED_ARGUMENTS:
+        assert full_marks(rows[name]), rows[name]

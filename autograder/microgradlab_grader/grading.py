@@ -14,12 +14,17 @@ Statuses (a row that is not ``graded`` has an empty score, never a 0):
 ``graded``       every request the grader sent was answered, to the last cell
 ``missing``      no notebook handed in
 ``unreadable``   not JSON, not nbformat 4, not a notebook
-``timeout``      a cell ran past ``--timeout-cell`` or the notebook past
-                 ``--timeout-notebook``; the sandbox was SIGKILLed
+``timeout``      a cell (or case) was charged more than ``--timeout-cell``, or the
+                 notebook more than ``--timeout-notebook`` (channel.Clock: the time
+                 the grader waited for the sandbox plus its own CPU time for it), or
+                 the notebook held its worker past the wall-clock backstop; the
+                 sandbox was SIGKILLed
 ``kernel_died``  the process ended before the end (``os._exit``, a crash, the memory cap)
 ``protocol_error`` the sandbox wrote something out of protocol (a reply to another
-                 request, a line over 256 kB, JSON nested too deeply): only learner
-                 code writing on the grader's pipe does that; the sandbox was SIGKILLed
+                 request, a line over 256 kB, JSON nested too deeply, arguments given
+                 back in another shape than sent), or made the grader send or serve
+                 more requests than a cap allows (per cell or case, per notebook):
+                 only learner code does that; the sandbox was SIGKILLed
 ``grader_error`` the grader itself failed on this submission (a bug to report); the
                  rest of the class is still graded
 """
@@ -116,15 +121,18 @@ class RunOutcome:
     stderr_tail: str
     stopped_in: str = ""            # the graded cell or "cell N" running when it stopped
     protocol_error: str | None = None   # what the sandbox wrote out of protocol
-    requests: int = 0
+    requests: int = 0               # requests and callbacks, the whole notebook
+    busiest: int = 0                # the most requests one cell or case made
+    charged: float = 0.0            # seconds charged to the submission (channel.Clock)
+    longest: float = 0.0            # the most seconds one cell or case was charged
 
 
 def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = None,
                   on_long_cell=None) -> RunOutcome:
     """Start the runner (a server) in a fresh scratch dir and drive ``notebook`` through it.
 
-    ``on_long_cell()`` is called (once) when a cell or case has run ``settings.lend_after``
-    seconds."""
+    ``on_long_cell()`` is called (once) when a cell or case has been charged
+    ``settings.lend_after`` seconds (channel.Clock)."""
     # (Removed without recursion, however deep a tree ends up in it.)
     with scratch_folder(prefix="mglab-scratch-") as scratch:
         if plan.matplotlib_cache is not None:
@@ -211,7 +219,8 @@ def _supervise(cmd, env, cwd, notebook, plan: Plan, settings: Settings, child_fd
         reader.join(timeout=5)
     return RunOutcome(results, finished and broken is None, timed_out, process.returncode,
                       bytes(tail).decode("utf-8", "replace"), where["now"], protocol_error,
-                      conn.requests)
+                      clock.requests, clock.busiest, clock.charged(),
+                      max(clock.longest, clock.in_segment()))
 
 
 def grade_id_of(cell):
@@ -286,6 +295,7 @@ def grade_here(exercise: Exercise, plan: Plan, conn: channel.Connection, results
         produced = exercise.produce(copy.deepcopy(case), names)
         try:
             conn.sync()
+            conn.charge()  # the producer's own work since its last request counts too
         except channel.ChannelBroken:
             pass
         if conn.broken is not None:  # produce may have swallowed it: the case never finished

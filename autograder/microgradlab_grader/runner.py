@@ -35,6 +35,7 @@ BINOPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
           "pow": operator.pow, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
           "ge": operator.ge, "eq": operator.eq, "ne": operator.ne}
 UNOPS = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs}
+TAGS = {list: "list", dict: "dict", set: "set"}   # what a callee can change in place
 
 # Bound here, before any learner code: a learner who swaps json.dumps or
 # JSONEncoder.encode later changes nothing in how this file talks.
@@ -95,7 +96,10 @@ class Server:
             self.handles[key] = handle
         return handle
 
-    def encode(self, obj, depth=0):
+    def encode(self, obj, shared=None, new=False, depth=0):
+        """``obj`` as the channel carries it. A container of ``shared`` goes as a
+        reference to its number; with ``new``, other lists, dicts and sets are
+        numbered into ``shared`` (a callback's arguments)."""
         if depth > MAX_DEPTH:
             raise ValueError("the result is nested too deeply to send")
         kind = type(obj)
@@ -105,12 +109,17 @@ class Server:
             return obj if abs(obj) < 2**63 else {"t": "float", "v": repr(float(obj))}
         if kind is float:
             return obj if math.isfinite(obj) else {"t": "float", "v": repr(obj)}
-        if kind in (list, tuple, set, frozenset):
-            tag = {list: "list", tuple: "tuple", set: "set", frozenset: "set"}[kind]
-            return {"t": tag, "v": [self.encode(x, depth + 1) for x in obj]}
-        if kind is dict:
-            return {"t": "dict", "v": [[self.encode(k, depth + 1), self.encode(v, depth + 1)]
-                                       for k, v in obj.items()]}
+        if kind in TAGS:
+            if shared is not None and id(obj) in shared.numbers:
+                return {"t": "same", "n": shared.numbers[id(obj)]}
+            out = {"t": TAGS[kind]}
+            if new:
+                out["n"] = shared.number(obj)
+            out["v"] = self.contents(obj, shared, new, depth)
+            return out
+        if kind in (tuple, frozenset):
+            return {"t": "tuple" if kind is tuple else "set",
+                    "v": [self.encode(x, shared, new, depth + 1) for x in obj]}
         if kind is Callback:
             return {"t": "cb", "id": obj.number}
         try:
@@ -119,7 +128,18 @@ class Server:
             name = "object"
         return {"t": "ref", "h": self.handle_of(obj), "kind": name}
 
-    def decode(self, value):
+    def contents(self, container, shared=None, new=False, depth=0):
+        if type(container) is dict:
+            return [[self.encode(k, shared, new, depth + 1), self.encode(v, shared, new, depth + 1)]
+                    for k, v in container.items()]
+        return [self.encode(x, shared, new, depth + 1) for x in container]
+
+    def states(self, shared):
+        """What each container of ``shared`` holds now (sent back after a call)."""
+        return [{"t": TAGS[type(c)], "v": self.contents(c, shared)} for c in shared.objects]
+
+    def decode(self, value, shared):
+        """A value the grader sent; its numbered lists, dicts and sets join ``shared``."""
         if isinstance(value, dict):
             tag = value.get("t")
             if tag == "ref":
@@ -131,17 +151,24 @@ class Server:
                 return self.callbacks[number]
             if tag == "float":
                 return float(value["v"])
+            if tag == "same":
+                return shared.objects[value["n"] - 1]
             items = value.get("v", [])
-            if tag == "list":
-                return [self.decode(x) for x in items]
             if tag == "tuple":
-                return tuple(self.decode(x) for x in items)
-            if tag == "set":
-                return {self.decode(x) for x in items}
-            if tag == "dict":
-                return {self.decode(k): self.decode(v) for k, v in items}
-            raise ValueError(f"unknown value tag {tag!r}")
+                return tuple(self.decode(x, shared) for x in items)
+            if tag not in ("list", "set", "dict"):
+                raise ValueError(f"unknown value tag {tag!r}")
+            container = {"list": list, "set": set, "dict": dict}[tag]()
+            if "n" in value:
+                shared.number(container)
+            fill(container, [self.decode_item(x, shared, tag) for x in items])
+            return container
         return value
+
+    def decode_item(self, item, shared, tag):
+        if tag == "dict":
+            return (self.decode(item[0], shared), self.decode(item[1], shared))
+        return self.decode(item, shared)
 
     # ------------------------------------------------------------ serving
     def serve(self, waiting_for=None):
@@ -157,19 +184,29 @@ class Server:
 
     def answer(self, message):
         number = message.get("id")
+        shared = Shared()   # the grader's lists, dicts and sets passed by value
         try:
-            result = self.perform(message)
-            reply = {"reply": number, "value": self.encode(result)}
+            result = self.perform(message, shared)
+            reply = {"reply": number, "value": self.encode(result, shared)}
+            if shared.objects:  # as the call left them: the grader writes them back
+                reply["after"] = self.states(shared)
         except BaseException as exc:  # noqa: BLE001 - learner code may raise anything
             reply = {"reply": number, "error": describe(exc)}
+            try:
+                if shared.objects:
+                    reply["after"] = self.states(shared)
+            except BaseException:  # noqa: BLE001 - the error reply goes without them
+                pass
         sys.settrace(None)
         sys.setprofile(None)
         restore_builtins()
         self.write_message(reply)
 
-    def perform(self, message):
+    def perform(self, message, shared):
         op = message["op"]
-        arg = self.decode
+
+        def arg(value):
+            return self.decode(value, shared)
         if op == "run_cell":
             try:
                 self.shell.run_cell(message["source"], store_history=True)
@@ -222,24 +259,54 @@ class Callback:
         object.__setattr__(self, "number", number)
 
     def __call__(self, *args, **kwargs):
-        server = self.server
-        return self._ask({"args": [server.encode(a) for a in args],
-                          "kwargs": {str(k): server.encode(v) for k, v in kwargs.items()}})
+        server, shared = self.server, Shared()
+        reply = self._ask({"args": [server.encode(a, shared, new=True) for a in args],
+                           "kwargs": {str(k): server.encode(v, shared, new=True)
+                                      for k, v in kwargs.items()}})
+        for container, state in zip(shared.objects, reply.get("after", ())):
+            items = [server.decode_item(x, shared, state["t"]) for x in state["v"]]
+            container.clear()
+            fill(container, items)
+        return self._value(reply, shared)
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return self._ask({"attr": name})
+        return self._value(self._ask({"attr": name}), Shared())
 
     def _ask(self, fields):
         server = self.server
         server.next_callback += 1
         request = -server.next_callback  # negative ids: ours, never the grader's
         server.write_message({"id": request, "op": "callback", "fn": self.number, **fields})
-        reply = server.serve(waiting_for=request)
+        return server.serve(waiting_for=request)
+
+    def _value(self, reply, shared):
         if "error" in reply:
             raise RuntimeError(str(reply["error"].get("message", "the grader's function failed")))
-        return server.decode(reply.get("value"))
+        return self.server.decode(reply.get("value"), shared)
+
+
+class Shared:
+    """The lists, dicts and sets one message passes by value, numbered 1, 2, ...
+    (channel.Shared is the grader's twin)."""
+
+    def __init__(self):
+        self.objects = []
+        self.numbers = {}   # id(container) -> its number
+
+    def number(self, container):
+        self.objects.append(container)
+        self.numbers[id(container)] = len(self.objects)
+        return len(self.objects)
+
+
+def fill(container, items):
+    """Put ``items`` into the empty ``container``: (key, value) pairs for a dict."""
+    if type(container) is list:
+        container.extend(items)
+    else:
+        container.update(items)
 
 
 def describe(exc):
