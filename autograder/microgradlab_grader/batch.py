@@ -87,6 +87,17 @@ def exercise_seed(run_seed: int, exercise_id: str) -> int:
     return random.Random(f"{run_seed}:{exercise_id}").getrandbits(32)
 
 
+def draw_cases(source, run_seed: int, expected) -> tuple[dict, dict]:
+    """(cases, answers) of one notebook for ``run_seed``: exercise id -> the cases drawn,
+    and exercise id -> ``expected(exercise id, case)`` for each (PyTorch's side)."""
+    cases, answers = {}, {}
+    for cell in source.graded:
+        drawn = get(cell.grade_id).cases(exercise_seed(run_seed, cell.grade_id))
+        cases[cell.grade_id] = drawn
+        answers[cell.grade_id] = [expected(cell.grade_id, case) for case in drawn]
+    return cases, answers
+
+
 def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir: Path,
                expected, package_dir: Path) -> dict[str, Plan]:
     """For each notebook: the source's graded cells, the cases, PyTorch's answers, the
@@ -96,11 +107,7 @@ def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir
     plans = {}
     for notebook in notebooks:
         source = load_source(solutions_dir, notebook)
-        cases, answers = {}, {}
-        for cell in source.graded:
-            drawn = get(cell.grade_id).cases(exercise_seed(run_seed, cell.grade_id))
-            cases[cell.grade_id] = drawn
-            answers[cell.grade_id] = [expected(cell.grade_id, case) for case in drawn]
+        cases, answers = draw_cases(source, run_seed, expected)
         package = sandbox.build_stripped_package(package_dir, notebook,
                                                  workdir / f"package-{notebook}" / "microgradlab")
         plans[notebook] = Plan(source, cases, answers, package, torch_stub, runner,

@@ -2,9 +2,11 @@
 
     microgradlab grade SUBMISSIONS -o DIR [-j N] [--db URL] [--seed N | --new-seed]
                        [--regrade] [--student NAME ...] [--notebook NAME ...]
-                       [--scheduler ADDRESS] [--deadline TIME [--late-penalty P]
+                       [--scheduler tls://HOST:PORT --cluster-certs DIR]
+                       [--deadline TIME [--late-penalty P]
                        [--late-cutoff DAYS]] [--timeout-cell S] [--timeout-notebook S]
                        [--notebooks 01_derivatives,...] [--unsafe] [--quiet]
+    microgradlab cluster-certs DIR [--host NAME ...] [--port N] [--days N]
     microgradlab --version
 
 SUBMISSIONS is a folder, a zip or a single notebook (see docs/GRADING.md for the
@@ -107,7 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--notebook", action="append", default=[], type=_one_notebook,
                        metavar="NAME", help="regrade only this notebook (repeatable)")
     grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="grade on a Dask cluster (tcp://HOST:8786); default: on this machine")
+                       help="grade on a Dask cluster: tls://HOST:8786 with --cluster-certs "
+                            "(see cluster-certs), or local:N; default: on this machine")
+    grade.add_argument("--cluster-certs", type=Path, default=None, metavar="DIR",
+                       help="the folder `microgradlab cluster-certs` made: ca.pem and the "
+                            "client's certificate and key, for --scheduler tls://...")
+    grade.add_argument("--insecure", action="store_true",
+                       help="allow --scheduler tcp://... (no TLS): anyone who reaches the "
+                            "scheduler then runs code on every worker")
     grade.add_argument("--deadline", type=_time, default=None, metavar="TIME",
                        help="e.g. '2026-12-01 23:59 UTC'; compared with nbgrader's timestamp.txt")
     grade.add_argument("--late-penalty", type=_percent, default=0.0, metavar="PERCENT",
@@ -127,6 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("-q", "--quiet", action="store_true",
                        help="print only errors and the resume line (no progress bar, no summary)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    certs = commands.add_parser(
+        "cluster-certs", help="make a course CA and TLS certificates for a Dask cluster, "
+                              "and print the commands that start it")
+    certs.add_argument("folder", type=Path, help="an empty or new folder for the keys")
+    certs.add_argument("--host", action="append", default=[], metavar="NAME",
+                       help="the scheduler's host name or IP, as workers reach it "
+                            "(repeatable; the first goes into the printed commands; "
+                            "default: this machine's name)")
+    certs.add_argument("--port", type=_positive(int), default=8786,
+                       help="the scheduler's port in the printed commands (default 8786)")
+    certs.add_argument("--days", type=_positive(int), default=365,
+                       help="how long the certificates are valid (default 365)")
     return parser
 
 
@@ -134,7 +155,23 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "grade":
         return grade_command(args, sys.argv[1:] if argv is None else list(argv))
+    if args.command == "cluster-certs":
+        return cluster_certs_command(args)
     return 2
+
+
+def cluster_certs_command(args) -> int:
+    import socket
+
+    from .certs import CertificateError, commands, make_certificates
+    hosts = args.host or [socket.getfqdn()]
+    try:
+        make_certificates(args.folder, hosts, days=args.days)
+    except CertificateError as exc:
+        print(f"microgradlab cluster-certs: {exc}", file=sys.stderr)
+        return 2
+    print(commands(args.folder, hosts[0], args.port))
+    return 0
 
 
 def _fail(message: str) -> int:
@@ -190,6 +227,14 @@ def grade_command(args, argv) -> int:
         return _fail("--seed and --new-seed contradict each other: give one")
     if (args.late_penalty or args.late_cutoff) and args.deadline is None:
         return _fail("--late-penalty and --late-cutoff need --deadline")
+    if (args.cluster_certs or args.insecure) and not args.scheduler:
+        return _fail("--cluster-certs and --insecure go with --scheduler")
+    if args.scheduler:
+        from .cluster import ClusterError, check_address
+        try:
+            check_address(args.scheduler, args.cluster_certs, args.insecure)
+        except ClusterError as exc:
+            return _fail(str(exc))
     problem = check_out_dir(args.out)
     if problem:
         return _fail(problem)
@@ -308,7 +353,8 @@ def grade_jobs(jobs, notebooks, args, settings, on_graded, bar) -> None:
     if args.scheduler:
         from .cluster import grade_on_cluster
         grade_on_cluster(submissions, notebooks, args.solutions, settings, args.scheduler,
-                         seed_of, on_graded=on_graded, progress=bar)
+                         seed_of, on_graded=on_graded, progress=bar,
+                         certs=args.cluster_certs, insecure=args.insecure)
         return
     from .batch import grade_class
     used = sorted({n for n in notebooks if any(s.notebook == n for s in submissions)})
