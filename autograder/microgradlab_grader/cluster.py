@@ -36,6 +36,7 @@ task), its ``.venv`` and bubblewrap.
 from __future__ import annotations
 
 import hashlib
+import pickle
 import queue
 import tempfile
 import threading
@@ -278,6 +279,11 @@ def connect(address: str, certs: Path | None = None, insecure: bool = False):
                            f"{type(exc).__name__}: {exc}") from None
 
 
+def unpack_plans(blob: bytes) -> dict:
+    """Runs on a worker: the plans the client pickled (bytes, so Dask reads nothing in them)."""
+    return pickle.loads(blob)
+
+
 def shared_plans(keys, solutions_dir: Path) -> dict:
     """{(seed, notebook): (cases, PyTorch's answers)}, computed here once per key."""
     from microgradlab import checking
@@ -326,10 +332,13 @@ def grade_on_cluster(submissions, notebooks, solutions_dir: Path, settings: Sett
         return grades
     client = connect(address, certs, insecure)
     try:
-        # One object holding every plan: each task then depends on one key, so the
-        # scheduler still treats the class as a queue of root-like tasks.
+        # Every plan in one task's result: each grading task then depends on one key,
+        # so the scheduler still treats the class as a queue of root-like tasks. A task,
+        # not scattered data: if the worker holding it dies, the scheduler recomputes it
+        # elsewhere from the task itself (scattered data would be lost for good).
         keys = {(seed_of[(s.student, s.notebook)], s.notebook) for s, _ in to_run}
-        [shared] = client.scatter([shared_plans(keys, solutions_dir)], broadcast=True)
+        blob = pickle.dumps(shared_plans(keys, solutions_dir), protocol=pickle.HIGHEST_PROTOCOL)
+        shared = client.submit(unpack_plans, blob, pure=False)
         futures, owner = [], {}
         for s, max_score in to_run:
             future = client.submit(grade_remote, s.student, s.notebook, Path(s.path).read_bytes(),
@@ -337,8 +346,9 @@ def grade_on_cluster(submissions, notebooks, solutions_dir: Path, settings: Sett
                                    fingerprints[s.notebook], shared, pure=False, retries=2)
             futures.append(future)
             owner[future.key] = (s, max_score)
+        futures = set(futures)
         try:
-            for future in as_completed(futures):
+            for future in as_completed(list(futures)):
                 s, max_score = owner[future.key]
                 try:
                     grade = future.result()
@@ -346,8 +356,12 @@ def grade_on_cluster(submissions, notebooks, solutions_dir: Path, settings: Sett
                     grade = Grade(s.student, s.notebook, GRADER_ERROR, max_score,
                                   detail=f"on the cluster: {type(exc).__name__}: {exc}"[:300])
                 deliver(grade)
+                # Delivered: let the cluster forget it, so a worker lost later is not
+                # asked to grade it again.
+                futures.discard(future)
+                future.release()
         except KeyboardInterrupt:
-            client.cancel(futures)
+            client.cancel(list(futures))
             raise Interrupted(list(grades)) from None
     finally:
         cluster = getattr(client, "cluster", None)
