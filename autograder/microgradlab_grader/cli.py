@@ -36,6 +36,17 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _PrintVersion(argparse.Action):
+    """--version, looked up only when asked for (reading the package metadata is slow)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"microgradlab {_version()}")
+        parser.exit()
+
+
 def _notebook_list(text: str) -> list[str]:
     from microgradlab.exercises import NOTEBOOKS
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -86,7 +97,7 @@ def _time(text):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="microgradlab", description="microgradlab instructor tools")
-    parser.add_argument("--version", action="version", version=f"microgradlab {_version()}")
+    parser.add_argument("--version", action=_PrintVersion)
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade a class's notebooks in a sandbox, against PyTorch")
     grade.add_argument("submissions", type=Path,
@@ -271,9 +282,10 @@ def grade_command(args, argv) -> int:
 def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, settings) -> int:
     from . import sandbox
     from .batch import Interrupted, new_seed
-    from .classrun import Selection, decide, regenerate_outputs
-    from .cluster import ClusterError, source_hash
+    from .classrun import Selection, decide
+    from .cluster import ClusterError
     from .exports import LatePolicy
+    from .fingerprints import source_hash
     from .gradebook import Gradebook, GradebookError, default_url
     from .source import load_source
 
@@ -287,7 +299,6 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     for warning in [w for s in submissions for w in (getattr(s, "warnings", None) or [])]:
         say(f"warning: {warning}")
-    sources = {n: load_source(args.solutions, n) for n in notebooks}
     hashes = {n: source_hash(args.solutions, n) for n in notebooks}
     seed_given = args.seed is not None
     run_seed = args.seed if seed_given else new_seed()
@@ -295,6 +306,8 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
                           notebooks=tuple(args.notebook), new_seed=args.new_seed)
     decision = decide(submissions, book.rows(), hashes, run_seed, seed_given, selection)
     jobs = {(j.submission.student, j.submission.notebook): j for j in decision.jobs}
+    # Read (nbformat, nbgrader) only when something is graded or written.
+    sources = {n: load_source(args.solutions, n) for n in notebooks} if jobs else None
     say(f"seed {run_seed}{' (given)' if seed_given else ''}: new rows use it, existing rows keep "
         f"their own{'' if not args.new_seed else ' (except with --new-seed)'}; "
         f"{len(jobs)} to grade, {decision.unchanged} unchanged, "
@@ -325,8 +338,8 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
         return _fail(str(exc))
     policy = LatePolicy(args.deadline, args.late_penalty, args.late_cutoff)
     try:
-        regenerate_outputs(book, out, policy, sources, submissions, unrecognised, notes,
-                           quick=interrupted)
+        regenerate_if_changed(book, out, policy, sources, submissions, unrecognised, notes,
+                              notebooks, args.solutions, quick=interrupted)
     except KeyboardInterrupt:
         interrupted = True
     book.close()
@@ -342,6 +355,28 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
     say(f"graded {graded} of {len(written)} submissions this run; results in {out}")
     say(f"limits per submission: {sandbox.confinement_in_force(settings.limits)}")
     return 0
+
+
+def regenerate_if_changed(book, out: Path, policy, sources, submissions, unrecognised, notes,
+                          notebooks, solutions: Path, quick: bool) -> None:
+    """Write the outputs from the gradebook, unless ``out`` already holds exactly those
+    (same rows, same options, same code: see fingerprints.py)."""
+    from .classrun import regenerate_outputs
+    from .fingerprints import (forget_outputs, outputs_are_current, outputs_fingerprint,
+                               record_outputs)
+    rows = book.rows()
+    fingerprint = outputs_fingerprint(rows, {
+        "policy": repr(policy), "notebooks": list(notebooks),
+        "unrecognised": [str(u) for u in unrecognised], "notes": [str(n) for n in notes]})
+    if not quick and outputs_are_current(out, fingerprint, rows, notebooks):
+        return
+    forget_outputs(out)
+    if sources is None:
+        from .source import load_source
+        sources = {n: load_source(solutions, n) for n in notebooks}
+    regenerate_outputs(book, out, policy, sources, submissions, unrecognised, notes, quick=quick)
+    if not quick:
+        record_outputs(out, fingerprint)
 
 
 def grade_jobs(jobs, notebooks, args, settings, on_graded, bar) -> None:

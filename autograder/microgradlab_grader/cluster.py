@@ -35,7 +35,6 @@ task), its ``.venv`` and bubblewrap.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import queue
 import tempfile
@@ -43,6 +42,7 @@ import threading
 from pathlib import Path
 
 from .batch import Interrupted, claim_uid, draw_cases, preset_grade
+from .fingerprints import course_fingerprint, source_hash  # noqa: F401 - cli imports it here
 from .grading import GRADER_ERROR, Grade, Plan, Settings
 
 DEFAULT_SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
@@ -50,34 +50,6 @@ DEFAULT_SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
 
 class ClusterError(ValueError):
     """The scheduler cannot be reached, or may not be used as given."""
-
-
-# ------------------------------------------------------------------ the same course
-def source_hash(solutions_dir: Path, notebook: str) -> str:
-    path = Path(solutions_dir) / notebook / f"{notebook}.ipynb"
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-_code_hash: list[str] = []
-
-
-def code_hash() -> str:
-    """sha256 of the Python code that decides a grade here: the microgradlab package
-    (exercises, producers, comparison) and this grader. Two machines with the same
-    hash and the same source notebook give the same grade."""
-    if not _code_hash:
-        import microgradlab
-        digest = hashlib.sha256()
-        for root in (Path(microgradlab.__path__[0]), Path(__file__).parent):
-            for path in sorted(root.rglob("*.py")):
-                digest.update(str(path.relative_to(root.parent)).encode() + b"\0")
-                digest.update(path.read_bytes() + b"\0")
-        _code_hash.append(digest.hexdigest())
-    return _code_hash[0]
-
-
-def course_fingerprint(solutions_dir: Path, notebook: str) -> str:
-    return f"{code_hash()}:{source_hash(solutions_dir, notebook)}"
 
 
 # ------------------------------------------------------------------ on a worker
