@@ -213,26 +213,27 @@ def security_for(folder: Path, role: str = "client"):
 def commands(folder: Path, host: str, port: int = DEFAULT_PORT) -> str:
     """What to type on each machine, in its clone of the repository, to start a
     TLS cluster with the certificates of ``folder`` and grade through it."""
-    here = shlex.quote(str(Path(folder).resolve()))
+    here = Path(folder).resolve()
     address = f"tls://{host}:{port}"
-    ca, scheduler, worker, client = (f"{here}/ca.pem", files_for(folder, "scheduler"),
-                                     files_for(folder, "worker"), files_for(folder, "client"))
 
-    def q(path: Path) -> str:
-        return f"{here}/{path.name}"
+    def flags(role: str) -> str:
+        files = files_for(here, role)
+        return " ".join(f"{option} {shlex.quote(str(path))}" for option, path in
+                        (("--tls-ca-file", files.ca), ("--tls-cert", files.cert),
+                         ("--tls-key", files.key)))
     return "\n".join([
         f"Certificates for a TLS cluster are in {here}.",
-        f"Copy the folder to the same path on every machine (scp -rp keeps the 0600 keys): "
-        f"the scheduler needs ca.pem and scheduler.*, each worker ca.pem and worker.*, "
-        f"the client ca.pem and client.*. Keep ca.key off the cluster.",
+        "Copy the folder to the same path on every machine (scp -rp keeps the 0600 keys): "
+        "the scheduler needs ca.pem and scheduler.*, each worker ca.pem and worker.*, "
+        "the client ca.pem and client.*. Keep ca.key off the cluster.",
         "",
         "# on the scheduler machine, in its clone:",
         f".venv/bin/dask scheduler --protocol tls --host 0.0.0.0 --port {port} --no-dashboard "
-        f"--tls-ca-file {ca} --tls-cert {q(scheduler.cert)} --tls-key {q(scheduler.key)}",
+        f"{flags('scheduler')}",
         "# on every worker machine, in its clone (one single-threaded worker per core):",
         f".venv/bin/dask worker {address} --nworkers 2 --nthreads 1 --no-dashboard "
-        f"--tls-ca-file {ca} --tls-cert {q(worker.cert)} --tls-key {q(worker.key)}",
+        f"{flags('worker')}",
         "# where you grade from, in its clone:",
         f".venv/bin/microgradlab grade SUBMISSIONS -o OUT --scheduler {address} "
-        f"--cluster-certs {here}",
+        f"--cluster-certs {shlex.quote(str(here))}",
     ])

@@ -12,7 +12,8 @@
 SUBMISSIONS is a folder, a zip or a single notebook (see docs/GRADING.md for the
 shapes). Grades go into the gradebook (DIR/gradebook.db, or --db), one row at a
 time as they are graded; DIR/grades.csv, report.txt, report.png, totals.csv,
-canvas.csv, moodle.csv and feedback/ are regenerated from it. Exit status: 0 when
+canvas.csv, moodle.csv and feedback/ are regenerated from it when it (or an option
+that shapes them) changed. Exit status: 0 when
 it finished (whatever the grades), 2 on bad input or when it refuses to run, 130
 when interrupted (every finished row is kept; run the printed command to resume).
 """
