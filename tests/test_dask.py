@@ -232,3 +232,29 @@ def test_cluster_certs_makes_a_course_ca_and_prints_the_commands(tmp_path, capsy
     # A second run would replace the CA every machine trusts: refused.
     assert cli.main(["cluster-certs", str(certs)]) == 2
     assert "already holds" in capsys.readouterr().err
+
+
+@needs_bwrap
+def test_a_task_waiting_out_its_timeout_lends_its_workers_slot(tmp_path, jupyter_env):
+    """One worker with one thread, an endless loop first in the queue: the honest notebook
+    behind it is graded while the loop waits for its timeout, not after (secede)."""
+    from microgradlab_grader.cluster import DEFAULT_SOLUTIONS, grade_on_cluster
+    from microgradlab_grader.grading import Settings
+    from microgradlab_grader.submissions import find_submissions
+    from test_grader import with_cell_before_test
+
+    write(with_cell_before_test("02_value", "ex02_value", "import time\ntime.sleep(600)\n"),
+          tmp_path / "class" / "a-sleeper" / "02_value.ipynb")
+    write(honest("02_value"), tmp_path / "class" / "b-honest" / "02_value.ipynb")
+    submissions = find_submissions(tmp_path / "class", ["02_value"])
+    assert [s.student for s in submissions] == ["a-sleeper", "b-honest"]
+    delivered = []
+    settings = Settings(timeout_cell=20, timeout_notebook=60, lend_after=1)
+    grades = grade_on_cluster(submissions, ["02_value"], DEFAULT_SOLUTIONS, settings, "local:1",
+                              {(s.student, s.notebook): 1 for s in submissions},
+                              on_graded=lambda grade: delivered.append(grade.student))
+    by_student = {g.student: g for g in grades}
+    assert by_student["a-sleeper"].status == "timeout"
+    assert by_student["b-honest"].status == "graded"
+    assert by_student["b-honest"].score == by_student["b-honest"].max_score
+    assert delivered == ["b-honest", "a-sleeper"]

@@ -69,13 +69,13 @@ class WorkerState:
         self.leases: list = []              # kept open for the process's lifetime
         self.lending = 0
 
-    def plan(self, seed: int, notebook: str, shared: dict) -> Plan:
+    def prepare(self, notebook: str) -> None:
+        """Build what every plan of ``notebook`` shares: the support files (runner, torch
+        blocker, matplotlib's font list), the stripped package, the graded cells (with
+        nbformat and nbgrader imported)."""
         from . import sandbox
         from .source import load_source
         with self.lock:
-            plan = self.plans.get((seed, notebook))
-            if plan is not None:
-                return plan
             if self.workdir is None:
                 self.workdir = tempfile.TemporaryDirectory(prefix="mglab-worker-")
                 Path(self.workdir.name).chmod(0o755)
@@ -88,11 +88,17 @@ class WorkerState:
                 self.packages[notebook] = sandbox.build_stripped_package(
                     sandbox.package_mount_point(), notebook,
                     work / f"package-{notebook}" / "microgradlab")
-            cases, answers = shared[(seed, notebook)]
-            remember_shown_answers(cases, answers)
-            plan = Plan(self.sources[notebook], cases, answers, self.packages[notebook],
-                        *self.support)
-            self.plans[(seed, notebook)] = plan
+
+    def plan(self, seed: int, notebook: str, shared: dict) -> Plan:
+        self.prepare(notebook)
+        with self.lock:
+            plan = self.plans.get((seed, notebook))
+            if plan is None:
+                cases, answers = shared[(seed, notebook)]
+                remember_shown_answers(cases, answers)
+                plan = Plan(self.sources[notebook], cases, answers, self.packages[notebook],
+                            *self.support)
+                self.plans[(seed, notebook)] = plan
             return plan
 
     def take_uid(self):
@@ -153,6 +159,13 @@ def _lender():
             secede()
             done.append(True)
     return lend, lambda: bool(done)
+
+
+def prepare_worker(notebooks: list[str]) -> None:
+    """Runs on a worker, first: everything the class's plans share but the cases and
+    answers, while the client is still computing those."""
+    for notebook in notebooks:
+        _state.prepare(notebook)
 
 
 def grade_remote(student: str, notebook: str, content: bytes, seed: int, settings: Settings,
@@ -303,12 +316,19 @@ def grade_on_cluster(submissions, notebooks, solutions_dir: Path, settings: Sett
     if not to_run:
         return grades
     client = connect(address, certs, insecure)
+    preparing = []
     try:
+        keys = {(seed_of[(s.student, s.notebook)], s.notebook) for s, _ in to_run}
+        # Each worker builds its sandbox files while this process computes PyTorch's
+        # answers (a worker that joins later does it with its first task).
+        used = sorted({notebook for _, notebook in keys})
+        preparing += [client.submit(prepare_worker, used, workers=[worker], pure=False,
+                                    allow_other_workers=False)
+                      for worker in client.scheduler_info(n_workers=-1)["workers"]]
         # Every plan in one task's result: each grading task then depends on one key,
         # so the scheduler still treats the class as a queue of root-like tasks. A task,
         # not scattered data: if the worker holding it dies, the scheduler recomputes it
         # elsewhere from the task itself (scattered data would be lost for good).
-        keys = {(seed_of[(s.student, s.notebook)], s.notebook) for s, _ in to_run}
         blob = pickle.dumps(shared_plans(keys, solutions_dir), protocol=pickle.HIGHEST_PROTOCOL)
         shared = client.submit(unpack_plans, blob, pure=False)
         futures, owner = [], {}
@@ -336,6 +356,7 @@ def grade_on_cluster(submissions, notebooks, solutions_dir: Path, settings: Sett
             client.cancel(list(futures))
             raise Interrupted(list(grades)) from None
     finally:
+        del preparing[:]
         cluster = getattr(client, "cluster", None)
         client.close()
         if cluster is not None:
