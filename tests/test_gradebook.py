@@ -7,6 +7,7 @@ command in the real sandbox.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -124,6 +125,61 @@ def test_regrading_one_student_from_a_folder_of_one_keeps_the_class(first_run, c
     for key in (("ben", "02_value"), ("cat", "02_value")):
         assert after[key].graded_at == before[key].graded_at
     assert {r["student"] for r in read_csv(out / "grades.csv")} == {"ann", "ben", "cat"}
+
+
+# A `microgradlab grade` run in a fresh process that records what it starts and imports.
+WATCHED_RUN = """
+import json, os, subprocess, sys
+started = []
+def record(name, original):
+    def wrapper(*args, **kwargs):
+        started.append([name, repr(args[:2])[:200]])
+        return original(*args, **kwargs)
+    return wrapper
+subprocess.Popen.__init__ = record("Popen", subprocess.Popen.__init__)
+os.fork = record("fork", os.fork)
+os.posix_spawn = record("posix_spawn", os.posix_spawn)
+from microgradlab_grader import batch, cli, classrun, grading
+batch.draw_cases = record("draw_cases", batch.draw_cases)
+grading.run_sandboxed = record("run_sandboxed", grading.run_sandboxed)
+classrun.regenerate_outputs = record("regenerate_outputs", classrun.regenerate_outputs)
+code = cli.main(sys.argv[1:])
+print(json.dumps({"code": code, "started": started, "torch": "torch" in sys.modules,
+                  "nbformat": "nbformat" in sys.modules}))
+"""
+
+
+def watched_run(*args) -> dict:
+    done = subprocess.run([sys.executable, "-c", WATCHED_RUN, "grade", *map(str, args), *COMMON],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return {**json.loads(done.stdout.splitlines()[-1]), "err": done.stderr}
+
+
+@needs_bwrap
+def test_a_rerun_with_nothing_new_does_no_grading_work(first_run):
+    """No case planning, no PyTorch, no sandbox (no process at all), no output rewritten;
+    a changed option or a missing output file is written again."""
+    _, course, out = first_run
+    watched_run(course, "-o", out)             # whatever earlier tests left: now current
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = watched_run(course, "-o", out)
+    assert "0 to grade" in again["err"]
+    assert again["started"] == [] and not again["torch"] and not again["nbformat"]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    # An option that shapes the outputs: they are written again (still nothing graded).
+    late = watched_run(course, "-o", out, "--deadline", "2026-12-02 00:00 UTC",
+                       "--late-penalty", "10")
+    assert [name for name, _ in late["started"]] == ["regenerate_outputs"]
+    assert not late["torch"]
+    totals = {r["student"]: r for r in read_csv(out / "totals.csv")}
+    assert "late" in totals["ben"]["notes"]
+    # A deleted output comes back.
+    (out / "canvas.csv").unlink()
+    back = watched_run(course, "-o", out, "--deadline", "2026-12-02 00:00 UTC",
+                       "--late-penalty", "10")
+    assert [name for name, _ in back["started"]] == ["regenerate_outputs"]
+    assert (out / "canvas.csv").exists()
 
 
 def test_command_line_errors_are_named_without_a_traceback(tmp_path, capsys):

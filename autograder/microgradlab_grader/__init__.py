@@ -9,6 +9,8 @@ One concept per module, in the order a submission meets them:
 * ``grading``     -- supervises one sandboxed run, compares in our own process, scores it
 * ``batch``       -- draws the cases once, computes PyTorch's answers once, fans out
 * ``cluster``     -- the same, one task per submission on a Dask distributed cluster
+* ``certs``       -- the course CA and TLS certificates of a cluster (``cluster-certs``)
+* ``fingerprints``-- sha256 of what a grade or an output depends on (course code, outputs)
 * ``gradebook``   -- the database every grade is written to as it arrives (SQLAlchemy)
 * ``classrun``    -- what a run grades (new or changed rows, a subset), outputs from the gradebook
 * ``exports``     -- per-student totals, Canvas and Moodle CSVs, the late policy

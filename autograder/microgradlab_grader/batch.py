@@ -78,6 +78,20 @@ def kill_sandboxes() -> None:
             pass
 
 
+def draw_cases(source, run_seed: int, expected) -> tuple[dict, dict, dict]:
+    """(exercises, cases, answers) of one notebook for ``run_seed``: grade id -> its
+    spec (an id becomes its spec here, once), the cases drawn, and
+    ``expected(exercise, case)`` for each (PyTorch's side)."""
+    exercises, cases, answers = {}, {}, {}
+    for cell in source.graded:
+        exercise = get(cell.grade_id)
+        drawn = exercise.cases(exercise_seed(run_seed, exercise.id))
+        exercises[cell.grade_id] = exercise
+        cases[cell.grade_id] = drawn
+        answers[cell.grade_id] = [expected(exercise, case) for case in drawn]
+    return exercises, cases, answers
+
+
 def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir: Path,
                expected, package_dir: Path) -> dict[str, Plan]:
     """For each notebook: the source's graded cells, the cases, PyTorch's answers, the
@@ -87,13 +101,7 @@ def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir
     plans = {}
     for notebook in notebooks:
         source = load_source(solutions_dir, notebook)
-        exercises, cases, answers = {}, {}, {}
-        for cell in source.graded:
-            exercise = get(cell.grade_id)  # an id becomes its spec here, once
-            drawn = exercise.cases(exercise_seed(run_seed, exercise.id))
-            exercises[cell.grade_id] = exercise
-            cases[cell.grade_id] = drawn
-            answers[cell.grade_id] = [expected(exercise, case) for case in drawn]
+        exercises, cases, answers = draw_cases(source, run_seed, expected)
         package = sandbox.build_stripped_package(package_dir, notebook,
                                                  workdir / f"package-{notebook}" / "microgradlab")
         plans[notebook] = Plan(source=source, exercises=exercises, cases=cases,

@@ -2,15 +2,18 @@
 
     microgradlab grade SUBMISSIONS -o DIR [-j N] [--db URL] [--seed N | --new-seed]
                        [--course-id ID] [--regrade] [--student NAME ...] [--notebook NAME ...]
-                       [--scheduler ADDRESS] [--deadline TIME [--late-penalty P]
+                       [--scheduler tls://HOST:PORT --cluster-certs DIR]
+                       [--deadline TIME [--late-penalty P]
                        [--late-cutoff DAYS]] [--timeout-cell S] [--timeout-notebook S]
                        [--notebooks 01_derivatives,...] [--unsafe] [--quiet]
+    microgradlab cluster-certs DIR [--host NAME ...] [--port N] [--days N]
     microgradlab --version
 
 SUBMISSIONS is a folder, a zip or a single notebook (see docs/GRADING.md for the
 shapes). Grades go into the gradebook (DIR/gradebook.db, or --db), one row at a
 time as they are graded; DIR/grades.csv, report.txt, report.png, totals.csv,
-canvas.csv, moodle.csv and feedback/ are regenerated from it. Exit status: 0 when
+canvas.csv, moodle.csv and feedback/ are regenerated from it when it (or an option
+that shapes them) changed. Exit status: 0 when
 it finished (whatever the grades), 2 on bad input or when it refuses to run, 130
 when interrupted (every finished row is kept; run the printed command to resume).
 """
@@ -32,6 +35,17 @@ def _version() -> str:
         return version("microgradlab")
     except PackageNotFoundError:
         return "unknown (not installed)"
+
+
+class _PrintVersion(argparse.Action):
+    """--version, looked up only when asked for (reading the package metadata is slow)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"microgradlab {_version()}")
+        parser.exit()
 
 
 def _notebook_list(text: str) -> list[str]:
@@ -103,7 +117,7 @@ def _time(text):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="microgradlab", description="microgradlab instructor tools")
-    parser.add_argument("--version", action="version", version=f"microgradlab {_version()}")
+    parser.add_argument("--version", action=_PrintVersion)
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade a class's notebooks in a sandbox, against PyTorch")
     grade.add_argument("submissions", type=Path,
@@ -131,7 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--notebook", action="append", default=[], type=_one_notebook,
                        metavar="NAME", help="regrade only this notebook (repeatable)")
     grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="grade on a Dask cluster (tcp://HOST:8786); default: on this machine")
+                       help="grade on a Dask cluster: tls://HOST:8786 with --cluster-certs "
+                            "(see cluster-certs), or local:N; default: on this machine")
+    grade.add_argument("--cluster-certs", type=Path, default=None, metavar="DIR",
+                       help="the folder `microgradlab cluster-certs` made: ca.pem and the "
+                            "client's certificate and key, for --scheduler tls://...")
+    grade.add_argument("--insecure", action="store_true",
+                       help="allow --scheduler tcp://... (no TLS): anyone who reaches the "
+                            "scheduler then runs code on every worker")
     grade.add_argument("--deadline", type=_time, default=None, metavar="TIME",
                        help="e.g. '2026-12-01 23:59 UTC'; compared with nbgrader's timestamp.txt")
     grade.add_argument("--late-penalty", type=_percent, default=0.0, metavar="PERCENT",
@@ -151,6 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("-q", "--quiet", action="store_true",
                        help="print only errors and the resume line (no progress bar, no summary)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    certs = commands.add_parser(
+        "cluster-certs", help="make a course CA and TLS certificates for a Dask cluster, "
+                              "and print the commands that start it")
+    certs.add_argument("folder", type=Path, help="an empty or new folder for the keys")
+    certs.add_argument("--host", action="append", default=[], metavar="NAME",
+                       help="the scheduler's host name or IP, as workers reach it "
+                            "(repeatable; the first goes into the printed commands; "
+                            "default: this machine's name)")
+    certs.add_argument("--port", type=_positive(int), default=8786,
+                       help="the scheduler's port in the printed commands (default 8786)")
+    certs.add_argument("--days", type=_positive(int), default=365,
+                       help="how long the certificates are valid (default 365)")
     return parser
 
 
@@ -158,7 +191,23 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "grade":
         return grade_command(args, sys.argv[1:] if argv is None else list(argv))
+    if args.command == "cluster-certs":
+        return cluster_certs_command(args)
     return 2
+
+
+def cluster_certs_command(args) -> int:
+    import socket
+
+    from .certs import CertificateError, commands, make_certificates
+    hosts = args.host or [socket.getfqdn()]
+    try:
+        make_certificates(args.folder, hosts, days=args.days)
+    except CertificateError as exc:
+        print(f"microgradlab cluster-certs: {exc}", file=sys.stderr)
+        return 2
+    print(commands(args.folder, hosts[0], args.port))
+    return 0
 
 
 def _fail(message: str) -> int:
@@ -214,6 +263,14 @@ def grade_command(args, argv) -> int:
         return _fail("--seed and --new-seed contradict each other: give one")
     if (args.late_penalty or args.late_cutoff) and args.deadline is None:
         return _fail("--late-penalty and --late-cutoff need --deadline")
+    if (args.cluster_certs or args.insecure) and not args.scheduler:
+        return _fail("--cluster-certs and --insecure go with --scheduler")
+    if args.scheduler:
+        from .cluster import ClusterError, check_address
+        try:
+            check_address(args.scheduler, args.cluster_certs, args.insecure)
+        except ClusterError as exc:
+            return _fail(str(exc))
     if args.course_id is None:
         from .course import CourseError, course_id_from_config
         try:
@@ -286,9 +343,10 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
 
     from . import sandbox
     from .batch import Interrupted
-    from .classrun import Seeds, Selection, decide, regenerate_outputs
-    from .cluster import ClusterError, source_hash
+    from .classrun import Seeds, Selection, decide
+    from .cluster import ClusterError
     from .exports import LatePolicy
+    from .fingerprints import source_hash
     from .gradebook import Gradebook, GradebookError, default_url
     from .source import load_source
     from .untrusted import visible
@@ -303,7 +361,6 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     for warning in [w for s in submissions for w in (getattr(s, "warnings", None) or [])]:
         say(f"warning: {visible(warning)}")    # a file name must not drive the terminal
-    sources = {n: load_source(args.solutions, n) for n in notebooks}
     hashes = {n: source_hash(args.solutions, n) for n in notebooks}
     seeds = Seeds(args.course_id, given=args.seed,
                   fresh=fresh_seed() if args.new_seed else None)
@@ -311,6 +368,8 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
                           notebooks=tuple(args.notebook))
     decision = decide(submissions, book.rows(), hashes, seeds, selection)
     jobs = {(j.submission.student, j.submission.notebook): j for j in decision.jobs}
+    # Read (nbformat, nbgrader) only when something is graded or written.
+    sources = {n: load_source(args.solutions, n) for n in notebooks} if jobs else None
     say(f"{seed_line(seeds, notebooks)}; {len(jobs)} to grade, {decision.unchanged} unchanged, "
         f"{decision.not_selected} not selected")
     written = []
@@ -340,8 +399,8 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
         return _fail(str(exc))
     policy = LatePolicy(args.deadline, args.late_penalty, args.late_cutoff)
     try:
-        regenerate_outputs(book, out, policy, sources, submissions, unrecognised, notes,
-                           quick=interrupted)
+        regenerate_if_changed(book, out, policy, sources, submissions, unrecognised, notes,
+                              notebooks, args.solutions, quick=interrupted)
     except KeyboardInterrupt:
         interrupted = True
     book.close()
@@ -361,6 +420,28 @@ def run_and_report(args, argv, submissions, unrecognised, notes, notebooks, sett
     return 0
 
 
+def regenerate_if_changed(book, out: Path, policy, sources, submissions, unrecognised, notes,
+                          notebooks, solutions: Path, quick: bool) -> None:
+    """Write the outputs from the gradebook, unless ``out`` already holds exactly those
+    (same rows, same options, same code: see fingerprints.py)."""
+    from .classrun import regenerate_outputs
+    from .fingerprints import (forget_outputs, outputs_are_current, outputs_fingerprint,
+                               record_outputs)
+    rows = book.rows()
+    fingerprint = outputs_fingerprint(rows, {
+        "policy": repr(policy), "notebooks": list(notebooks),
+        "unrecognised": [str(u) for u in unrecognised], "notes": [str(n) for n in notes]})
+    if not quick and outputs_are_current(out, fingerprint, rows, notebooks):
+        return
+    forget_outputs(out)
+    if sources is None:
+        from .source import load_source
+        sources = {n: load_source(solutions, n) for n in notebooks}
+    regenerate_outputs(book, out, policy, sources, submissions, unrecognised, notes, quick=quick)
+    if not quick:
+        record_outputs(out, fingerprint)
+
+
 def grade_jobs(jobs, notebooks, args, settings, on_graded, bar) -> None:
     """Grade ``jobs`` here or on the cluster; every grade goes through ``on_graded``."""
     submissions = [j.submission for j in jobs]
@@ -370,7 +451,8 @@ def grade_jobs(jobs, notebooks, args, settings, on_graded, bar) -> None:
     if args.scheduler:
         from .cluster import grade_on_cluster
         grade_on_cluster(submissions, notebooks, args.solutions, settings, args.scheduler,
-                         seed_of, on_graded=on_graded, progress=bar)
+                         seed_of, on_graded=on_graded, progress=bar,
+                         certs=args.cluster_certs, insecure=args.insecure)
         return
     from .batch import grade_class
     used = sorted({n for n in notebooks if any(s.notebook == n for s in submissions)})

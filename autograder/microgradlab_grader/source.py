@@ -15,11 +15,10 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-from nbgrader import utils
-from nbgrader.preprocessors import ClearHiddenTests
-
 from microgradlab.exercises import NOTEBOOKS, get
+
+# nbformat and nbgrader are imported where they are used: together they take seconds
+# to import, and a run with nothing new to grade reads no source notebook at all.
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,7 @@ class SourceNotebook:
 
 def released_cells(notebook):
     """The notebook's cells as nbgrader releases them: hidden tests removed."""
+    from nbgrader.preprocessors import ClearHiddenTests
     released = copy.deepcopy(notebook)
     clear = ClearHiddenTests()
     released, _ = clear.preprocess(released, {})
@@ -53,6 +53,8 @@ def released_cells(notebook):
 
 def load_source(solutions_dir: Path, name: str) -> SourceNotebook:
     """Read ``solutions_dir/name/name.ipynb`` and list its graded test cells."""
+    import nbformat
+    from nbgrader import utils
     if name not in NOTEBOOKS:
         raise KeyError(f"no notebook {name!r}; known notebooks: {', '.join(NOTEBOOKS)}")
     path = Path(solutions_dir) / name / f"{name}.ipynb"
@@ -81,6 +83,7 @@ def tampering(source: SourceNotebook, submission) -> list[str]:
     ``submission`` is an nbformat notebook. Compared by nbgrader's checksum,
     which covers the cell's text, grade_id, points and its grade/solution/locked flags.
     """
+    from nbgrader import utils
     found: dict[str, list] = {}
     for cell in submission.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
