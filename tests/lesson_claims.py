@@ -81,6 +81,15 @@ def engine_grads(build, **leaves):
     return {name: value.grad for name, value in values.items()}
 
 
+def torch_grads(build, **leaves):
+    """The same as engine_grads, from PyTorch (float64 leaves, requires_grad)."""
+    import torch
+    values = {name: torch.tensor(number, dtype=torch.float64, requires_grad=True)
+              for name, number in leaves.items()}
+    build(**values).backward()
+    return {name: value.grad.item() for name, value in values.items()}
+
+
 def _mgl_claim(index, check):
     state = _mgl_random.getstate()  # a claim must not change what the notebook draws next
     try:
@@ -92,7 +101,8 @@ def _mgl_claim(index, check):
     print("MGL-CLAIM " + _mgl_json.dumps(result))
 '''
 
-PRELUDE_NAMES = ("approx", "alternates", "falls", "grows", "count_values", "engine_grads")
+PRELUDE_NAMES = ("approx", "alternates", "falls", "grows", "count_values", "engine_grads",
+                 "torch_grads")
 
 
 @dataclass

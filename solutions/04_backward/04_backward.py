@@ -657,6 +657,11 @@ except (NotImplementedError, NameError):
 # prints for the same loss), and ten steps later the weights are where section 5 left them.
 # <!-- claim {"says": "At the start the engine reports", "prints": [1.0, -2.0, 0, 2.5, 1, 0.625, 2, 0.1562, 3, 0.0391, 4, 0.0098, 5, 0.0024, 6, 0.0006, 7, 0.0002, 8, 0.0, 9, 0.0, 1.0010, 4.9980], "tol": 1e-9} -->
 # <!-- claim {"says": "the numbers of section 5", "holds": "approx([w1.data, w2.data], list(history[-1][:2]))"} -->
+# <!-- claim {"says": "and the ones PyTorch prints for the same loss", "holds": "torch_grads(lambda w1, w2: ((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5, w1=2.0, w2=3.0) == {'w1': 1.0, 'w2': -2.0}"} -->
+#
+# The drawing after the loop is the graph that the last step's forward pass recorded for
+# this loss: every operation of `((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5` is a node, with the
+# data and the gradient the backward pass left in it.
 
 # %%
 try:
@@ -674,6 +679,8 @@ try:
         for w in (w1, w2):  # 4. update
             w.data -= rate * w.grad
     print(f"after 10 steps: w1 = {w1.data:.4f}, w2 = {w2.data:.4f}")
+    loss_value.label = "loss"
+    display(draw_dot(loss_value))
 except NotImplementedError:
     print("finish the exercises above first, then run this cell again")
 
