@@ -659,9 +659,10 @@ except (NotImplementedError, NameError):
 # <!-- claim {"says": "the numbers of section 5", "holds": "approx([w1.data, w2.data], list(history[-1][:2]))"} -->
 # <!-- claim {"says": "and the ones PyTorch prints for the same loss", "holds": "torch_grads(lambda w1, w2: ((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5, w1=2.0, w2=3.0) == {'w1': 1.0, 'w2': -2.0}"} -->
 #
-# The drawing after the loop is the graph that the last step's forward pass recorded for
-# this loss: every operation of `((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5` is a node, with the
-# data and the gradient the backward pass left in it.
+# The drawing after the loop is the graph of this loss at the weights the loop ended on (one
+# more forward and backward pass, without an update): every operation of
+# `((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5` is a node, with its data and the gradient the
+# backward pass left in it.
 
 # %%
 try:
@@ -679,6 +680,10 @@ try:
         for w in (w1, w2):  # 4. update
             w.data -= rate * w.grad
     print(f"after 10 steps: w1 = {w1.data:.4f}, w2 = {w2.data:.4f}")
+    loss_value = ((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5  # the loss where the weights are now
+    for w in (w1, w2):
+        w.grad = 0.0
+    backward(loss_value)
     loss_value.label = "loss"
     display(draw_dot(loss_value))
 except NotImplementedError:
