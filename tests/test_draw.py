@@ -131,9 +131,10 @@ def test_drawing_scales_to_the_column_but_keeps_text_legible(renderer, monkeypat
     # No fixed size left: the width follows the column, the height the viewBox.
     assert "viewBox" in svg_head and 'height="' not in svg_head
     assert _css_px(html, "max-width") == pytest.approx(drawing.width_px, abs=1)
-    # At the smallest width allowed, 11 pt text is still 10 px or more.
+    # At the smallest width allowed, the text is still 10 px or more.
     scale = _css_px(html, "min-width") / drawing.width_px
-    assert scale * draw.FONT_PT * 4 / 3 >= 10 - 1e-6
+    assert scale * drawing.font_px >= 10 - 1e-6
+    assert drawing.font_px == (draw.FONT_PT * 4 / 3 if renderer == "graphviz" else 16)
 
 
 @pytest.mark.parametrize("renderer", ["builtin", "graphviz"])
@@ -149,10 +150,47 @@ def test_a_wide_graph_is_drawn_top_to_bottom(renderer, monkeypatch):
         chain.label = f"y{k}"
     wide = draw_dot(chain, rankdir="LR")
     auto = draw_dot(chain)
-    assert wide.width_px > draw.WIDE
-    assert auto.rankdir == "TB" and auto.width_px < wide.width_px
+    assert wide.smallest_width_px > draw.NARROWEST_COLUMN
+    assert auto.rankdir == "TB" and auto.smallest_width_px <= draw.NARROWEST_COLUMN
     small = draw_dot(textbook_graph()["e"])  # a small graph stays left to right
-    assert small.rankdir == "LR"
+    assert small.rankdir == "LR" and not small.stacked
+
+
+def small_mlp_output():
+    """The graph notebook 06 draws: a 2-2-1 network of tanh neurons on one input."""
+    import random
+
+    random.seed(6)
+    xs = [Value(1.0, label="x1"), Value(-1.0, label="x2")]
+    hidden = []
+    for k in range(2):
+        act = Value(0.0, label=f"b{k}")
+        for i, x in enumerate(xs):
+            act = act + Value(random.uniform(-1, 1), label=f"w{k}{i}") * x
+        hidden.append(act.tanh())
+    out = Value(0.0, label="b")
+    for k, h in enumerate(hidden):
+        out = out + Value(random.uniform(-1, 1), label=f"v{k}") * h
+    out.backward()
+    return out
+
+
+@pytest.mark.parametrize("renderer", ["builtin", "graphviz"])
+def test_the_notebooks_graphs_fit_the_narrowest_column_with_10px_text(renderer, monkeypatch):
+    """Auto picks, for each kind of graph the course draws, a layout that fits a 1024 px
+    window's notebook column at 10 px text; fields are stacked when side by side is too wide."""
+    if renderer == "graphviz" and not HAVE_DOT:
+        pytest.skip("graphviz's dot is not installed")
+    if renderer == "builtin":
+        monkeypatch.setattr(draw.shutil, "which", lambda name: None)
+        monkeypatch.setattr(draw, "_told_about_dot", True)
+    for root in (textbook_graph()["L"], small_mlp_output()):
+        drawing = draw_dot(root)
+        assert drawing.smallest_width_px <= draw.NARROWEST_COLUMN, (drawing.rankdir, drawing.stacked)
+        if drawing.stacked:  # stacking was needed: side by side would not have fitted
+            side_by_side = draw._render(draw._scene.build_scene(root), drawing.rankdir, False)
+            assert side_by_side.smallest_width_px > draw.NARROWEST_COLUMN
+    assert draw_dot(small_mlp_output()).stacked
 
 
 def test_check_drawings_name_every_node_and_the_stepper_marks_its_node_apart(no_dot, capsys):

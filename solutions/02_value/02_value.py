@@ -21,11 +21,25 @@
 # 3. make `+` and `*` on Values build a *computation graph* instead of just a result;
 # 4. draw that graph and read it from the inputs to the output.
 #
-# **Prerequisites.** Notebook 01 (what a derivative is, slopes by finite differences) and
-# Python classes: `__init__`, attributes, and what `self` is. We will also use *dunder methods*
-# (`__add__`, `__mul__`, `__repr__`); this notebook explains the part you need.
+# **Prerequisites.** Notebook 01 (what a derivative is, slopes by finite differences, and the
+# chain rule: rates multiply) and Python classes: `__init__`, attributes, and what `self` is.
+# We will also use *dunder methods* (`__add__`, `__mul__`, `__repr__`); this notebook explains
+# the part you need.
+# <!-- claim {"says": "slopes by finite differences", "taught": ["01_derivatives", "forward and central differences"]} -->
+# <!-- claim {"says": "the chain rule: rates multiply", "taught": ["01_derivatives", "the chain rule"]} -->
 #
 # **Estimated time:** 30-40 minutes.
+#
+# **Where this is going.** An *autograd engine* computes the derivative of a result with
+# respect to every number it was computed from, automatically. The one this course follows,
+# Andrej Karpathy's micrograd, is about 150 lines of Python (its engine 94, its small
+# neural-network library 60) and rests on three ideas, one notebook each:
+#
+# 1. wrap every number in a `Value` that records how it was computed, so that a calculation
+#    leaves behind its **computation graph** (this notebook);
+# 2. give every operation a **local derivative**, known in advance (notebook 03);
+# 3. **backpropagate**: walk the chain rule backwards through the graph until every value
+#    holds its gradient (notebook 04).
 #
 # **What we import and why.** Nothing from microgradlab's engine: here you build `Value`
 # yourself, from an empty class. We import `draw_dot` from `microgradlab.widgets` to draw the
@@ -61,6 +75,7 @@ d = e + c
 print(d)
 
 # %% [markdown]
+# <!-- claim {"says": "Python prints `4.0`", "cell": "above", "prints": [4.0]} -->
 # Python prints `4.0`, and that is all `d` knows. It has forgotten that it came from `e + c`,
 # and `e` has forgotten that it came from `a * b`. To answer "how much does `d` change if I nudge
 # `a`?" without re-running anything, we need that history:
@@ -69,8 +84,9 @@ print(d)
 # * `e` was made by **multiplying** `a` and `b`, so a nudge in `a` is scaled by `b` on its way
 #   to `e`.
 #
-# Chain those two facts and you have `∂d/∂a = b = -3`. Every number in the chain had to
-# remember its **inputs** and its **operation**. A number that remembers both is what we will
+# Chain those two facts (rates multiply: the chain rule of notebook 01) and you have
+# `∂d/∂a = 1 · b = -3`. Every number in the chain had to remember its **inputs** and its
+# **operation**. A number that remembers both is what we will
 # call a `Value`, and the web of Values linked to their inputs is the **computation graph**.
 #
 # **A spreadsheet does the same.** Put 2 in cell A1, -3 in B1 and 10 in C1, and type
@@ -79,9 +95,16 @@ print(d)
 # every cell that depends on it updates, because the sheet remembers which cell was made from
 # which. A `Value` is such a cell: `data` is the number it shows, `_prev` the cells its formula
 # refers to, `_op` the operation in the formula. Running the formulas from the inputs to the
-# output, as the sheet does, is the **forward pass**; in notebook 04 we will walk the same
-# links the other way, from the output back to the inputs, to get the derivatives (the
-# **backward pass**).
+# output, as the sheet does, is the **forward pass**.
+#
+# The **backward pass** (notebook 04) asks the sheet the opposite question. Start at the
+# output cell D1 and ask, for every cell it depends on: "if I nudged this cell a hair, how much
+# would D1 move?" That sensitivity is passed backwards through the same formulas, one formula
+# at a time, from D1 to E1 and C1, and from E1 to A1 and B1.
+#
+# PyTorch is such a sheet with billions of cells and formulas you never see. The engine you
+# build here is a sheet of a handful of cells in which you can read every formula. The
+# mechanics are the same.
 
 # %% [markdown]
 # ## Building it step by step
@@ -91,10 +114,13 @@ print(d)
 # | attribute | what it is | for `e = a * b` |
 # |---|---|---|
 # | `data` | the number itself | `-6.0` |
-# | `grad` | ∂(final output)/∂(this value); unknown yet, so it starts at `0.0` | `0.0` |
+# | `grad` | ∂(final output)/∂(this value); unknown yet, so it starts at `0.0`, and only the backward pass fills it in | `0.0` |
 # | `_prev` | the Values this one was computed from, in order | `(a, b)` |
 # | `_op` | the operation that produced it, as a short string | `'*'` |
 # | `label` | an optional name, only for printing and drawing | `'e'` |
+#
+# `data`, `_prev`, `_op` and `label` are set when the Value is made, during the forward pass;
+# `grad` is the one filled in later, by the backward pass.
 #
 # A Value you create directly, such as `a = Value(2.0)`, is a **leaf**: it was not computed from
 # anything, so its `_prev` is the empty tuple `()` and its `_op` is the empty string `''`.
@@ -112,6 +138,7 @@ print(d)
 #
 # Here is the idea on a throw-away class that announces each call, so you can watch
 # Python route `+` to `__add__`:
+# <!-- claim {"says": "watch\nPython route `+` to `__add__`", "shows": ["Python called x.__add__(y)", "the result is named (x+y)"]} -->
 
 # %%
 class Talker:
@@ -250,9 +277,55 @@ if d is not None:
 # * `e` hangs off a `*` circle fed by `a` and `b`; `d` hangs off a `+` circle fed by `e` and `c`.
 # * every `grad` is `0.0`. Filling those in is the backward pass, in notebook 04. Its answer
 #   for `a` will be `-3.0`, the value of `b`, for exactly the reason we argued at the top.
+# <!-- claim {"says": "every `grad` is `0.0`", "cell": "above", "holds": "all(v.grad == 0.0 for v in (a, b, c, e, d))"} -->
+# <!-- claim {"says": "Its answer\nfor `a` will be `-3.0`", "holds": "engine_grads(lambda a, b, c: a * b + c, a=2.0, b=-3.0, c=10.0)['a'] == -3.0"} -->
 #
 # Try it: add a line `L = d * Value(-2.0, label="f")` to the cell above, draw `L`, and find the
 # new node in the picture.
+
+# %% [markdown]
+# ## The graph is built as the code runs
+#
+# Nobody declared the graph above in advance: each `*` and `+` added its node at the moment
+# Python ran it. So a graph records **what actually ran**, and ordinary Python decides what
+# that is: a loop adds one node per turn, and an `if` adds the nodes of the branch it took
+# and none of the other. PyTorch works the same way (a *dynamic* graph, built anew on every
+# run), which is why models can use plain `if`s and loops.
+#
+# The function below multiplies `x` into a running product once per turn of a loop, and
+# doubles the result (`out + out`) only if it came out negative. Same code, different numbers,
+# different graphs:
+# <!-- claim {"says": "a loop adds one node per turn", "prints": [2, 2, 8, 2, -2, 2, -16, 3, 2, 4, 32, 4]} -->
+# <!-- claim {"says": "doubles the result (`out + out`) only if it came out negative", "shows": ["-16.0", "['*', '*', '+']"]} -->
+
+# %%
+def grown(x_number, turns):
+    """x multiplied into itself once per turn; doubled when the product is negative."""
+    x = Value(x_number, label="x")
+    out = x
+    for _ in range(turns):  # a loop: one '*' node per turn
+        out = out * x
+    if out.data < 0:  # an if: this '+' node exists only on this branch
+        out = out + out
+    return out
+
+
+def operations(root):
+    """The operations in the graph behind root, from the leaves to the output."""
+    ops, node = [], root
+    while node._op:
+        ops.append(node._op)
+        node = node._prev[0]
+    return list(reversed(ops))
+
+
+try:
+    for x_number, turns in [(2.0, 2), (-2.0, 2), (2.0, 4)]:
+        out = grown(x_number, turns)
+        print(f"x = {x_number:4}, {turns} turns: out = {out.data:6}, "
+              f"{len(operations(out))} operations {operations(out)}")
+except NotImplementedError:
+    print("Finish the Value class in the exercise above first, then run this cell again.")
 
 # %% [markdown]
 # ## What about `a + 1`?
@@ -261,6 +334,7 @@ if d is not None:
 # fails. And `1 + a` fails differently: Python first asks the int `1` to add a `Value`, the int
 # says it does not know how, and Python then looks for a method named `__radd__` on `Value`,
 # which does not exist yet. The cell below shows both errors without stopping the notebook.
+# <!-- claim {"says": "so `a + 1`\nfails", "shows": ["a + 1  -> AttributeError", "1 + a  -> TypeError"]} -->
 
 # %%
 try:
@@ -291,6 +365,8 @@ else:
 #   `Value` from those methods, ordinary arithmetic builds the computation graph for us.
 # * Operations never modify their inputs; leaves have `_prev == ()` and `_op == ''`.
 # * `grad` starts at `0.0`: the backward pass (notebook 04) fills it in.
+# * The graph is built as the code runs, so it records exactly what ran: loops and `if`s in
+#   ordinary Python just work.
 # * `draw_dot` draws the graph: leaves on the left, the output on the right.
 #
 # ## Retrieval questions
@@ -351,5 +427,9 @@ Flashcards("02_value", [
      "recomputes its cells; each result remembers its inputs (_prev) and operation (_op)."),
     ("How is a Value like a spreadsheet cell?",
      "It shows a number (data) and keeps its formula: which cells it was made from (_prev) "
-     "and how (_op)."),
+     "and how (_op). The backward pass asks the sheet in reverse: how much would the output "
+     "cell move if this cell were nudged?"),
+    ("When is the computation graph built?",
+     "As the code runs: every operation adds its node when Python executes it, so loops and "
+     "ifs simply record what actually ran."),
 ])

@@ -23,8 +23,12 @@
 #    chain rule, and explain why it uses `+=`;
 # 5. check one operation at a time against PyTorch.
 #
-# **Prerequisites.** Notebook 01 (central differences) and notebook 02 (the `Value` class with
-# `data`, `grad`, `_prev`, `_op`, `label`; `__add__` and `__mul__`).
+# **Prerequisites.** Notebook 01 (central differences, and the chain rule: rates multiply)
+# and notebook 02 (the `Value` class with `data`, `grad`, `_prev`, `_op`, `label`; `__add__`
+# and `__mul__`).
+# <!-- claim {"says": "central differences", "taught": ["01_derivatives", "forward and central differences"]} -->
+# <!-- claim {"says": "the chain rule: rates multiply", "taught": ["01_derivatives", "the chain rule"]} -->
+# <!-- claim {"says": "the `Value` class", "taught": ["02_value", "write the `Value` class"]} -->
 #
 # **Estimated time:** 45-60 minutes.
 #
@@ -32,7 +36,7 @@
 # wrote in notebook 01, so a slip there cannot spoil this notebook) to check each derivative
 # numerically; `draw_dot` and `Flashcards` from `microgradlab.widgets`; `verify`, `check` and
 # `hint` from `microgradlab.checking`. We do **not** import microgradlab's `Value`: you write
-# this notebook's `Value` yourself, one operation per exercise. PyTorch appears once, as the
+# this notebook's `Value` yourself, one operation per exercise. PyTorch appears only as the
 # referee that your numbers are compared with.
 
 # %% [markdown]
@@ -55,9 +59,12 @@ from microgradlab.widgets import Flashcards, draw_dot
 # backward pass (notebook 04) finds ∂loss/∂(every Value) by walking the graph from the output
 # back to the inputs. At each node it needs only one piece of knowledge: **how does this
 # operation's output change when one of its inputs changes, with the other inputs held still?**
-# That number is the operation's **local derivative**.
+# That number is the operation's **local derivative**. It depends only on the operation and
+# the numbers going into it, never on the rest of the graph: a `*` node does not know or care
+# whether its output later goes into a loss, a neuron or another `*`. That is why one small
+# rule per operation, written once, serves every graph ever built from it.
 #
-# The chain rule then does the rest. If `out` was computed from `x`, and the backward pass has
+# The chain rule of notebook 01 (rates multiply) then does the rest. If `out` was computed from `x`, and the backward pass has
 # already found `out.grad` = ∂L/∂out, then `x`'s share is
 #
 # $$\frac{\partial L}{\partial x} \mathrel{+}= \underbrace{\frac{\partial\, \text{out}}{\partial x}}_{\text{local}} \cdot \underbrace{\frac{\partial L}{\partial\, \text{out}}}_{\texttt{out.grad}}$$
@@ -171,6 +178,7 @@ def close(got, want, tol=1e-6):
 #
 # Let the central difference confirm both at a = 2, b = −3. Addition should give `[1, 1]`,
 # multiplication `[-3, 2]` (each input gets the other one's value):
+# <!-- claim {"says": "Addition should give `[1, 1]`", "prints": [1, 1, -3, 2]} -->
 
 # %%
 print("a + b:", numeric_slopes(lambda a, b: a + b, 2.0, -3.0))
@@ -198,10 +206,14 @@ print("a * b:", numeric_slopes(lambda a, b: a * b, 2.0, -3.0))
 # inputs. Note `_backward` without parentheses in the assignment: we store the function, we do
 # not call it.
 #
+# The most common slip in `mul` is to reach for the input's *own* number (`self.data` for
+# `self.grad`): the local derivative with respect to one factor is always the **other** factor.
+#
 # **Why `+=` and not `=`?** A Value can feed more than one operation, or the same one twice, as
 # in `a + a`. Each use contributes its own share to ∂L/∂a, and the shares must add up: for
 # `out = a + a`, nudging `a` by `h` moves `out` by `2h`, so `a.grad` must end at 2, not 1. With
 # `=` the second share would overwrite the first. (Notebook 04 tests this more.)
+# <!-- claim {"says": "so `a.grad` must end at 2, not 1", "holds": "local_step(lambda a: a + a, 1.5)[1] == [2.0]"} -->
 #
 # ### Plain numbers and reflected operations
 #
@@ -295,6 +307,24 @@ verify("ex03_add_mul", Value=Value)
 check("ex03_add_mul", Value=Value)
 
 # %% [markdown]
+# ### `+` copies, `*` scales
+#
+# Run your two operations once each with an incoming gradient that is not 1. Take
+# `d = e + c` with e = −6, c = 4, and say the gradient arriving at `d` from further up is −2.
+# A `+` node has local derivative 1 for both inputs, so it hands the incoming gradient to each
+# of them **unchanged**: `e` and `c` both receive −2. Addition is the router of backpropagation:
+# it copies the gradient down every branch. A `*` node instead scales it: for `e = a * b` with
+# a = 3, b = −2 and an incoming 5, `a` receives 5 · (−2) = −10 and `b` receives 5 · 3 = 15.
+# <!-- claim {"says": "`e` and `c` both receive −2", "prints": [-2, -2, -2, -2, 5, -6, -10, 15]} -->
+
+# %%
+try:
+    print("d = e + c, incoming -2:", local_step(lambda e, c: e + c, -6.0, 4.0, out_grad=-2.0))
+    print("e = a * b, incoming 5: ", local_step(lambda a, b: a * b, 3.0, -2.0, out_grad=5.0))
+except NotImplementedError:
+    print("Finish add and mul in the exercise above first, then run this cell again.")
+
+# %% [markdown]
 # ### Side by side with PyTorch
 #
 # PyTorch's autograd does exactly what you just wrote, for tensors. A 0-dimensional `float64`
@@ -346,6 +376,8 @@ side_by_side("3 * a + 1", lambda a: 3 * a + 1, 2.0,
              why="expected here, local_step runs only the last node's _backward (read on)")
 
 # %% [markdown]
+# <!-- claim {"says": "your `a.grad` there stays 0 while PyTorch", "cell": "above", "holds": ["local_step(lambda a: 3 * a + 1, 2.0)[1] == [0.0]", "torch_step(lambda a: 3 * a + 1, 2.0)[1] == [3.0]"]} -->
+# <!-- claim {"says": "**final** `+`", "cell": "above", "shows": ["a + b       torch: (-1.0, [1.0, 1.0])", "a * b       torch: (-6.0, [-3.0, 2.0])", "-> same value and same gradients"]} -->
 # The last line, `3 * a + 1`, is two operations. `local_step` only calls `_backward` on the
 # **final** `+`, so your `a.grad` there stays 0 while PyTorch, which runs the whole backward
 # pass, reports 3. That gap is precisely what notebook 04 closes: call every node's `_backward`,
@@ -362,6 +394,7 @@ side_by_side("3 * a + 1", lambda a: 3 * a + 1, 2.0,
 # * `out = -a`: nudging `a` up moves `out` down by the same amount: ∂out/∂a = −1.
 #
 # The numeric witness, at a = 2, b = −3 (expect `[1, -1]` and `[-1]`):
+# <!-- claim {"says": "expect `[1, -1]` and `[-1]`", "prints": [1, -1, -1]} -->
 
 # %%
 print("a - b:", numeric_slopes(lambda a, b: a - b, 2.0, -3.0))
@@ -479,8 +512,9 @@ interact(plot_power, k=FloatSlider(value=3.0, min=-2.0, max=4.0, step=0.5),
 # With `a` fixed, `a / b = a · b⁻¹`, and the power rule with k = −1 gives ∂out/∂b = a·(−1·b⁻²) =
 # −a/b².
 #
-# The numeric witness for all three forms, at a = 2, b = −4 and k = 3 (expect `[12]`, `[2]`, and
-# `[-0.25, -0.125]`):
+# The numeric witness for all three forms (expect `[12]` for `a ** 3` at a = 2, `[0.25]` for
+# `a ** 0.5` at a = 4, and `[-0.25, -0.125]` for `a / b` at a = 2, b = −4):
+# <!-- claim {"says": "expect `[12]` for `a ** 3` at a = 2, `[0.25]` for `a ** 0.5` at a = 4, and `[-0.25, -0.125]`", "prints": [3, 2, 12, 0.5, 4, 0.25, 2, -4, -0.25, -0.125]} -->
 
 # %%
 print("a ** 3   at a = 2:      ", numeric_slopes(lambda a: a**3, 2.0))
@@ -505,7 +539,7 @@ print("a / b    at a = 2, b = -4:", numeric_slopes(lambda a, b: a / b, 2.0, -4.0
 # %% nbgrader={"grade": false, "grade_id": "ex03_div_pow_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def power(self, k):
     """self ** k for a plain number k, as a new Value with its own _backward
-    (the local derivative is the power rule of notebook 01)."""
+    (the local derivative is the power rule of Part 3: k * self**(k - 1))."""
     ### BEGIN SOLUTION
     if isinstance(k, bool) or not isinstance(k, (int, float)):
         raise TypeError(f"the exponent must be a plain int or float, got {type(k).__name__}")
@@ -552,7 +586,7 @@ Value.__rtruediv__ = rtruediv
 
 # %% nbgrader={"grade": true, "grade_id": "ex03_div_pow", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:
-# Division may be built from * and ** (`self * other**-1`), as hint 2 suggests.
+# Division may also be built from * and ** (`self * other**-1`): only values and gradients count.
 visible("ex03_div_pow", Value=Value)
 print("Visible tests passed.")
 ### BEGIN HIDDEN TESTS
@@ -586,6 +620,7 @@ side_by_side("1 / a", lambda a: 1 / a, 4.0)
 # each node's `grad` is complete before it is passed on. The leaves end up with the full
 # derivatives ∂L/∂a, ∂L/∂b, ∂L/∂c, and they match PyTorch. Notebook 04 automates exactly this
 # walk.
+# <!-- claim {"says": "they match PyTorch", "shows": ["∂L/∂a: yours -0.7500   torch -0.7500", "∂L/∂b: yours +0.5000   torch +0.5000", "∂L/∂c: yours +0.3125   torch +0.3125"]} -->
 
 # %%
 try:
@@ -617,6 +652,7 @@ if L is not None:
 # and `c` its share −n/c² = 0.3125; the `+` node passed 0.25 straight through to `m`; the `*`
 # node gave `a` the other factor times 0.25 (−0.75) and `b` likewise (0.5). Each node used only
 # its own local derivative and the gradient handed to it.
+# <!-- claim {"says": "the `/` node gave `n` its share 1/c = 0.25", "cell": "above", "holds": "(L.data, n.grad, c.grad, m.grad, a.grad, b.grad) == (-1.25, 0.25, 0.3125, 0.25, -0.75, 0.5)"} -->
 
 # %% [markdown]
 # ## Summary

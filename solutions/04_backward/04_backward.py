@@ -32,6 +32,9 @@
 # **Prerequisites.** Notebooks 01 (derivatives as slopes, the chain rule) and
 # 03 (operations on `Value` and their `_backward` steps). Python: functions,
 # dictionaries, lists, sets, `for` loops.
+# <!-- claim {"says": "derivatives as slopes", "taught": ["01_derivatives", "a slope between two points"]} -->
+# <!-- claim {"says": "the chain rule", "taught": ["01_derivatives", "the chain rule"]} -->
+# <!-- claim {"says": "operations on `Value` and their `_backward` steps", "taught": ["03_operations", "the `_backward` closure"]} -->
 #
 # **Estimated time.** 75-90 minutes.
 #
@@ -88,6 +91,7 @@ print(f"e = {e.data}, d = {d.data}, L = {L.data}")
 draw_dot(L)
 
 # %% [markdown]
+# <!-- claim {"says": "Every `grad` in the drawing is still 0", "cell": "above", "prints": [-6, -2, -10], "holds": "all(v.grad == 0 for v in (a, b, c, f, e, d, L))"} -->
 # Every `grad` in the drawing is still 0: nothing has been computed backwards
 # yet. The question for the rest of the notebook is:
 # **if I nudge one of these numbers, how much does `L` move?** That rate is
@@ -127,6 +131,26 @@ draw_dot(L)
 #
 # Notice the order: we could only work out $a$'s gradient after $e$'s was known,
 # and $e$'s only after $d$'s. That order is the whole subject of section 6.
+# <!-- claim {"says": "| a | 3 | $\\partial e/\\partial a = b$ | -10 |", "holds": "engine_grads(lambda a, b, c, f: (a * b + c) * f, a=3.0, b=-2.0, c=4.0, f=5.0) == {'a': -10.0, 'b': 15.0, 'c': 5.0, 'f': -2.0}"} -->
+#
+# **Read a gradient aloud, as a rate.** $\partial L/\partial a = -10$ says: "nudge $a$ up a
+# hair and $L$ moves *down*, ten times as far." Try it: raise $a$ from 3 to 3.001 and $L$
+# should fall by about 0.01; raise $b$ by 0.001 and $L$ should rise by about 0.015.
+#
+# You just ran, on four numbers, the procedure PyTorch runs on models with billions of
+# parameters.
+# <!-- claim {"says": "$L$\nshould fall by about 0.01", "prints": [-10, -10.01, -0.01, -10, -9.985, 0.015], "tol": 1e-9} -->
+
+# %%
+def L_of(a, b, c, f):
+    return (a * b + c) * f
+
+
+base = L_of(3.0, -2.0, 4.0, 5.0)
+nudged_a = L_of(3.001, -2.0, 4.0, 5.0)
+nudged_b = L_of(3.0, -1.999, 4.0, 5.0)
+print(f"L = {base}, with a = 3.001: L = {nudged_a:.6f}, change {nudged_a - base:+.6f}")
+print(f"L = {base}, with b = -1.999: L = {nudged_b:.6f}, change {nudged_b - base:+.6f}")
 
 # %% [markdown]
 # ### Exercise `ex04_by_hand`: the chain rule, written as code
@@ -202,7 +226,11 @@ check("ex04_by_hand", by_hand=by_hand)
 # `w1.grad += y.grad` gives 1 + 1 = 2, which is right. That is why every
 # `_backward` step in notebook 03 used `+=`: **a value that feeds several places
 # collects a share from each of them** (this is the multivariable chain rule:
-# the total effect is the sum of the effects along every path).
+# the total effect is the sum of the effects along every path). As one formula, over every
+# node $u$ that uses $v$:
+#
+# $$\frac{\partial L}{\partial v} = \sum_{u \text{ uses } v} \frac{\partial L}{\partial u}
+# \cdot \frac{\partial u}{\partial v}.$$
 #
 # A second example, with a product in it: `c = a*b + b` with
 # $a = 2$, $b = 3$. Here `b` reaches `c` along two paths:
@@ -212,6 +240,7 @@ check("ex04_by_hand", by_hand=by_hand)
 #
 # Total: $\dfrac{\partial c}{\partial b} = 2 + 1 = 3$. And $\dfrac{\partial c}{\partial a} = b = 3$.
 # Check it with a finite difference (notebook 01), using plain numbers:
+# <!-- claim {"says": "Total: $\\dfrac{\\partial c}{\\partial b} = 2 + 1 = 3$", "prints": [3.0, 3.0], "tol": 1e-9} -->
 
 # %%
 def c_of(a, b):
@@ -235,6 +264,12 @@ print("dc/db ~", round((c_of(2, 3 + h) - c_of(2, 3)) / h, 4))
 # $2.0001 \cdot 3.01 + 3.01 = 9.030301$. The tiny leftover, $0.000001$, is
 # exactly $\Delta a \cdot \Delta b$: the second-order term that a first-order
 # prediction leaves out. Smaller moves make it smaller still, much faster than the moves themselves.
+#
+# The gradients themselves belong to the point where they were taken. At the new point they
+# are $\partial c/\partial a = b = 3.01$ and $\partial c/\partial b = a + 1 = 3.0001$: close
+# to 3 and 3, because the point barely moved.
+# <!-- claim {"says": "The gradients predict $9 + 3 \\cdot 0.0001 + 3 \\cdot 0.01 = 9.0303$", "prints": [9.0303, 9.030301, 0.000001, 0.000001], "tol": 1e-12} -->
+# <!-- claim {"says": "$\\partial c/\\partial b = a + 1 = 3.0001$", "prints": [3.01, 3.0001], "tol": 1e-12} -->
 
 # %%
 a0, b0 = 2.0, 3.0
@@ -245,6 +280,7 @@ truth = c_of(a0 + da, b0 + db)
 print(f"predicted from the gradients: {predicted:.6f}")
 print(f"true value of c            : {truth:.6f}")
 print(f"difference                 : {truth - predicted:.6f}   (da * db = {da * db:.6f})")
+print(f"gradients at the new point : dc/da = {b0 + db:.4f}, dc/db = {a0 + da + 1:.4f}")
 
 # %% [markdown]
 # ## 5. Gradients tell us which way is downhill
@@ -262,6 +298,10 @@ print(f"difference                 : {truth - predicted:.6f}   (da * db = {da * 
 # Start at $(2, 3)$ with rate 0.5:
 # each step removes half of the remaining distance, so the loss shrinks to a quarter
 # each time: 2.5, 0.625, 0.15625, ...
+# <!-- claim {"says": "each time: 2.5, 0.625, 0.15625", "prints": [0, 2, 3, 2.5, 1, 1.5, 4, 0.625, 2, 1.25, 4.5, 0.15625]} -->
+# <!-- claim {"says": "shrinks to a quarter", "holds": "all(approx(later[2], earlier[2] / 4) for earlier, later in zip(history, history[1:]))"} -->
+# <!-- claim {"says": "that is\n$(2 - 1,\\; 3 - 5) = (1, -2)$", "holds": "loss_gradient(2.0, 3.0) == (1.0, -2.0) and engine_grads(lambda w1, w2: ((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5, w1=2.0, w2=3.0) == {'w1': 1.0, 'w2': -2.0}"} -->
+# <!-- claim {"says": "= (1.5, 4)$", "holds": "history[1][:2] == (1.5, 4.0)"} -->
 
 # %%
 def loss(w1, w2):
@@ -286,6 +326,7 @@ for step, (hw1, hw2, hloss) in enumerate(history):
 
 # %% [markdown]
 # After ten steps we are at (1.0010, 4.9980). On the left, the loss per step
+# <!-- claim {"says": "After ten steps we are at (1.0010, 4.9980)", "cell": "above", "prints": [10, 1.0010, 4.9980], "tol": 1e-12} -->
 # (on a log scale, a steady straight line means "a constant factor each step");
 # on the right, the path the weights took towards the minimum.
 
@@ -316,6 +357,7 @@ plt.show()
 #
 # For $L = (a\cdot b + c)\cdot f$ one topological order is
 # `a, b, e, c, d, f, L`; backwards: `L, f, d, c, e, b, a`.
+# <!-- claim {"says": "`a, b, e, c, d, f, L`", "shows": ["['a', 'b', 'e', 'c', 'd', 'f', 'L']"]} -->
 #
 # ### The recursive idea, and where it breaks
 #
@@ -341,12 +383,58 @@ def topological_order_recursive(root):
 print([node.label for node in topological_order_recursive(L)])
 
 # %% [markdown]
+# Here is that recursion traced by hand on the small graph `c = a*b + b` from section 3
+# (call the product `ab`). Read it top to bottom: each *visit* first visits the node's
+# inputs, and a node is *placed* only when all of its inputs are.
+#
+# | step | what happens | `order` so far |
+# |---|---|---|
+# | visit `c` | not visited: mark it; its inputs are `ab`, `b` | |
+# | visit `ab` | not visited: mark it; its inputs are `a`, `b` | |
+# | visit `a` | a leaf: place it | `a` |
+# | visit `b` (from `ab`) | a leaf: place it | `a, b` |
+# | back in `ab` | all inputs placed: place `ab` | `a, b, ab` |
+# | visit `b` (from `c`) | already visited: skip | `a, b, ab` |
+# | back in `c` | all inputs placed: place `c` | `a, b, ab, c` |
+#
+# Inputs always come before the nodes made from them, so the backward pass walks this list
+# from the end: `c, ab, b, a`. The cell below prints the same trace.
+# <!-- claim {"says": "| back in `c` | all inputs placed: place `c` | `a, b, ab, c` |", "shows": ["visit c", "visit ab", "visit a", "place a", "visit b", "place b", "place ab", "visit b: already visited, skip", "place c", "order: ['a', 'b', 'ab', 'c']"]} -->
+
+# %%
+def traced_order(root):
+    order, visited = [], set()
+
+    def place(node):
+        if node in visited:
+            print(f"visit {node.label}: already visited, skip")
+            return
+        print(f"visit {node.label}")
+        visited.add(node)
+        for child in node._prev:
+            place(child)
+        order.append(node)
+        print(f"place {node.label}")
+
+    place(root)
+    return order
+
+
+ta, tb = Value(2.0, label="a"), Value(3.0, label="b")
+tab = ta * tb
+tab.label = "ab"
+tc = tab + tb
+tc.label = "c"
+print("order:", [node.label for node in traced_order(tc)])
+
+# %% [markdown]
 # Every call of `place` that has not yet returned keeps a *frame* on Python's call
 # stack. Python caps the number of frames (`sys.getrecursionlimit()`, usually
 # 1000) to protect itself from running out of memory when a function recurses
 # forever. A chain of 2,000 operations (a loop that runs 2,000 times, or a
 # small network unrolled over many steps) needs 2,000 nested calls, and the
 # recursive version gives up:
+# <!-- claim {"says": "usually 1000", "shows": ["recursion limit: 1000", "RecursionError"]} -->
 
 # %%
 print("recursion limit:", sys.getrecursionlimit())
@@ -432,6 +520,10 @@ check("ex04_topological_order", topological_order=topological_order)
 # 3. walk the order **backwards** and call `node._backward()` on each node, so each
 #    node pushes its (by then complete) gradient into its inputs.
 #
+# The two records a Value keeps divide the work: `_prev` tells the backward pass **where to
+# go** (which nodes come before this one), and `_backward` tells it **what to compute** there
+# (this operation's local derivatives times the gradient that arrived).
+#
 # ### Exercise `ex04_backward`
 #
 # Write `backward(root)` using your `topological_order`. It returns nothing: it
@@ -471,7 +563,10 @@ check("ex04_backward", backward=backward)
 # ## 8. Watch it happen
 #
 # Run your `backward` on the graph from section 1 and draw it: every `grad` in
-# the picture should match the table from section 2.
+# the picture should match the table from section 2. In the spreadsheet picture of notebook
+# 02, this is the sheet asked in reverse: for every cell, how much would `L` move if that cell
+# were nudged?
+# <!-- claim {"says": "every `grad` in\nthe picture should match the table from section 2", "shows": ["{'L': 1.0, 'd': 5.0, 'f': -2.0, 'e': 5.0, 'c': 5.0, 'a': -10.0, 'b': 15.0}"]} -->
 
 # %%
 try:
@@ -502,7 +597,9 @@ BackwardStepper(L)
 # `data`, or 1), and the gradient that arrives is a number, so every `grad` is a number,
 # valid at this point only. Change an input and you run forward and backward again. That is
 # why it is cheap: the work is a fixed small multiple of the forward pass, however large the
-# formula for the derivative would have been written out.
+# formula for the derivative would have been written out. And that is why it scales to
+# networks with millions of parameters, where writing out a formula for every derivative by
+# hand would be hopeless.
 #
 # ## 9. Zero the grads between passes
 #
@@ -510,7 +607,9 @@ BackwardStepper(L)
 # time on the same graph adds on top of the first pass. Worse, the interior
 # nodes still hold their old gradients, so they push *more* than their share:
 # the second pass does not even double the answer cleanly. Watch, with
-# `c = a*b + b` (correct answer: 3 and 3):
+# `c = a*b + b` (correct answer: 3 and 3): after two passes you get 9 and 8, not even the
+# 6 and 6 that doubling would give.
+# <!-- claim {"says": "after two passes you get 9 and 8", "prints": [3, 3, 9, 8]} -->
 
 # %%
 try:
@@ -526,6 +625,7 @@ except NotImplementedError:
 # %% [markdown]
 # The cure is to set every `grad` back to 0 before each new pass. Training
 # (notebook 06) does this at every step; PyTorch calls it `zero_grad()`.
+# <!-- claim {"says": "set every `grad` back to 0", "prints": [3, 3]} -->
 
 # %%
 def zero_grad(root):
@@ -541,6 +641,77 @@ except (NotImplementedError, NameError):
     print("finish the exercises above first, then run this cell again")
 
 # %% [markdown]
+# ## 10. The descent of section 5, on your engine
+#
+# Section 5 walked downhill with a gradient worked out on paper. Now let the engine find it.
+# One training step is always the same four moves, in this order:
+#
+# 1. **forward**: compute the loss from `Value`s, which builds a fresh graph;
+# 2. **zero** the gradients: only the leaves `w1`, `w2` outlive a step (every other node is
+#    new), so they are the ones to reset;
+# 3. **backward**: your `backward(loss)` seeds 1 and fills in every gradient;
+# 4. **update**: move each weight against its gradient, `w.data -= rate * w.grad`.
+#
+# At the start the engine reports $\partial\,\text{loss}/\partial w_1 = 1$ and
+# $\partial\,\text{loss}/\partial w_2 = -2$, the numbers of section 5 (and the ones PyTorch
+# prints for the same loss), and ten steps later the weights are where section 5 left them.
+# <!-- claim {"says": "At the start the engine reports", "prints": [1.0, -2.0, 0, 2.5, 1, 0.625, 2, 0.1562, 3, 0.0391, 4, 0.0098, 5, 0.0024, 6, 0.0006, 7, 0.0002, 8, 0.0, 9, 0.0, 1.0010, 4.9980], "tol": 1e-9} -->
+# <!-- claim {"says": "the numbers of section 5", "holds": "approx([w1.data, w2.data], list(history[-1][:2]))"} -->
+# <!-- claim {"says": "and the ones PyTorch prints for the same loss", "holds": "torch_grads(lambda w1, w2: ((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5, w1=2.0, w2=3.0) == {'w1': 1.0, 'w2': -2.0}"} -->
+#
+# The drawing after the loop is the graph of this loss at the weights the loop ended on (one
+# more forward and backward pass, without an update): every operation of
+# `((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5` is a node, with its data and the gradient the
+# backward pass left in it.
+
+# %%
+try:
+    w1, w2 = Value(2.0, label="w1"), Value(3.0, label="w2")
+    rate = 0.5
+    for step in range(10):
+        loss_value = ((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5  # 1. forward: a new graph
+        for w in (w1, w2):  # 2. zero
+            w.grad = 0.0
+        backward(loss_value)  # 3. backward (yours)
+        if step == 0:
+            print(f"gradient at the start: dloss/dw1 = {w1.grad}, dloss/dw2 = {w2.grad}")
+            print(f"{'step':>4} {'loss':>8}")
+        print(f"{step:>4} {loss_value.data:8.4f}")
+        for w in (w1, w2):  # 4. update
+            w.data -= rate * w.grad
+    print(f"after 10 steps: w1 = {w1.data:.4f}, w2 = {w2.data:.4f}")
+    loss_value = ((w1 - 1) ** 2 + (w2 - 5) ** 2) * 0.5  # the loss where the weights are now
+    for w in (w1, w2):
+        w.grad = 0.0
+    backward(loss_value)
+    loss_value.label = "loss"
+    display(draw_dot(loss_value))
+except NotImplementedError:
+    print("finish the exercises above first, then run this cell again")
+
+# %% [markdown]
+# ## 11. Check it against micrograd itself (optional)
+#
+# Andrej Karpathy's **micrograd** ([github.com/karpathy/micrograd](https://github.com/karpathy/micrograd),
+# MIT licence) is the engine this course follows: about 150 lines of Python, 94 for the
+# engine and 60 for a small neural-network library. Its `Value` keeps the same `data`, `grad`,
+# `_prev`, `_op` and `_backward` as yours (its `_prev` is a set, and it has no `label`), and
+# its `backward()` is your section 7. To see your by-hand table come out of the real thing,
+# run `pip install micrograd` in a terminal, then this in a new cell:
+#
+# ```python
+# from micrograd.engine import Value as MicrogradValue
+#
+# a, b, c, f = (MicrogradValue(x) for x in (3.0, -2.0, 4.0, 5.0))
+# L = (a * b + c) * f
+# L.backward()
+# print(a.grad, b.grad, c.grad, f.grad)   # -10.0 15.0 5.0 -2.0, as in the table of section 2
+# ```
+#
+# `draw_dot(L)` from this course draws micrograd's values too, with data and grad in every
+# box; the repository's `trace_graph.ipynb` has micrograd's own drawing function.
+
+# %% [markdown]
 # ## Summary
 #
 # * `node.grad` holds d(output)/d(node). Backpropagation fills in all of them in one
@@ -553,6 +724,8 @@ except (NotImplementedError, NameError):
 # * The nodes are visited in **reverse topological order**, built with an explicit stack so
 #   that deep graphs do not hit Python's recursion limit.
 # * Gradients must be **zeroed** before a second backward pass.
+# * A training step is forward, zero, backward, update; on the loss of section 5 your engine
+#   reproduces the by-paper descent step for step.
 #
 # ## Retrieval questions
 #
@@ -604,6 +777,10 @@ Flashcards("04_backward", [
     ("In what order does backward visit the nodes?", "Reverse topological order: every user of a node before the node itself."),
     ("Why an explicit stack for the topological sort?", "Recursion stops at Python's recursion limit (about 1000 frames); a list does not."),
     ("What must happen between two backward passes?", "Set every grad back to 0 (zero_grad)."),
+    ("State the backpropagation recipe.",
+     "Seed the output's grad with 1. Visit the nodes in reverse topological order. At each node, "
+     "add (its grad times the local derivative) into each input's grad, summing where a node "
+     "feeds several places. Then every node holds d(output)/d(itself)."),
     ("Autograd in one sentence?",
      "Record every operation of the forward pass in a graph, then walk it back from the output, "
      "multiplying each arriving gradient by a local derivative, to get d(output)/d(every input)."),

@@ -28,16 +28,21 @@
 # 4. add `tanh` as an operation on `Value`, with its `_backward` step;
 # 5. backpropagate through a neuron by hand, and check the result against the engine and PyTorch.
 #
-# **Prerequisites.** Notebook 03 (operations and their `_backward` steps) and
-# notebook 04 (the backward pass: seed, reverse topological order, `+=`).
-# High-school algebra: powers of $e$, fractions.
+# **Prerequisites.** Notebook 01 (the chain rule), notebook 03 (operations and their
+# `_backward` steps) and notebook 04 (the backward pass: seed, reverse topological order,
+# `+=`). High-school algebra: powers of $e$, fractions. Section 2 derives tanh's derivative
+# with the quotient rule of calculus; if that rule is new to you, skip the algebra: the
+# central difference after it confirms the result numerically.
+# <!-- claim {"says": "Notebook 01 (the chain rule)", "taught": ["01_derivatives", "the chain rule"]} -->
+# <!-- claim {"says": "operations and their `_backward` steps", "taught": ["03_operations", "the `_backward` closure"]} -->
+# <!-- claim {"says": "the backward pass: seed, reverse topological order", "taught": ["04_backward", "the backward pass"]} -->
 #
 # **Estimated time.** 60-75 minutes.
 #
 # **What we import.** We import `Value` from `microgradlab`: it is the class you
 # built in notebook 03, and its `backward()` does what your `backward` from
 # notebook 04 does, so if you got stuck there you can still do all of this one. It has no say in
-# tanh here: you write `tanh` yourself. At the end we import PyTorch to compare
+# tanh here: you write `tanh` yourself. In section 4 we import PyTorch to compare
 # against a library used in practice.
 
 # %% [markdown]
@@ -66,6 +71,7 @@ from microgradlab.widgets import Flashcards, draw_dot
 # Its output always lies strictly between -1 and 1, it passes through 0 at
 # $x = 0$, and for large $|x|$ it flattens out against ±1. That is the
 # "squashing": any sum, however large, comes out as a number in (-1, 1).
+# <!-- claim {"says": "it passes through 0 at $x = 0$", "holds": "math.tanh(0.0) == 0.0 and all(-1 < math.tanh(x) < 1 for x in (-5.0, -1.0, 0.3, 2.0, 5.0))"} -->
 
 # %%
 xs_plot = np.linspace(-5, 5, 401)
@@ -97,11 +103,13 @@ plt.show()
 # This form is a gift for backpropagation: `tanh(x)` is exactly the number the
 # forward pass already stored in the output node, so the backward step needs no
 # new exponentials, just `1 - out.data**2`. The dashed curve above is this
-# derivative: 1 at $x = 0$, and almost 0 once $|x|$ is past 3. A neuron whose sum
+# derivative: 1 at $x = 0$, and below 0.01 once $|x|$ is past 3. A neuron whose sum
 # lands far out on the flat part barely passes any gradient back (it is
 # *saturated*), which is something you will see during training.
 #
 # Check the formula against a central difference from notebook 01:
+# <!-- claim {"says": "1 at $x = 0$, and below 0.01 once $|x|$ is past 3", "holds": "1 - math.tanh(0.0) ** 2 == 1 and all(1 - math.tanh(x) ** 2 < 0.01 for x in (3.0, -3.0, 4.5))"} -->
+# <!-- claim {"says": "Check the formula against a central difference", "holds": "all(approx((math.tanh(x + 1e-5) - math.tanh(x - 1e-5)) / 2e-5, 1 - math.tanh(x) ** 2, rel=1e-8) for x in [-2.0, 0.0, 0.5, 3.0])"} -->
 
 # %%
 h = 1e-5
@@ -135,6 +143,8 @@ widgets.interact(show_tangent, x=widgets.FloatSlider(value=0.5, min=-4, max=4, s
 # Floating-point numbers stop at about $1.8 \times 10^{308}$. $e^{2x}$ passes that
 # as soon as $2x > 709.78$, that is for $x$ a little above 354.9. Plain Python
 # then raises an error, and numpy or PyTorch give `inf` (infinity):
+# <!-- claim {"says": "as soon as $2x > 709.78$, that is for $x$ a little above 354.9", "holds": "approx(math.log(sys.float_info.max), 709.78, tol=0.005) and 354.85 < math.log(sys.float_info.max) / 2 < 354.95"} -->
+# <!-- claim {"says": "Plain Python then raises an error, and numpy or PyTorch give `inf`", "shows": ["math.exp(710): math range error", "inf", "nan"], "holds": "__import__('torch').exp(__import__('torch').tensor(710.0, dtype=__import__('torch').float64)).item() == math.inf"} -->
 
 # %%
 try:
@@ -152,6 +162,7 @@ with np.errstate(over="ignore", invalid="ignore"):  # we want to see the result,
 # %% [markdown]
 # Infinity divided by infinity has no meaning, so the result is `nan` ("not a
 # number"), although the true answer, 1.0, is as harmless as a number can be.
+# <!-- claim {"says": "the result is `nan`", "cell": "above", "holds": "math.isnan(((u - 1) / (u + 1))[3]) and ((u - 1) / (u + 1))[2] == 1.0"} -->
 # And `nan` is contagious: one `nan` in a network makes every gradient that
 # touches it `nan` too. Inputs of a few hundred happen in practice (a large
 # learning rate, or unscaled data).
@@ -165,6 +176,7 @@ with np.errstate(over="ignore", invalid="ignore"):  # we want to see the result,
 # the second holds because tanh is an odd function: $\tanh(-x) = -\tanh(x)$).
 # For very large $|x|$, $t$ simply becomes 0 and the answer becomes ±1.
 # `math.copysign(magnitude, x)` attaches the sign of `x` to a number.
+# <!-- claim {"says": "For very large $|x|$, $t$ simply becomes 0 and the answer becomes ±1", "holds": "math.exp(-2 * 1e4) == 0.0 and stable_tanh(1e4) == 1.0 and stable_tanh(-1e4) == -1.0 and all(abs(stable_tanh(x) - math.tanh(x)) < 1e-15 for x in [0.5, -3.0, 355.0, -1000.0, 1e4])"} -->
 
 # %%
 def stable_tanh(x):
@@ -241,6 +253,11 @@ check("ex05_tanh", tanh=tanh)
 # so $w_1 x_1 = 1.2$, $w_2 x_2 = 0.6$, their sum is $1.8$, $n = 0.5$ and
 # $o = \tanh(0.5) \approx 0.4621$.
 #
+# Nothing in `Value` knows what a neuron is: it has no notion of weights, biases or layers,
+# only of numbers and operations. A neuron is one thing you can *build* from it, and the
+# backward pass through it is the same sweep as through any other expression.
+# <!-- claim {"says": "Nothing in `Value` knows what a neuron is", "holds": "not any(word in name.lower() for name in dir(Value) for word in ('neuron', 'layer', 'weight', 'bias'))"} -->
+#
 # ### By hand
 #
 # From the output in, one local derivative per step (name the partial results
@@ -258,6 +275,8 @@ check("ex05_tanh", tanh=tanh)
 # | | $x_2$ | $w_2 = -1.2$ | $0.7864 \cdot (-1.2) = -0.9437$ |
 #
 # The same steps in Python, with plain numbers:
+# <!-- claim {"says": "$n = 0.5$ and $o = \\tanh(0.5) \\approx 0.4621$", "prints": [0.5, 0.4621, 0.7864, 0.7864, 1.1797, 0.6292, -0.3932, -0.9437], "tol": 5e-5} -->
+# <!-- claim {"says": "$1 - o^2 = 0.7864$", "holds": "approx(n, 0.5, tol=1e-12) and approx(1.2 + 0.6, 1.8) and approx(w1 * x1, 1.2) and approx(w2 * x2, 0.6)"} -->
 
 # %%
 x1, x2, w1, w2, b = 1.5, -0.5, 0.8, -1.2, -1.3
@@ -340,6 +359,7 @@ if by_engine:
     print(f"largest difference between engine and PyTorch: {worst:.1e}")
 
 # %% [markdown]
+# <!-- claim {"says": "Three routes, one answer", "cell": "above", "holds": "worst < 1e-12 and max(abs(by_hand[k] - by_torch[k]) for k in by_hand) < 1e-12"} -->
 # Three routes, one answer (up to the last digit or two of rounding). PyTorch
 # is not magic: it is this notebook, with tensors in place of single numbers.
 #
@@ -418,6 +438,7 @@ check("ex05_neuron", neuron=neuron)
 #
 # 5. What happens to the gradient of a neuron whose sum $n$ is 10?
 #
+# <!-- claim {"says": "$1 - \\tanh(10)^2 \\approx 8\\times10^{-9}$", "holds": "approx(1 - math.tanh(10.0) ** 2, 8.2e-9, rel=0.01)"} -->
 # <details><summary>Answer</summary>It is almost zero: $1 - \tanh(10)^2 \approx 8\times10^{-9}$. The neuron is
 # saturated and its weights barely learn from this example.</details>
 #

@@ -28,18 +28,23 @@
 # 3. write the sum-of-squared-errors loss and say what its gradient pushes the network to do;
 # 4. write the four steps of a training loop and say what each one is for;
 # 5. explain, with a loss curve, what goes wrong when the gradients are not zeroed;
-# 6. build the same network in PyTorch and check that both give the same gradients.
+# 6. build the same network in PyTorch and check that both give the same gradients;
+# 7. train it on the same task in PyTorch (`nn.Sequential`, `torch.optim.SGD`, `zero_grad`,
+#    `backward`, `step`) and name the PyTorch piece for each piece you wrote.
 #
 # **Prerequisites.** Notebooks 04 (backward: the seed, the reverse topological
 # order, `+=`) and 05 (tanh and one neuron). Python: classes with `__init__`
 # and `__call__`, list comprehensions.
+# <!-- claim {"says": "Notebooks 04 (backward: the seed, the reverse topological order, `+=`)", "taught": ["04_backward", "the backward pass"]} -->
+# <!-- claim {"says": "05 (tanh and one neuron)", "taught": ["05_tanh_neuron", "one neuron"]} -->
 #
-# **Estimated time.** 75-90 minutes.
+# **Estimated time.** 90-105 minutes.
 #
 # **What we import.** We import `Value` from `microgradlab`: it is the class
 # you built in notebooks 02 and 03, with the `backward()` you wrote in 04 and
 # the `tanh` you added in 05. If you got stuck in any of those, you can still
-# do all of this one. The network itself you write here, from scratch.
+# do all of this one. The network itself you write here, from scratch. The last
+# section imports PyTorch, to train the same network the way a library does.
 #
 # **Working on your own?** Every exercise ends with a `check(...)` cell that
 # tests your answer on fresh numbers and says what is wrong; `hint(...)` gives
@@ -95,6 +100,7 @@ from microgradlab.widgets import Flashcards, TrainingView, draw_dot
 # **Counting parameters.** A layer with `nin` inputs and `nout` neurons has
 # `nout * (nin + 1)` parameters (each neuron: `nin` weights plus a bias). For
 # `MLP(3, [4, 4, 1])`: $4\cdot4 + 4\cdot5 + 1\cdot5 = 16 + 20 + 5 = 41$.
+# <!-- claim {"says": "$4\\cdot4 + 4\\cdot5 + 1\\cdot5 = 16 + 20 + 5 = 41$", "prints": [3, 4, 4, 1, 41, 2, 16, 16, 1, 337]} -->
 
 # %%
 def count_parameters(nin, nouts):
@@ -234,8 +240,10 @@ check("ex06_mlp", Neuron=Neuron, Layer=Layer, MLP=MLP)
 
 # %% [markdown]
 # Here is a small network of your own, drawn. Every weight and bias is a leaf
-# (a node with no inputs); the output is at the right. Even a 2-2-1 network
-# has a graph of a few dozen nodes: this is why we never draw the big ones.
+# (a node with no inputs); the output is at the right. Even a 2-2-1 network,
+# called on one input, has a graph of a few dozen values: this is why we never
+# draw the big ones.
+# <!-- claim {"says": "has a graph of a few dozen values", "holds": "24 <= count_values(tiny_out) <= 48"} -->
 
 # %%
 random.seed(6)
@@ -244,51 +252,6 @@ try:
     tiny_out = tiny([1.0, -1.0])
     tiny_out.backward()
     display(draw_dot(tiny_out))
-except NotImplementedError:
-    print("finish the exercise ex06_mlp above first, then run this cell again")
-
-# %% [markdown]
-# ### The same network in PyTorch
-#
-# PyTorch's `nn.Linear(nin, nout)` is a whole layer: a weight *matrix* of
-# shape `(nout, nin)` (row $k$ holds neuron $k$'s weights) and a bias vector.
-# Copy your parameters into it in the same order, run the same input, and the
-# gradients must agree, number for number. This is exactly what the hidden
-# tests do on fresh networks.
-
-# %%
-import torch
-
-random.seed(7)
-try:
-    mine = MLP(3, [4, 4, 1])
-    sizes = [3, 4, 4, 1]
-    twin_layers = [torch.nn.Linear(sizes[k], sizes[k + 1]).double() for k in range(3)]
-    numbers = iter([p.data for p in mine.parameters()])
-    with torch.no_grad():
-        for linear in twin_layers:
-            for row in range(linear.out_features):  # neuron by neuron
-                for col in range(linear.in_features):  # its weights...
-                    linear.weight[row, col] = next(numbers)
-                linear.bias[row] = next(numbers)  # ...then its bias
-
-    def twin(x):
-        h = torch.tanh(twin_layers[0](x))
-        h = torch.tanh(twin_layers[1](h))
-        return twin_layers[2](h)  # the last layer is linear, as in yours
-
-    x = [2.0, 3.0, -1.0]
-    out_mine = mine(x)
-    out_mine.backward()
-    out_torch = twin(torch.tensor(x, dtype=torch.float64))
-    out_torch.backward()
-    grads_torch = [g.item() for linear in twin_layers
-                   for row in range(linear.out_features)
-                   for g in [*linear.weight.grad[row], linear.bias.grad[row]]]
-    grads_mine = [p.grad for p in mine.parameters()]
-    print(f"output: yours {out_mine.data:.10f}, PyTorch {out_torch.item():.10f}")
-    print(f"largest gradient difference over {len(grads_mine)} parameters: "
-          f"{max(abs(a - b) for a, b in zip(grads_mine, grads_torch)):.1e}")
 except NotImplementedError:
     print("finish the exercise ex06_mlp above first, then run this cell again")
 
@@ -320,6 +283,8 @@ ys = [1.0, -1.0, -1.0, 1.0]
 # prediction to move *towards* its target, harder the further away it is.
 # Since the loss is a `Value` built from the network's outputs, one
 # `backward()` gives the gradient of the loss with respect to *every* weight.
+# <!-- claim {"says": "Its derivative with respect to one prediction is $2(\\text{pred}_k - y_k)$", "holds": "engine_grads(lambda p: squared_error_loss([p], [1.0]), p=0.25) == {'p': 2 * (0.25 - 1.0)}"} -->
+# <!-- claim {"says": "$L = 0$ exactly when every prediction hits its target", "holds": "squared_error_loss([1.0, -1.0, -1.0, 1.0], ys) == 0 and squared_error_loss([1.0, -1.0, -1.0, 0.9], ys) > 0"} -->
 
 # %%
 def squared_error_loss(predictions, targets):
@@ -401,26 +366,46 @@ check("ex06_training", train=train, MLP=MLP)
 
 # %% [markdown]
 # Now train the network from section 2 on the four examples and plot the loss.
+# `trained(lr)` starts from the same random weights every time, so runs with
+# different learning rates can be compared.
 
 # %%
-random.seed(42)
-try:
+def trained(lr, steps=50):
+    """A fresh MLP(3, [4, 4, 1]) from the same starting weights, trained with rate lr."""
+    random.seed(42)
     model = MLP(3, [4, 4, 1])
-    losses = train(model, xs, ys, 50, 0.05)
+    return model, train(model, xs, ys, steps, lr)
+
+
+lr = 0.05
+try:
+    model, losses = trained(lr)
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.plot(losses)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (sum of squared errors)")
-    ax.set_title(f"4 examples: loss {losses[0]:.3f} -> {losses[-1]:.4f}")
+    ax.set_title(f"4 examples, lr = {lr}: loss {losses[0]:.3f} -> {losses[-1]:.4g}")
     plt.show()
     print("predictions:", [round(model(x).data, 3) for x in xs], " targets:", ys)
 except NotImplementedError:
     print("finish the exercises above first, then run this cell again")
 
 # %% [markdown]
-# The predictions have moved close to the targets. Try a larger learning rate
-# (0.5, then 1.0) in the cell above: the loss falls faster at first, and then,
-# past some size, the steps overshoot and the loss jumps around or blows up.
+# The predictions have moved close to the targets. Now change `lr` in the cell above and
+# run it again. A bigger step is not simply faster:
+#
+# * at `0.1` the very first step overshoots (the loss jumps up, from about 5.8 to 8.8)
+#   before it falls, and after 50 steps it is no lower than with `0.05`;
+# * from `0.15` on, every step overshoots by more than the one before, and within the 50
+#   steps the loss blows up to astronomical numbers; at `0.5` or `1.0` it passes a million
+#   within six steps.
+#
+# How large a rate a network tolerates depends on the network and the data: you find out by
+# trying, which is why the capstone below starts large and shrinks its rate as it goes.
+# <!-- claim {"says": "The predictions have moved close to the targets", "cell": "above", "holds": "max(abs(model(x).data - y) for x, y in zip(xs, ys)) < 0.05"} -->
+# <!-- claim {"says": "from about 5.8 to 8.8", "cell": "above", "holds": ["approx(trained(0.1)[1][0], 5.77, tol=0.01) and approx(trained(0.1)[1][1], 8.77, tol=0.01)", "trained(0.1)[1][-1] >= trained(0.05)[1][-1]"]} -->
+# <!-- claim {"says": "within the 50 steps the loss blows up to astronomical numbers", "cell": "above", "holds": "all(trained(rate)[1][-1] > 1e30 for rate in (0.15, 0.2, 0.5, 1.0))"} -->
+# <!-- claim {"says": "it passes a million within six steps", "cell": "above", "holds": "all(max(trained(rate, 6)[1]) > 1e6 for rate in (0.5, 1.0))"} -->
 #
 # ## 4. What goes wrong without zeroing
 #
@@ -462,7 +447,12 @@ except NotImplementedError:
 # %% [markdown]
 # Without zeroing, the loss may fall at first (the first step is the same in
 # both runs), but then it overshoots and swings: the accumulated gradient keeps
-# pushing in directions that were right many steps ago. It is the most common
+# pushing in directions that were right many steps ago. Here it climbs above where
+# it started and then jumps up and down, never settling, while the run that zeroes
+# its gradients falls steadily towards 0.
+# <!-- claim {"says": "the first step is the same in both runs", "cell": "above", "holds": "with_zero[:2] == without_zero[:2]"} -->
+# <!-- claim {"says": "it climbs above where it started and then jumps up and down, never settling", "cell": "above", "holds": ["max(without_zero) > without_zero[0]", "sum(b > a for a, b in zip(without_zero, without_zero[1:])) >= 10", "without_zero[-1] > 100 * with_zero[-1]"]} -->
+# <!-- claim {"says": "falls steadily towards 0", "cell": "above", "holds": "falls(with_zero) and with_zero[-1] < 0.01"} --> It is the most common
 # bug in hand-written training loops, and PyTorch has the same rule: call
 # `optimizer.zero_grad()` (or set `p.grad = None`) every step.
 #
@@ -473,6 +463,8 @@ except NotImplementedError:
 # neuron cannot do it; a network with two hidden layers of 16 neurons can.
 # Labels 0 and 1 become targets -1 and +1, and the network's prediction is read
 # as "upper moon" when it is below 0, "lower moon" when above.
+# <!-- claim {"says": "100 points in the plane", "holds": "len(moons_X) == len(moons_y) == 100 and sorted(set(moons_y)) == [-1.0, 1.0]"} -->
+# <!-- claim {"says": "as \"upper moon\" when it is below 0, \"lower moon\" when above", "holds": "sum(p[1] for p, t in zip(moons_X, moons_y) if t < 0) / moons_y.count(-1.0) > sum(p[1] for p, t in zip(moons_X, moons_y) if t > 0) / moons_y.count(1.0)"} -->
 
 # %%
 moons_X, moons_labels = make_moons(n_samples=100, noise=0.1, random_state=0)
@@ -494,11 +486,13 @@ plt.show()
 # We average it over the examples, so the size of a step does not grow with
 # the size of the data set.
 #
-# To it we add a small **L2 penalty**, $lpha \sum_p p^2$ over all the
-# parameters, with $lpha = 10^{-4}$: it pulls every weight gently towards 0,
+# To it we add a small **L2 penalty**, $\alpha \sum_p p^2$ over all the
+# parameters, with $\alpha = 10^{-4}$: it pulls every weight gently towards 0,
 # and smaller weights make a smoother boundary. The learning rate starts at 1.0
 # and falls in a straight line to 0.1 over the 100 steps: big steps while the
 # boundary is far off, small ones to settle it.
+# <!-- claim {"says": "The learning rate starts at 1.0 and falls in a straight line to 0.1 over the 100 steps", "holds": "learning_rate(0) == 1.0 and approx(learning_rate(50), 0.55) and approx(learning_rate(100), 0.1) and approx(learning_rate(150), 0.1)"} -->
+# <!-- claim {"says": "zero once $y\\,s \\ge 1$", "holds": "max_margin_loss([Value(1.0), Value(-2.5)], [1.0, -1.0]).data == 0 and approx(max_margin_loss([Value(0.5)], [1.0]).data, 0.5)"} -->
 
 # %%
 def max_margin_loss(predictions, targets):
@@ -520,9 +514,10 @@ def learning_rate(step):
 # **decision boundary**: the plane coloured by which side of 0 the network's
 # prediction falls on, worked out on a fine grid of points, with the boundary
 # itself as a dark line. Running the cell trains all the steps and redraws as
-# it goes (this takes a while: each step builds a graph of about 65,000
+# it goes (this takes a while: each step builds a graph of about 70,000
 # `Value`s, one per number computed, and walks it backwards). Expect the loss
 # to fall and every one of the 100 points to end up on its side.
+# <!-- claim {"says": "Expect the loss to fall and every one of the 100 points to end up on its side", "shows": ["training your MLP: 337 parameters", "100 of 100 points on the right side"], "holds": "moons_losses[-1] < moons_losses[0] / 4"} -->
 #
 # When the run is over you can go on: ▶ trains another 100 steps in small
 # chunks while you watch (⏸ or Stop to pause), "Train 10 more steps" does just
@@ -540,6 +535,7 @@ except NotImplementedError:
 
     moons_model = nn.MLP(2, [16, 16, 1], seed=0)
     whose = "the reference MLP (finish Neuron, Layer and MLP above to train your own)"
+capstone_start = [p.data for p in moons_model.parameters()]  # for the PyTorch run of section 6
 
 
 def capstone_loss(predictions, targets):
@@ -560,9 +556,187 @@ if moons_losses:
 # of both moons. With your classes finished, that network is made of nothing but
 # `Value`s, your `Neuron`, `Layer` and `MLP`, and 100 steps of the loop you wrote
 # (the first line of the output says whose network trained). Each step
-# built a graph of about 65,000 `Value`s and walked it backwards: that is all
+# built a graph of about 70,000 `Value`s and walked it backwards: that is all
 # a neural network library does, on much larger numbers.
+# <!-- claim {"says": "built a graph of about 70,000 `Value`s", "cell": "above", "holds": "abs(count_values(capstone_loss([moons_model(x) for x in moons_X], moons_y)) - 70_000) < 2_500"} -->
+
+# %% [markdown]
+# ## 6. The same task in PyTorch
 #
+# You have now built, from single numbers up, every piece that a deep-learning library
+# gives you. This last section puts each of them next to its PyTorch counterpart and trains
+# the same network on the same two moons with PyTorch. Nothing in it is graded.
+#
+# The ideas are the same; the scale is not. micrograd is about 150 lines working on one
+# number at a time. PyTorch is millions of lines, and works on *tensors*, whole arrays of
+# numbers at once, in compiled code and on GPUs. Its graph is the same kind of record as
+# yours, kept out of sight: every tensor computed from others carries a `grad_fn`, the node
+# that made it, whose `next_functions` lead to its inputs' nodes.
+#
+# | what you wrote | in PyTorch |
+# |---|---|
+# | a leaf `Value(2.0)` | `torch.tensor(2.0, requires_grad=True)` |
+# | `v.data`, `v.grad` | `t.item()` (or `t.detach()`), `t.grad` |
+# | `_prev`, `_op`, `_backward` (the recorded graph) | `t.grad_fn` and its `next_functions` |
+# | `backward(root)`: seed 1, reverse topological order | `loss.backward()` |
+# | `tanh(v)`, `v.relu()` | `torch.tanh(t)` or `nn.Tanh()`, `torch.relu(t)` |
+# | a `Neuron(nin)` | one row of an `nn.Linear(nin, nout)`: `weight[k]` and `bias[k]` |
+# | `Layer(nin, nout)` (+ tanh) | `nn.Linear(nin, nout)` (+ `nn.Tanh()`) |
+# | `MLP(2, [16, 16, 1])` | `nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))` |
+# | `model.parameters()` | `model.parameters()` (one weight matrix and one bias vector per layer) |
+# | zero every `p.grad` | `optimizer.zero_grad()` |
+# | `p.data -= lr * p.grad` for every `p` | `optimizer.step()`, with `optimizer = torch.optim.SGD(model.parameters(), lr=...)` |
+# | a list of 100 predictions, one `Value` each | one tensor of shape `(100, 1)`, from all 100 points at once |
+# | `max_margin_loss`, `l2_penalty` | `torch.relu(1 - y * s).mean()`, `alpha * sum((p * p).sum() ...)` |
+#
+# The cells below need PyTorch. When your notebook is graded PyTorch is not available, and
+# each of them only prints a note.
+# <!-- claim {"says": "every tensor computed from others carries a `grad_fn`", "holds": "torch.tanh(torch.tensor(2.0, requires_grad=True) * 3).grad_fn.next_functions[0][0].name() == 'MulBackward0'"} -->
+
+# %%
+try:
+    import torch
+except ImportError as missing:
+    torch = None
+    print(f"PyTorch is not available here ({missing}); this section is not graded.")
+
+
+def torch_twin(sizes, numbers):
+    """An nn.Sequential with layers of these sizes (tanh between them, the last one linear)
+    holding these numbers, given in the order of MLP.parameters()."""
+    layers = []
+    for k in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[k], sizes[k + 1], dtype=torch.float64))
+        if k < len(sizes) - 2:
+            layers.append(torch.nn.Tanh())
+    twin = torch.nn.Sequential(*layers)
+    numbers = iter(numbers)
+    with torch.no_grad():
+        for linear in twin:
+            if isinstance(linear, torch.nn.Linear):
+                for row in range(linear.out_features):  # neuron by neuron:
+                    for col in range(linear.in_features):  # its weights,
+                        linear.weight[row, col] = next(numbers)
+                    linear.bias[row] = next(numbers)  # then its bias
+    if next(numbers, None) is not None:
+        raise ValueError(f"more numbers than a network of sizes {sizes} has parameters")
+    return twin
+
+
+if torch is not None:
+    print(torch_twin([3, 4, 4, 1], [0.0] * 41))
+
+# %% [markdown]
+# ### Same numbers in, same gradients out
+#
+# Copy the parameters of one of your networks into its PyTorch twin, in the order of
+# `parameters()` (row $k$ of an `nn.Linear`'s weight matrix holds neuron $k$'s weights), run
+# the same input through both, and call backward on each: the outputs and all 41 gradients
+# agree to the last digits. The hidden tests of `ex06_mlp` compare your classes with PyTorch
+# in just this way, on fresh networks.
+# <!-- claim {"says": "the outputs and all 41 gradients agree to the last digits", "shows": ["over 41 parameters"], "holds": "abs(out_mine.data - out_torch.item()) < 1e-12 and max(abs(a - b) for a, b in zip(grads_mine, grads_torch)) < 1e-12"} -->
+
+# %%
+if torch is None:
+    print("This cell needs PyTorch.")
+else:
+    random.seed(7)
+    try:
+        mine = MLP(3, [4, 4, 1])
+    except NotImplementedError:
+        mine = None
+        print("finish the exercise ex06_mlp above first, then run this cell again")
+if torch is not None and mine is not None:
+    twin = torch_twin([3, 4, 4, 1], [p.data for p in mine.parameters()])
+    x = [2.0, 3.0, -1.0]
+    out_mine = mine(x)
+    out_mine.backward()
+    out_torch = twin(torch.tensor(x, dtype=torch.float64))
+    out_torch.backward()
+    grads_torch = [g for linear in twin if isinstance(linear, torch.nn.Linear)
+                   for row in range(linear.out_features)
+                   for g in [*linear.weight.grad[row].tolist(), linear.bias.grad[row].item()]]
+    grads_mine = [p.grad for p in mine.parameters()]
+    print(f"output: yours {out_mine.data:.10f}, PyTorch {out_torch.item():.10f}")
+    print(f"largest gradient difference over {len(grads_mine)} parameters: "
+          f"{max(abs(a - b) for a, b in zip(grads_mine, grads_torch)):.1e}")
+    print("PyTorch's hidden graph, from the output back:", out_torch.grad_fn.name(), "<-",
+          ", ".join(f.name() for f, _ in out_torch.grad_fn.next_functions if f is not None))
+
+# %% [markdown]
+# ### Two moons, the PyTorch way
+#
+# Now the capstone again, in PyTorch: the network starts from the very weights your
+# `MLP(2, [16, 16, 1])` started from, and each step is the loop you know, in PyTorch's words:
+# forward (all 100 points in one call), `optimizer.zero_grad()`, `loss.backward()`,
+# `optimizer.step()`, with the same loss and the same learning-rate schedule. Beside the loss
+# the cell plots the **accuracy**, the share of the 100 points on the right side of the
+# boundary, at every step.
+#
+# Same start, same loss, same steps: PyTorch's loss curve lies on top of yours (the two
+# differ by less than $10^{-9}$ at every step), and the accuracy climbs to 100%.
+# <!-- claim {"says": "the two differ by less than $10^{-9}$ at every step", "holds": "len(torch_losses) == len(moons_losses) == 100 and max(abs(a - b) for a, b in zip(torch_losses, moons_losses)) < 1e-9"} -->
+# <!-- claim {"says": "the accuracy climbs to 100%", "holds": "torch_accuracy[0] < 0.95 and final_accuracy == 1.0", "shows": ["accuracy after 100 steps: 100%"]} -->
+
+# %%
+if torch is None:
+    print("This cell needs PyTorch.")
+else:
+    X = torch.tensor(moons_X, dtype=torch.float64)  # shape (100, 2): every point at once
+    Y = torch.tensor(moons_y, dtype=torch.float64)
+    torch_model = torch_twin([2, 16, 16, 1], capstone_start)
+    optimizer = torch.optim.SGD(torch_model.parameters(), lr=learning_rate(0))
+    torch_losses, torch_accuracy = [], []
+    for step in range(100):
+        scores = torch_model(X).squeeze(1)  # forward
+        loss = (torch.relu(1 - Y * scores).mean()
+                + 1e-4 * sum((p * p).sum() for p in torch_model.parameters()))
+        optimizer.zero_grad()  # zero
+        loss.backward()  # backward
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step)
+        optimizer.step()  # update: p -= lr * p.grad
+        torch_losses.append(loss.item())
+        torch_accuracy.append(((scores > 0) == (Y > 0)).double().mean().item())
+    with torch.no_grad():
+        final_accuracy = ((torch_model(X).squeeze(1) > 0) == (Y > 0)).double().mean().item()
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    if moons_losses:
+        left.plot(moons_losses, color="#0072B2", lw=4, alpha=0.4, label="your Values")
+    left.plot(torch_losses, color="#D55E00", lw=1.5, label="PyTorch")
+    left.set_xlabel("step")
+    left.set_ylabel("loss")
+    left.set_title("loss")
+    left.legend()
+    right.plot([100 * a for a in torch_accuracy], color="#009E73")
+    right.set_xlabel("step")
+    right.set_ylabel("points on the right side (%)")
+    right.set_ylim(0, 105)
+    right.set_title("accuracy (PyTorch)")
+    plt.tight_layout()
+    plt.show()
+    if moons_losses:
+        gap = max(abs(a - b) for a, b in zip(torch_losses, moons_losses))
+        print(f"largest difference between the two loss curves: {gap:.1e}")
+    print(f"accuracy after 100 steps: {100 * final_accuracy:.0f}%")
+
+# %% [markdown]
+# ### Where this leaves you
+#
+# The framework does less magic than it seems. The calculus at each node is one line (the
+# other factor, one minus the output squared); the real work is bookkeeping: recording the
+# forward pass as a graph and replaying it backwards in the right order, which you have now
+# written yourself. What PyTorch adds is speed: batched tensors, compiled kernels, GPUs. And
+# when a real model misbehaves (gradients that explode, a loss that stalls, `zero_grad`
+# forgotten), picturing its graph, as you did here, is how you find out where.
+#
+# To go further, read micrograd's source (about 150 lines, MIT licence, linked in notebook
+# 04) next to your own, and watch Andrej Karpathy build it in the first lecture of his
+# *Neural Networks: Zero to Hero* series, which then goes on with the same machinery to a
+# character-level language model (makemore) and on to a GPT, a transformer.
+
+# %% [markdown]
 # ## Summary
 #
 # * A **neuron** is $\tanh(\sum_i w_i x_i + b)$; a **layer** is many neurons on the
@@ -575,6 +749,9 @@ if moons_losses:
 # * The **training loop**: forward, zero the grads, backward, `p.data -= lr * p.grad`.
 # * Forgetting to **zero the grads** makes every step use the sum of all earlier
 #   gradients, and training goes wrong.
+# * PyTorch runs the same loop on tensors: `nn.Sequential` of `nn.Linear` and `nn.Tanh` is
+#   your `MLP`, `optimizer.zero_grad()`, `loss.backward()`, `optimizer.step()` are your
+#   zeroing, `backward` and update; from the same start it follows the same loss curve.
 #
 # ## Retrieval questions
 #
@@ -626,4 +803,10 @@ Flashcards("06_mlp", [
     ("The four steps of training?", "Forward, zero grads, backward, p.data -= lr * p.grad."),
     ("Why zero the grads?", "backward adds into grad; without zeroing, old gradients pile up."),
     ("Why random initial weights?", "To break the symmetry: identical neurons would stay identical."),
+    ("One training step in PyTorch?",
+     "scores = model(X); loss = ...; optimizer.zero_grad(); loss.backward(); optimizer.step()."),
+    ("How does micrograd relate to PyTorch?",
+     "The same procedure (a recorded graph, a local derivative per operation, the chain rule "
+     "walked backwards): micrograd in about 150 lines on single numbers, PyTorch in millions of "
+     "lines on tensors, for speed."),
 ])

@@ -262,8 +262,9 @@ HINTS_GRADIENT = (
 HINTS_DESCENT = (
     "Downhill is the direction opposite to the gradient.",
     "Return every point you visit, starting with the start: steps moves give steps + 1 points.",
-    "Each step builds a NEW list x - lr * grad(x) coordinate by coordinate; appending the same "
-    "list and changing it in place makes every point in your path the same.",
+    "Each step builds a NEW list from the last point: every coordinate minus lr times its "
+    "partial from grad(*point). Appending one list and changing it in place makes every point "
+    "in your path the same.",
 )
 
 _register(Exercise(

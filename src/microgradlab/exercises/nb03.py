@@ -216,10 +216,13 @@ _make("ex03_sub_neg", "-a, a - b and 1 - a", lambda: [
     expression_case("out = (a - 2) - a", {"a": -1.25}, [["t", "subc", "a", 2.0], ["out", "sub", "t", "a"]], g=2.0),
     expression_case("out = a - (b - a)", {"a": 0.75, "b": 2.0}, [["t", "sub", "b", "a"], ["out", "sub", "a", "t"]]),
 ], ["sub", "neg", "subc", "rsub"], ("sub", "neg", "rsub"), (
-    "Subtraction is addition of a negated number; negation is multiplication by -1.",
-    "For out = a - b: d(out)/da = 1 and d(out)/db = -1, so b's grad goes DOWN by out.grad.",
-    "For 1 - a Python calls a.__rsub__(1): wrap 1 as a Value and compute Value(1) - a (the "
-    "order matters, unlike for + and *).",
+    "Nudge each input and watch the output: raising a raises a - b, raising b lowers it.",
+    "For out = a - b: d(out)/da = 1 and d(out)/db = -1, so b's grad goes DOWN by out.grad; "
+    "for out = -a, d(out)/da = -1. Each gets its own node: _op '-' with children (self, other), "
+    "_op 'neg' with the one child (self,).",
+    "For 1 - a Python calls a.__rsub__(1), with self = a and other = 1: wrap the number as a "
+    "Value and subtract in the order of the expression, the number first (unlike + and *, the "
+    "order matters).",
 ), builds_on=("ex03_add_mul",), mistakes=("sub_sign_flipped", "rsub_reversed"))
 
 _make("ex03_div_pow", "a ** k, a / b and 1 / a", lambda: [
@@ -237,8 +240,10 @@ _make("ex03_div_pow", "a ** k, a / b and 1 / a", lambda: [
     expression_case("out = a / (b / a)", {"a": 0.75, "b": 2.0}, [["t", "div", "b", "a"], ["out", "div", "a", "t"]]),
 ], ["pow", "div", "divc", "rdiv"], ("div", "pow"), (
     "The power rule: the derivative of a**k is k * a**(k - 1), for any number k.",
-    "Division is multiplication by a reciprocal: a / b = a * b**-1, so you can build / out of "
-    "* and **, or write its rule: d(out)/da = 1/b, d(out)/db = -a/b**2.",
-    "In __pow__ capture k (a plain number) and add k * self.data**(k - 1) * out.grad to "
-    "self.grad; for 1 / a, __rtruediv__ computes Value(1) / a.",
+    "Division is multiplication by a reciprocal, a / b = a * b**-1; the power rule with k = -1 "
+    "then gives the two local derivatives d(out)/da = 1/b and d(out)/db = -a/b**2 for the '/' "
+    "node.",
+    "Your _backward closure for a ** k can use k directly (it is a plain number, captured when "
+    "the node is built) and multiplies the power rule by out.grad. For 1 / a, which operand "
+    "comes first when __rtruediv__(self=a, other=1) is called?",
 ), builds_on=("ex03_add_mul",), mistakes=("pow_missing_minus_one", "rdiv_reversed"))

@@ -217,8 +217,8 @@ _register(Exercise(
         "Work backwards from L: first the local derivatives of L = d*f, then of d = e + c, then of e = a*b.",
         "dL/dL = 1. A product passes each factor the OTHER factor times the gradient arriving; a "
         "sum passes the arriving gradient unchanged to both inputs.",
-        "dL_dd = f and dL_df = d; dL_de = dL_dc = dL_dd; then multiply dL_de by the other factor "
-        "of e for a and for b.",
+        "Start from dL_dL = 1; dL_dd = dL_dL * f and dL_df = dL_dL * d. The sum d = e + c hands "
+        "dL_dd on unchanged; which factor of e = a*b multiplies dL_de for dL_da?",
     ), fixed=_by_hand_fixed, draw=_by_hand_draw, producer=_by_hand_produce,
     report=_by_hand_report, mistakes=named("hard_coded")))
 
@@ -227,8 +227,9 @@ _register(Exercise(
     title="Topological order with your own stack", uses=("topological_order",), hints=(
         "A node may only be listed once all the nodes in its _prev are listed.",
         "Depth-first: visit a node's inputs first, then append the node; remember visited nodes in a set.",
-        "Recursion breaks at about 1,000 levels: keep a list of (node, next input to look at) as your "
-        "own stack, push an unvisited input, and append a node when it has no unvisited inputs left.",
+        "Recursion breaks at about 1,000 levels: keep a list of (node, inputs_done) pairs as your own "
+        "stack. A pair with inputs_done True means its inputs are placed: append the node. Otherwise "
+        "push (node, True) back first, then (child, False) for each input; what must you skip?",
     ), fixed=_order_fixed, draw=_order_draw, producer=_order_produce, report=_order_report,
     facts=_order_facts, provides=PROVIDES, error_mistakes=DEEP_GRAPH_ERRORS,
     mistakes=named("recursion_too_deep")))
@@ -237,8 +238,8 @@ _register(Exercise(
     id="ex04_backward", notebook=NOTEBOOK, title="backward()", uses=("backward",), hints=(
         "The output's gradient with respect to itself is 1: start there.",
         "A node may push its gradient to its inputs only when everything that uses it has pushed into it.",
-        "Set root.grad = 1.0, get the topological order, and call node._backward() for each node of the "
-        "order in reverse (output first).",
+        "Three lines: the seed root.grad = 1.0, the order from your topological_order(root), and a loop "
+        "calling node._backward() on each node. Which end of the order must the loop start from?",
     ), fixed=_backward_fixed, draw=_backward_draw, producer=_backward_produce,
     report=_backward_report, provides=PROVIDES, grapher=_backward_graph, where=_backward_where,
     builds_on=("ex04_topological_order",), error_mistakes=DEEP_GRAPH_ERRORS,

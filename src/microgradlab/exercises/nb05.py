@@ -202,8 +202,9 @@ _register(Exercise(
     id="ex05_tanh", notebook=NOTEBOOK, title="tanh as a Value operation", uses=("tanh",), hints=(
         "tanh is one more operation: compute its value, record its input, and give it a _backward.",
         "The local derivative of tanh is 1 - tanh(x)**2: written with the OUTPUT, not the input.",
-        "Use math.tanh(v.data) (it does not overflow for large |x|), make "
-        "out = Value(t, (v,), 'tanh'), and in out._backward add (1 - t**2) * out.grad to v.grad.",
+        "Compute the number with the stable form of section 3 (t = e**(-2|x|) never overflows, then "
+        "attach the sign of x), build out with children (v,) and _op 'tanh', and give it a _backward "
+        "that adds into v.grad: which stored number does the local derivative use?",
     ), fixed=_tanh_fixed, draw=_tanh_draw, producer=_tanh_produce, report=_tanh_report,
     facts=_tanh_facts, provides=PROVIDES, grapher=_tanh_graph, where=_tanh_where,
     own_nodes=TANH_ALONE,
@@ -219,7 +220,8 @@ _register(Exercise(
     id="ex05_neuron", notebook=NOTEBOOK, title="A neuron", uses=("neuron",), hints=(
         "A neuron multiplies each input by its weight, adds everything up with the bias, and squashes.",
         "Build the sum with Value operations (so the graph is recorded) and apply YOUR tanh at the end.",
-        "weighted = sum of w * x over zip(ws, xs); return tanh(weighted + b).",
+        "Pair each weight with its input (zip), add up the products with sum (it starts at 0, and "
+        "0 + Value works through __radd__), add b, and pass the total through your tanh.",
     ), fixed=_neuron_fixed, draw=_neuron_draw, producer=_neuron_produce, report=_neuron_report,
     variants=_neuron_variants, provides=PROVIDES, builds_on=("ex05_tanh",),
     mistakes=named("forgot_tanh", "hard_coded"),

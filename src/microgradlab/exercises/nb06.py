@@ -273,7 +273,7 @@ _register(Exercise(
         "Hidden layers squash with tanh; the LAST layer is linear (nonlin=False), so the network can "
         "output any number.",
         "parameters() collects layer by layer, neuron by neuron, each neuron's weights then its bias; "
-        "MLP(nin, nouts) builds Layer(sizes[i], sizes[i+1], nonlin=i != last) for sizes = [nin] + nouts.",
+        "MLP(nin, nouts) builds Layer(sizes[i], sizes[i+1], nonlin=i != last) for sizes = [nin] + list(nouts).",
     ), fixed=_mlp_fixed, draw=_mlp_draw, producer=_mlp_produce, report=_mlp_report,
     variants=_mlp_variants, facts=lambda case: {INIT_FACT: True, ONE_VALUE_FACT: True},
     mistakes=named("last_layer_tanh", "no_hidden_tanh", "hard_coded")))
@@ -283,8 +283,9 @@ _register(Exercise(
     hints=(
         "One training step: forward, loss, backward, update. Repeat.",
         "Gradients ADD UP across backward calls: reset every parameter's grad to 0 before backward.",
-        "In each step: loss = sum((model(x) - y)**2 for x, y), set p.grad = 0 for every p in "
-        "model.parameters(), loss.backward(), then p.data -= lr * p.grad; record loss.data.",
+        "In each step, in this order: the loss as the sum of (model(x) - y)**2 over the examples; every "
+        "p.grad of model.parameters() back to 0; loss.backward(); every p.data moved by -lr * p.grad. "
+        "What do you append to the list you return?",
     ), fixed=_training_fixed, draw=_training_draw, producer=_training_produce,
     pytorch=_training_pytorch, candidates=_training_candidates, builds_on=("ex06_mlp",),
     mistakes=named("no_zero_grad", "zero_grad_after_update", "gradient_ascent", "mean_not_sum",

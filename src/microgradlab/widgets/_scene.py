@@ -103,6 +103,8 @@ def build_scene(root, *, highlight=None, show_grad=True, grads=None,
                 fields.append(marks[id(node)])
         elif is_current:
             fields[0] = (CURRENT_MARK + title).rstrip()
+        elif not title:
+            fields.pop(0)  # an unlabelled value: no empty field in its box
         scene.values.append(Box(name, fields, marked, is_current and not marked))
 
         op = _graph.op_of(node)

@@ -9,6 +9,9 @@ The layout is the classic layered one, kept as simple as it can be:
    most edges short and uncrossed.
 3. **Coordinates.** Layers become columns (or rows for top-to-bottom); edges
    are cubic curves from one side of a node to the facing side of the next.
+
+A value's fields (label, data, grad) sit side by side, or one above the other
+when ``stacked``: a narrower box, for drawings that must fit a narrow column.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from html import escape
 from . import _graph
 from ._scene import CURRENT_BORDER, CURRENT_FILL, HIGHLIGHT_BORDER, HIGHLIGHT_FILL, Scene
 
+FONT_SIZE = 12     # in the SVG's units, which are points
+FONT_PX = FONT_SIZE * 4 / 3  # the text's CSS size when the picture is at its natural size
 CHAR_WIDTH = 7.0   # average width of a 12px sans-serif character
 FIELD_PAD = 16
 BOX_HEIGHT = 34
+LINE_HEIGHT = 20   # one field of a stacked box
 OP_HEIGHT = 28
 LAYER_GAP = 46
-NODE_GAP = 18
+NODE_GAP = 12
 MARGIN = 12
 NOTE_HEIGHT = 18
 
@@ -35,7 +41,7 @@ def _text_width(text: str) -> float:
     return CHAR_WIDTH * len(text) + FIELD_PAD
 
 
-def render(scene: Scene, rankdir: str = "LR") -> str:
+def render(scene: Scene, rankdir: str = "LR", stacked: bool = False) -> str:
     names = [b.name for b in scene.values] + [o.name for o in scene.ops]
     position = {name: i for i, name in enumerate(names)}
     inputs = [[] for _ in names]
@@ -51,7 +57,10 @@ def render(scene: Scene, rankdir: str = "LR") -> str:
     # --- sizes ---
     sizes = []
     for box in scene.values:
-        sizes.append((sum(_text_width(f) for f in box.fields), BOX_HEIGHT))
+        if stacked:
+            sizes.append((max(_text_width(f) for f in box.fields), LINE_HEIGHT * len(box.fields)))
+        else:
+            sizes.append((sum(_text_width(f) for f in box.fields), BOX_HEIGHT))
     for op in scene.ops:
         sizes.append((max(_text_width(op.text) + 8, 36), OP_HEIGHT))
 
@@ -114,7 +123,7 @@ def render(scene: Scene, rankdir: str = "LR") -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}pt" height="{height:.0f}pt" '
         f'viewBox="0 0 {width:.1f} {height:.1f}" font-family="Helvetica, Arial, sans-serif" '
-        f'font-size="12">',
+        f'font-size="{FONT_SIZE}">',
         f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="10" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         '<path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs>',
@@ -126,7 +135,7 @@ def render(scene: Scene, rankdir: str = "LR") -> str:
     for src, dst in scene.edges:
         out.append(_edge(centre, sizes, position[src], position[dst], rankdir, marker))
     for i, box in enumerate(scene.values):
-        out.append(_box(box, centre[i], sizes[i]))
+        out.append(_box(box, centre[i], sizes[i], stacked))
     for k, op in enumerate(scene.ops):
         i = len(scene.values) + k
         (x, y), (w, h) = centre[i], sizes[i]
@@ -139,7 +148,7 @@ def render(scene: Scene, rankdir: str = "LR") -> str:
     return "\n".join(out)
 
 
-def _box(box, centre, size) -> str:
+def _box(box, centre, size, stacked=False) -> str:
     (x, y), (w, h) = centre, size
     left, top = x - w / 2, y - h / 2
     fill, stroke, thick = ("white", "#333", 1)
@@ -151,13 +160,21 @@ def _box(box, centre, size) -> str:
         f'<g class="node value" id="{box.name}"><rect x="{left:.1f}" y="{top:.1f}" '
         f'width="{w:.1f}" height="{h:.1f}" fill="{fill}" stroke="{stroke}" stroke-width="{thick}"/>'
     ]
-    cursor = left
+    cursor = top if stacked else left
     for k, text in enumerate(box.fields):
+        weight = ' font-weight="bold"' if (box.highlighted or box.current) and k == 0 else ""
+        if stacked:  # one line per field, a rule between them
+            if k:
+                parts.append(f'<line x1="{left:.1f}" y1="{cursor:.1f}" x2="{left + w:.1f}" '
+                             f'y2="{cursor:.1f}" stroke="{stroke}"/>')
+            parts.append(f'<text x="{x:.1f}" y="{cursor + LINE_HEIGHT / 2 + 4:.1f}" '
+                         f'text-anchor="middle"{weight}>{escape(text)}</text>')
+            cursor += LINE_HEIGHT
+            continue
         field_width = _text_width(text)
         if k:
             parts.append(f'<line x1="{cursor:.1f}" y1="{top:.1f}" x2="{cursor:.1f}" '
                          f'y2="{top + h:.1f}" stroke="{stroke}"/>')
-        weight = ' font-weight="bold"' if (box.highlighted or box.current) and k == 0 else ""
         parts.append(f'<text x="{cursor + field_width / 2:.1f}" y="{y + 4:.1f}" '
                      f'text-anchor="middle"{weight}>{escape(text)}</text>')
         cursor += field_width

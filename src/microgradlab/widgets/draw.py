@@ -7,10 +7,13 @@ vermillion border *and* start with "✗ ", so they stand out without colour
 too; the backward stepper's current node is blue and starts with "▶ " (it is
 not wrong, it is where the pass is).
 
-Drawings fit the notebook: a graph that would be wide from left to right is
-laid out top to bottom instead, and in a notebook the picture shrinks to the
-column's width, but never below the size where its text is 10 px high (a
-scroll bar appears under it then).
+Drawings fit the notebook. In a notebook the picture shrinks to the column's
+width, but never below the size where its text is 10 px high, so a layout is
+chosen that fits the narrowest column JupyterLab gives a notebook (a 1024 px
+window with the file browser open) at that size: left to right with each
+record's fields side by side if that fits, else with the fields stacked, else
+top to bottom (side by side, then stacked). A graph too big for every layout
+gets the narrowest one and a scroll bar under it.
 
 graphviz's ``dot`` program draws the nicest pictures. When it is missing
 (common on a fresh laptop) a small pure-Python renderer draws instead, and
@@ -20,6 +23,7 @@ raised as a warning: anything on stderr in an nbgrader test cell scores 0.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 
@@ -29,10 +33,13 @@ RANKDIRS = ("LR", "RL", "TB", "BT")
 
 FONT_PT = 11          # the drawings' font size, in points (1 pt = 4/3 CSS px)
 SMALLEST_TEXT_PX = 10  # scaling to the column stops here; a scroll bar takes over
-LAPTOP_COLUMN = 800   # CSS px: the notebook column on a laptop screen
-#: Wider than this (CSS px) from left to right, a graph would not fit a laptop's column even
-#: shrunk to 10 px text, so it is drawn top to bottom if that is narrower.
-WIDE = LAPTOP_COLUMN * (FONT_PT * 4 / 3) / SMALLEST_TEXT_PX
+#: CSS px: the width of a notebook's output area in JupyterLab 4 in a 1024 px wide window
+#: with the file browser open (584 px measured), the narrowest column the course supports.
+NARROWEST_COLUMN = 580
+#: The layouts "auto" tries, in order of preference: (direction, fields stacked).
+LAYOUTS = (("LR", False), ("LR", True), ("TB", False), ("TB", True))
+#: graphviz spacing (inches): compact, so that more graphs fit the column.
+NODE_SEP, RANK_SEP, RECORD_MARGIN = "0.1", "0.25", "0.06,0.03"
 
 INSTALL_HINT = (
     "Note: graphviz's `dot` program is not installed, so microgradlab drew this graph "
@@ -48,12 +55,14 @@ class GraphDrawing:
     """An SVG picture of a graph; shows itself in Jupyter, ``.svg()`` gives the text."""
 
     def __init__(self, svg: str, renderer: str, notes: list[str], n_values: int,
-                 rankdir: str = "LR"):
+                 rankdir: str = "LR", stacked: bool = False, font_px: float = FONT_PT * 4 / 3):
         self._svg = svg
         self.renderer = renderer  # "graphviz" or "builtin"
         self.notes = list(notes)
         self.n_values = n_values
         self.rankdir = rankdir  # the direction actually drawn (after "auto" chose)
+        self.stacked = stacked  # each value's fields one above the other
+        self.font_px = font_px  # the text's size at the picture's natural size, CSS px
 
     def svg(self) -> str:
         return self._svg
@@ -62,6 +71,11 @@ class GraphDrawing:
     def width_px(self) -> float:
         """The natural width of the picture in CSS pixels."""
         return _size_px(self._svg)[0]
+
+    @property
+    def smallest_width_px(self) -> float:
+        """The width at which its text is 10 px high: it is never shown narrower."""
+        return min(self.width_px, self.width_px * SMALLEST_TEXT_PX / self.font_px)
 
     # JupyterLab prefers text/html (an inline SVG that scales to the column) over
     # image/svg+xml (an <img> at its natural size, cut off when wide); viewers that
@@ -72,12 +86,12 @@ class GraphDrawing:
     def html(self) -> str:
         """The SVG for embedding in a page: as wide as the column allows, up to its natural
         size; never so small that text falls under 10 px (then the box scrolls sideways)."""
-        width, _ = _size_px(self._svg)
-        smallest = width * SMALLEST_TEXT_PX / (FONT_PT * 4 / 3)
+        width = self.width_px
         head_end = self._svg.index(">")
         head = re.sub(r'\s(width|height)="[^"]*"', "", self._svg[:head_end])
         svg = (head + f' width="100%" style="display:block;max-width:{width:.0f}px;'
-               f'min-width:{min(width, smallest):.0f}px;height:auto"' + self._svg[head_end:])
+               f'min-width:{math.ceil(self.smallest_width_px)}px;height:auto"'
+               + self._svg[head_end:])
         return f'<div class="mgl-drawing" style="max-width:100%;overflow-x:auto">{svg}</div>'
 
     def save(self, path) -> None:
@@ -97,8 +111,8 @@ def draw_dot(root, *, highlight=None, rankdir="auto", show_grad=True):
     ``highlight``: a list of nodes, or a dict ``{node: "short note"}`` (or a list of
     ``(node, note)`` pairs, for nodes that cannot be dict keys), to mark.
     ``rankdir``: "LR" (inputs left, output right), "RL", "TB" or "BT"; "auto" (the
-    default) is "LR" unless that would not fit a laptop's notebook column even with
-    its text shrunk to 10 px, and "TB" (inputs on top, output at the bottom) is narrower.
+    default) picks the first of left to right and top to bottom (inputs on top) that fits
+    the narrowest notebook column with its text at 10 px (see the module's docstring).
     ``show_grad``: False leaves the grad field out (before backward it is 0 anyway).
     """
     return render_graph(root, highlight=highlight, rankdir=rankdir, show_grad=show_grad)
@@ -115,22 +129,25 @@ def render_graph(root, *, highlight=None, rankdir="auto", show_grad=True, grads=
     scene = _scene.build_scene(root, highlight=highlight, show_grad=show_grad,
                                grads=grads, max_nodes=max_nodes, current=current,
                                name_all=name_all)
-    drawing = _render(scene, "LR" if rankdir == "auto" else rankdir)
-    if rankdir == "auto" and drawing.width_px > WIDE:
-        upright = _render(scene, "TB")
-        if upright.width_px < drawing.width_px:
-            drawing = upright
-    return drawing
+    layouts = LAYOUTS if rankdir == "auto" else ((rankdir, False), (rankdir, True))
+    narrowest = None
+    for direction, stacked in layouts:
+        drawing = _render(scene, direction, stacked)
+        if drawing.smallest_width_px <= NARROWEST_COLUMN:
+            return drawing
+        if narrowest is None or drawing.smallest_width_px < narrowest.smallest_width_px:
+            narrowest = drawing
+    return narrowest
 
 
-def _render(scene, rankdir) -> GraphDrawing:
+def _render(scene, rankdir, stacked=False) -> GraphDrawing:
     n_values = len(scene.values)
-    svg = _render_with_graphviz(scene, rankdir)
+    svg = _render_with_graphviz(scene, rankdir, stacked)
     if svg is not None:
-        return GraphDrawing(svg, "graphviz", scene.notes, n_values, rankdir)
+        return GraphDrawing(svg, "graphviz", scene.notes, n_values, rankdir, stacked)
     _tell_about_dot_once()
-    return GraphDrawing(_svg_fallback.render(scene, rankdir), "builtin", scene.notes,
-                        n_values, rankdir)
+    return GraphDrawing(_svg_fallback.render(scene, rankdir, stacked), "builtin", scene.notes,
+                        n_values, rankdir, stacked, font_px=_svg_fallback.FONT_PX)
 
 
 def _size_px(svg: str) -> tuple[float, float]:
@@ -153,29 +170,33 @@ def _tell_about_dot_once():
         print(INSTALL_HINT)
 
 
-def _render_with_graphviz(scene, rankdir) -> str | None:
-    """The SVG from graphviz, or None when the ``dot`` program is not available."""
+def _render_with_graphviz(scene, rankdir, stacked=False) -> str | None:
+    """The SVG from graphviz, or None when the ``dot`` program is not available.
+    ``stacked`` puts each record's fields one above the other."""
     if shutil.which("dot") is None:
         return None
     try:
         import graphviz
     except ImportError:
         return None
-    dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": rankdir})
+    dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": rankdir, "nodesep": NODE_SEP,
+                                                     "ranksep": RANK_SEP})
     if scene.notes:
         dot.attr(label=_escape_plain("\n".join(scene.notes)), labelloc="t", fontsize="12")
-    # In a left-to-right layout, braces turn the record's fields into a row.
-    horizontal = rankdir in ("LR", "RL")
+    # A record's fields run across the flow of the graph; braces turn them the other way:
+    # side by side in a left-to-right layout, or stacked in a top-to-bottom one.
+    braces = (rankdir in ("LR", "RL")) != stacked
     for box in scene.values:
         fields = " | ".join(_escape_record(f) for f in box.fields)
-        style = {"shape": "record", "fontname": "Helvetica", "fontsize": str(FONT_PT)}
+        style = {"shape": "record", "fontname": "Helvetica", "fontsize": str(FONT_PT),
+                 "margin": RECORD_MARGIN}
         if box.highlighted:
             style.update(style="filled,bold", fillcolor=_scene.HIGHLIGHT_FILL,
                          color=_scene.HIGHLIGHT_BORDER, penwidth="3")
         elif box.current:
             style.update(style="filled,bold", fillcolor=_scene.CURRENT_FILL,
                          color=_scene.CURRENT_BORDER, penwidth="3")
-        dot.node(box.name, "{ " + fields + " }" if horizontal else fields, **style)
+        dot.node(box.name, "{ " + fields + " }" if braces else fields, **style)
     for op in scene.ops:
         dot.node(op.name, _escape_plain(op.text), shape="ellipse", fontname="Helvetica",
                  fontsize=str(FONT_PT), height="0.3", style="filled", fillcolor="#f4f4f4")
