@@ -12,6 +12,7 @@ Layout nbgrader sees (its `directory_structure` is `{nbgrader_step}/{student_id}
       release/NN_name/            student version (scripts/build_notebooks.py copies it to notebooks/)
       submitted/, autograded/, feedback/, gradebook.db, exchange/, grades.csv   (all gitignored)
 """
+import os
 from pathlib import Path
 
 c = get_config()  # noqa: F821 - nbgrader injects get_config into config files
@@ -31,6 +32,11 @@ ASSIGNMENTS = [
 
 # The course id names the course in the exchange and in the lab extension's lists.
 c.CourseDirectory.course_id = "microgradlab"
+
+# The hidden tests' verify(...) draws its random cases from this course's seeds when
+# the kernel's environment names the course (kernels inherit nbgrader's environment),
+# so nbgrader and `microgradlab grade` judge every learner on the same cases.
+os.environ["MICROGRADLAB_COURSE_ID"] = c.CourseDirectory.course_id
 
 # An absolute root, so the commands work from any folder (nbgrader's default root
 # is the current directory, which silently creates a second, empty course).

@@ -65,3 +65,26 @@ def test_a_course_id_that_cannot_be_read_asks_for_course_id(tmp_path, text, mess
         course_id_from_config(tmp_path / "missing.py")
     with pytest.raises(CourseError):
         check_course_id("")
+
+
+def test_verify_draws_the_graders_cases_when_the_course_is_named(monkeypatch):
+    """nbgrader's kernels get the course id from nbgrader_config.py: verify then draws the
+    cases `microgradlab grade` draws for that course (no course named: fresh cases)."""
+    import importlib
+    from microgradlab.exercises.seeds import COURSE_ENV, graded_seed
+    run = importlib.import_module("microgradlab.checking.run")
+    exercise = get("ex02_value")
+    seen = []
+    real = type(exercise).cases
+    monkeypatch.setattr(type(exercise), "cases",
+                        lambda self, seed=None: seen.append(seed) or real(self, seed))
+    monkeypatch.delenv(COURSE_ENV, raising=False)
+    assert graded_seed(exercise) is None
+    with pytest.raises(AssertionError):
+        run.verify("ex02_value", Value=object)
+    monkeypatch.setenv(COURSE_ENV, "microgradlab")
+    with pytest.raises(AssertionError):
+        run.verify("ex02_value", Value=object)
+    grader_seed = exercise_seed(course_seed("microgradlab", "02_value"), "ex02_value")
+    assert seen == [None, grader_seed]
+    assert COURSE_ENV in (ROOT / "autograder" / "nbgrader_config.py").read_text()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..exercises import Exercise, get, withheld
 from ..exercises._base import nodes_inputs_first
+from ..exercises.seeds import graded_seed
 from .verdict import ExerciseResult, verdict
 
 __all__ = ["run_exercise", "run_cases", "visible", "verify", "self_check", "check", "hint",
@@ -65,8 +66,12 @@ def visible(exercise_id, **names):
 
 
 def verify(exercise_id, **names):
-    """The graded test: raises AssertionError(summary) unless every case passes."""
-    result = run_exercise(spec(exercise_id), names)
+    """The graded test: raises AssertionError(summary) unless every case passes. Its
+    random cases are the course's when the environment names a course (nbgrader's
+    kernels; see ``exercises.seeds.graded_seed``), so every consumer that grades draws
+    the same cases."""
+    exercise = spec(exercise_id)
+    result = run_exercise(exercise, names, seed=graded_seed(exercise))
     if not result.passed:
         raise AssertionError(result.summary)
 

@@ -10,6 +10,10 @@ can be printed, typed back in, and stored in a signed 32-bit database column):
   the exercises of a notebook do not share one stream of random numbers.
 * :func:`fresh_seed` -- a new seed from the operating system, for a run that asks
   for new cases on purpose.
+* :func:`graded_seed` -- the seed ``verify`` (a hidden test) draws with: the course's,
+  when the environment names the course (``autograder/nbgrader_config.py`` sets
+  :data:`COURSE_ENV` for nbgrader's kernels), so nbgrader and ``microgradlab grade``
+  judge the same cases; otherwise none (fresh cases at every call).
 
 The derivations use sha256 (``course_seed``) and ``random.Random`` seeded with a
 string (``exercise_seed``; CPython hashes a string seed with sha512 since 3.2), never
@@ -19,10 +23,12 @@ the built-in ``hash``, which is salted per process.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import secrets
 
 SEED_LIMIT = 1_000_000_000
+COURSE_ENV = "MICROGRADLAB_COURSE_ID"
 
 
 def course_seed(course_id: str, notebook: str) -> int:
@@ -48,3 +54,13 @@ def exercise_seed(run_seed: int, exercise_id: str) -> int:
 def fresh_seed() -> int:
     """A new seed from the operating system's randomness, below :data:`SEED_LIMIT`."""
     return secrets.randbelow(SEED_LIMIT)
+
+
+def graded_seed(exercise) -> int | None:
+    """The seed of ``exercise``'s random cases in a graded run: the one ``microgradlab
+    grade`` draws with for the course named by :data:`COURSE_ENV`, or None when no course
+    is named (a learner's own kernel: fresh cases each time)."""
+    course_id = os.environ.get(COURSE_ENV, "").strip()
+    if not course_id:
+        return None
+    return exercise_seed(course_seed(course_id, exercise.notebook), exercise.id)
