@@ -245,7 +245,11 @@ def test_no_learner_script_runs_in_markdown_or_outputs(source, browser, tmp_path
                 "meta[http-equiv]:not([http-equiv=Content-Security-Policy])", "body style"):
         assert page.locator(tag).count() == 0, tag
     hrefs = page.evaluate("[...document.links].map(a => a.getAttribute('href'))")
-    assert all(h.startswith("#verdict-") for h in hrefs), hrefs
+    # Left: the verdict anchors and the notebook's plain web links (http(s) only: the
+    # sanitiser's rule), never a script or data URL.
+    assert [h for h in hrefs if not h.startswith("#verdict-")
+            and not re.match(r"https?://", h)] == [], hrefs
+    assert sum(h.startswith("#verdict-") for h in hrefs) == 3, hrefs
     # Markdown cannot dress itself up as a verdict: only the three real ones exist.
     assert page.locator(".mgl-verdict").count() == len(source.graded)
     page.close()
