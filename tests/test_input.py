@@ -440,7 +440,7 @@ def test_deep_json_notebook_is_unreadable_not_an_exception(tmp_path):
     deep = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}
     text = json.dumps(deep)[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}"
     path = touch(tmp_path / "deep.ipynb", text)
-    with pytest.raises(RecursionError):          # what the grader used to call
+    with pytest.raises(RecursionError):          # what plain json.loads does
         json.loads(text)
     assert untrusted.read_notebook(path) == \
         "not a notebook (JSON nested more than 100 levels deep)"
