@@ -657,7 +657,7 @@ def test_control_characters_and_newlines_in_names_never_make_an_id(tmp_path):
         assert s.student.isprintable() and "\n" not in s.student and "/" not in s.student
     assert "ann" not in {s.student for s in found.submissions}
     assert found.unrecognised == ["eve/=1+1\nnotes.txt"]     # kept raw; report.txt escapes it
-    # The control: the old anchored pattern let a trailing newline through as an id.
+    # The control: a pattern anchored with ^...$ lets a trailing newline through as an id.
     import re
     assert re.match("^" + ids.STUDENT_ID.pattern + "$", "ann\n")
 
