@@ -72,8 +72,7 @@ c.Exchange.root = str(EXCHANGE)
 # machine while still stopping an endless loop in a learner's code.
 c.Execute.timeout = 60
 
-# The gradebook. nbgrader 0.9 has no `db_assignments` setting any more (it was
-# removed in 0.6): an assignment enters the gradebook when `generate_assignment`
+# The gradebook. nbgrader 0.9 has no `db_assignments` setting: an assignment enters the gradebook when `generate_assignment`
 # runs on it (GenerateAssignment.create_assignment, True by default) or with
 # `nbgrader db assignment add NN_name`. scripts/build_notebooks.py runs
 # generate_assignment against a throwaway gradebook so a build never writes here;

@@ -8,7 +8,7 @@ in a cell, so their sandboxes are running when the signal comes) is graded with
 sandbox running, the script sends SIGINT the way a terminal's Ctrl-C does (to the
 whole process group) and times the exit. Prints, per repeat, the seconds, the exit
 code, the rows kept and whether any sandbox outlived the command; then the median
-and the worst. Prints figures; asserts nothing (issue 14's target: 5 s).
+and the worst. Prints figures; asserts nothing (the target: under 5 s).
 """
 
 from __future__ import annotations

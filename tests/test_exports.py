@@ -301,7 +301,7 @@ def test_unknown_lateness_in_every_export(tmp_path, timestamp):
 
 
 def test_the_unreadable_timestamp_attack_works_if_unknown_counts_as_on_time(monkeypatch):
-    """The control: take the rule away (an unreadable time counts as on time, as before)
+    """The control: take the rule away (an unreadable time counts as on time)
     and the same late row earns full points past the deadline."""
     policy = LatePolicy(DEADLINE, penalty_per_day=10, cutoff_days=2)
     row = [unknown_row()]

@@ -111,7 +111,7 @@ def test_a_rerun_grades_only_what_changed_and_keeps_seeds(first_run, capsys):
 
 @needs_bwrap
 def test_regrading_one_student_from_a_folder_of_one_keeps_the_class(first_run, capsys):
-    """The issue's loss: a folder holding one student, graded into the same --out."""
+    """A folder holding one student, graded into the same --out, loses no other row."""
     work, _, out = first_run
     alone = work / "ann-only"
     write(honest("02_value"), alone / "ann" / "02_value.ipynb")

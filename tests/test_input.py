@@ -440,7 +440,7 @@ def test_deep_json_notebook_is_unreadable_not_an_exception(tmp_path):
     deep = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}
     text = json.dumps(deep)[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}"
     path = touch(tmp_path / "deep.ipynb", text)
-    with pytest.raises(RecursionError):          # what the grader used to call
+    with pytest.raises(RecursionError):          # what plain json.loads does
         json.loads(text)
     assert untrusted.read_notebook(path) == \
         "not a notebook (JSON nested more than 100 levels deep)"
@@ -657,7 +657,7 @@ def test_control_characters_and_newlines_in_names_never_make_an_id(tmp_path):
         assert s.student.isprintable() and "\n" not in s.student and "/" not in s.student
     assert "ann" not in {s.student for s in found.submissions}
     assert found.unrecognised == ["eve/=1+1\nnotes.txt"]     # kept raw; report.txt escapes it
-    # The control: the old anchored pattern let a trailing newline through as an id.
+    # The control: a pattern anchored with ^...$ lets a trailing newline through as an id.
     import re
     assert re.match("^" + ids.STUDENT_ID.pattern + "$", "ann\n")
 

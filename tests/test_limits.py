@@ -4,8 +4,8 @@ Each attack is a real 02_value notebook whose own work is WRONG (``__mul__``
 adds) and that *repairs* its work only when the attack gets through, as in
 tests/fixtures/hostile: 3 points mean the limit did not hold, 0 (or a row that
 is not graded) mean it did. Each family has a control graded with the limit
-switched off (``Limits(cgroups=False, scratch_bytes=None)``, the old
-per-process path) where the same notebook scores 3, so every test can fail.
+switched off (``Limits(cgroups=False, scratch_bytes=None)``, the
+per-process rlimits path) where the same notebook scores 3, so every test can fail.
 
 Needs root and a cgroup (v1 or v2) this process may write; skips otherwise.
 """
@@ -140,7 +140,7 @@ def confined(tmp_path_factory, jupyter_env):
 
 @pytest.fixture(scope="module")
 def unconfined(tmp_path_factory, jupyter_env):
-    """The same attacks with cgroups and the scratch cap switched off (the old path)."""
+    """The same attacks with cgroups and the scratch cap switched off (per-process rlimits only)."""
     students = {name: attack_notebook(name) for name in ATTACKS}
     return grade(tmp_path_factory.mktemp("unconfined"), students,
                  sandbox.Limits(cgroups=False, scratch_bytes=None))

@@ -143,7 +143,7 @@ def regenerate_outputs(book: Gradebook, out: Path, policy, sources, submissions,
     keys = sorted(rows, key=lambda k: (k[0], order.get(k[1], 99)))
     grades = [to_grade(rows[k]) for k in keys]
     notebooks = notebooks_in(rows)
-    # A row written before names were kept shows its id until it is graded again.
+    # A row with no name stored shows its id until it is graded again.
     names = {student: student for student, _ in rows}
     names.update({student: row.name for (student, _), row in rows.items() if row.name})
     timed = [(g, rows[(g.student, g.notebook)].timestamp) for g in grades]

@@ -15,7 +15,7 @@ handle, so identity survives the round trip).
 Nothing here is a secret or a defence: learner code runs in this process and
 may rewrite any of it. The grader believes none of what it is told beyond
 "this is the reply to your request n", and only within its own deadline.
-See docs/notes/channel11.md (the protocol) and channel.py (the other end).
+See docs/ARCHITECTURE.md, section 11 (the protocol), and channel.py (the other end).
 """
 
 import builtins

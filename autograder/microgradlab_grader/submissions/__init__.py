@@ -37,7 +37,7 @@ API (used by cli.py, batch.py and report.py)::
           full_name: Moodle's "Jane Smith"; late: Canvas marked the file LATE;
           source: the file's path relative to the input.
 
-    find_submissions(root: Path, notebooks) -> list[Submission]   # a folder, as before
+    find_submissions(root: Path, notebooks) -> list[Submission]   # a folder only
     safe_extract(archive: Path, target: Path) -> Path              # strict: refuses links
     SubmissionError, SYMLINK, UNREADABLE, STUDENT_ID, student_id
 
