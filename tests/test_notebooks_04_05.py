@@ -30,8 +30,10 @@ SOURCES = {
     "05_tanh_neuron": "solutions/05_tanh_neuron/05_tanh_neuron.py",
 }
 ANSWERS = {
-    "04_backward": ["ex04_by_hand_answer", "ex04_topological_order_answer", "ex04_backward_answer"],
-    "05_tanh_neuron": ["ex05_tanh_answer", "ex05_neuron_answer"],
+    "04_backward": ["ex04_by_hand_answer", "ex04_topological_order_answer", "ex04_backward_answer",
+                    "ex04_gradient_check_answer"],
+    "05_tanh_neuron": ["ex05_tanh_answer", "ex05_exp_answer", "ex05_relu_answer",
+                       "ex05_neuron_answer"],
 }
 
 
