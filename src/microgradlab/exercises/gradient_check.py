@@ -146,9 +146,9 @@ def _as_value(x, Value):
 
 def where(case, key):
     if "[0]" in key:
-        return ("The first number of each pair is the input Value's grad after ONE backward "
-                "pass of a graph built from fresh Values: a Value that went through an earlier "
-                "backward() still holds that pass's gradient.")
+        return ("The first number of each pair is the input Value's grad after ONE pass of "
+                "your backward over a graph built from fresh Values: a Value that went through "
+                "an earlier backward() still holds that pass's gradient.")
     return (f"The second number is (f(x + h) - f(x - h)) / (2h) with h = {case['h']:g}, nudging "
             "only that one input, where f rebuilds the graph from numbers and reads its .data.")
 
