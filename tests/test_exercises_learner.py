@@ -307,6 +307,8 @@ CORRECT = {
     "ex05_exp": dict(exp=make_exp()),
     "ex05_relu": dict(relu=make_relu()),
     "ex05_neuron": dict(neuron=make_neuron(make_tanh())),
+    "ex06_neuron": dict(Neuron=make_mlp_classes()["Neuron"]),
+    "ex06_layer": {k: v for k, v in make_mlp_classes().items() if k != "MLP"},
     "ex06_mlp": make_mlp_classes(),
     "ex06_training": dict(train=make_train(), MLP=make_mlp_classes()["MLP"]),
 }
