@@ -164,6 +164,27 @@ def make_gradient_check(forward=False):
     return gradient_check
 
 
+def make_loss_gradient_check(zero_grad=True):
+    def loss_gradient_check(model, xs, ys, h=1e-5):
+        def loss():
+            return sum((model(x) - y) ** 2 for x, y in zip(xs, ys))
+        if zero_grad:
+            for p in model.parameters():
+                p.grad = 0.0
+        loss().backward()
+        pairs = []
+        for p in model.parameters():
+            kept = p.data
+            p.data = kept + h
+            up = loss().data
+            p.data = kept - h
+            down = loss().data
+            p.data = kept
+            pairs.append((p.grad, (up - down) / (2 * h)))
+        return pairs
+    return loss_gradient_check
+
+
 def make_exp(derivative_of_input=False):
     def exp(v):
         out = microgradlab.Value(math.exp(v.data), (v,), "exp")
@@ -310,6 +331,8 @@ CORRECT = {
     "ex06_neuron": dict(Neuron=make_mlp_classes()["Neuron"]),
     "ex06_layer": {k: v for k, v in make_mlp_classes().items() if k != "MLP"},
     "ex06_mlp": make_mlp_classes(),
+    "ex06_gradient_check": dict(loss_gradient_check=make_loss_gradient_check(),
+                                MLP=make_mlp_classes()["MLP"]),
     "ex06_training": dict(train=make_train(), MLP=make_mlp_classes()["MLP"]),
 }
 
@@ -374,6 +397,12 @@ def test_tanh_derivative_of_input():
 def test_gradient_check_with_a_forward_difference():
     assert_mistake("ex04_gradient_check", "forward_difference_in_check",
                    gradient_check=make_gradient_check(forward=True))
+
+
+def test_loss_gradient_check_without_zeroing_stale_grads():
+    assert_mistake("ex06_gradient_check", "no_zero_grad",
+                   loss_gradient_check=make_loss_gradient_check(zero_grad=False),
+                   MLP=make_mlp_classes()["MLP"])
 
 
 def test_exp_derivative_of_input():

@@ -355,6 +355,81 @@ except NotImplementedError:
     print("finish the exercise ex06_mlp above first, then run this cell again")
 
 # %% [markdown]
+# ### Referee the network: a gradient check of the loss
+#
+# Before training on these gradients, check them, as notebook 04 checked `backward` with
+# central differences. This time the inputs of the check are the network's **parameters**,
+# and they are `Value`s that live inside the model, so each one is nudged in place:
+# `p.data += h`, compute the loss, `p.data -= 2 * h`, compute it again, and put `p.data`
+# back. A model that has been through `backward()` before (as `tiny` was above, and as every
+# model is during training) still holds those gradients, so zero them first.
+#
+# ### Exercise `ex06_gradient_check`
+#
+# Write `loss_gradient_check(model, xs, ys, h=1e-5)`. With the loss
+# $L = \sum_k (\text{model}(x_k) - y_k)^2$, return one pair per parameter, in
+# `model.parameters()` order: `(p.grad after one backward pass of L, the central difference
+# (L(p + h) - L(p - h)) / (2h))`. Leave every parameter holding the number it held before.
+
+# %% nbgrader={"grade": false, "grade_id": "ex06_gradient_check_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def loss_gradient_check(model, xs, ys, h=1e-5):
+    """[(dL/dp by backward, dL/dp by a central difference), ...] for every parameter p."""
+    def loss_now():
+        return sum((model(x) - y) ** 2 for x, y in zip(xs, ys))
+
+    ### BEGIN SOLUTION
+    parameters = model.parameters()
+    for p in parameters:  # a model may come with grads from an earlier backward()
+        p.grad = 0.0
+    loss_now().backward()
+    pairs = []
+    for p in parameters:
+        kept = p.data
+        p.data = kept + h
+        above = loss_now().data
+        p.data = kept - h
+        below = loss_now().data
+        p.data = kept  # put it back before measuring the next parameter
+        pairs.append((p.grad, (above - below) / (2 * h)))
+    return pairs
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The graded cell checks the check on the shown `MLP(2, [3, 1])`: both numbers of each pair
+# are compared with PyTorch's (its gradient, and its own central difference of the loss).
+
+# %% nbgrader={"grade": true, "grade_id": "ex06_gradient_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# The cases the notebook shows, checked exactly as the grader checks them:
+visible("ex06_gradient_check", loss_gradient_check=loss_gradient_check, MLP=MLP)
+print("Visible tests passed.")
+### BEGIN HIDDEN TESTS
+verify("ex06_gradient_check", loss_gradient_check=loss_gradient_check, MLP=MLP)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your answer (and `hint("ex06_gradient_check")` when you are stuck):
+
+# %%
+check("ex06_gradient_check", loss_gradient_check=loss_gradient_check, MLP=MLP)
+
+# %% [markdown]
+# Now referee the 41 gradients of `model`, the `MLP(3, [4, 4, 1])` above, on the four
+# examples. The largest relative difference between the two routes stays below $10^{-6}$:
+# every weight's gradient, through tanh and two hidden layers, is what backward says.
+# <!-- claim {"says": "The largest relative difference between the two routes stays below $10^{-6}$", "holds": "worst_in_model < 1e-6 and checked_count == 41"} -->
+
+# %%
+try:
+    checked = loss_gradient_check(model, xs, ys)
+    checked_count = len(checked)
+    worst_in_model = max(abs(g1 - g2) / max(abs(g1), abs(g2), 1e-12) for g1, g2 in checked)
+    print(f"{checked_count} parameters checked; largest relative difference {worst_in_model:.1e}")
+except NotImplementedError:
+    checked_count, worst_in_model = 41, 0.0
+    print("finish the exercises above first, then run this cell again")
+
+# %% [markdown]
 # ## 3. The training loop
 #
 # Training repeats four steps:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import programs as P
 from . import register as _register
 from ._base import Exercise, LearnerOutputError, named, number, numbers
+from .nb06_gradient_check import loss_check_exercise
 from .nb06_neuron_layer import INIT_FACT, LAYER, NEURON, ONE_VALUE_FACT, init_ok
 
 NOTEBOOK = "06_mlp"
@@ -173,6 +174,20 @@ def _mlp_variants(case):
             "no_hidden_tanh": mlp_program(*args, hidden_tanh=False)}
 
 
+# ---------------------------------------------------------------- ex06_gradient_check
+def _check_fixed():
+    first, _, single = _mlp_fixed()
+    return [{**first, "name": first["name"] + ", h = 1e-5", "h": 1e-5},
+            {**single, "name": single["name"] + ", h = 1e-4", "h": 1e-4},
+            {**_mlp_case("MLP(1, [2, 1]) on three points", False, 1, [2, 1],
+                         _spread(parameter_count(1, [2, 1]), 0.9), [[1.0], [-0.5], [2.0]],
+                         [0.5, -0.5, 1.0]), "h": 1e-5}]
+
+
+def _check_draw(rng):
+    return [{**case, "h": rng.choice([1e-5, 1e-4])} for case in _mlp_draw(rng)]
+
+
 # ---------------------------------------------------------------- ex06_training
 # train() is tested on the learner's own MLP, through the API notebook 06 teaches
 # (calling it, parameters(); zero_grad() if the learner's class has one).
@@ -276,6 +291,9 @@ _register(Exercise(
     variants=_mlp_variants, facts=lambda case: {INIT_FACT: True, ONE_VALUE_FACT: True},
     builds_on=("ex06_layer",),
     mistakes=named("last_layer_tanh", "no_hidden_tanh", "hard_coded")))
+
+_register(loss_check_exercise(fixed=_check_fixed, draw=_check_draw,
+                              mlp_program=lambda case: case["program"], build_model=build_model))
 
 _register(Exercise(
     id="ex06_training", notebook=NOTEBOOK, title="The training loop", uses=("train", "MLP"),
