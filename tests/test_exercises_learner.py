@@ -150,6 +150,65 @@ def make_tanh(derivative_of_input=False):
     return tanh
 
 
+def make_gradient_check(forward=False):
+    def gradient_check(build, xs, h=1e-5):
+        leaves = [microgradlab.Value(x) for x in xs]
+        learner_backward(build(*leaves))
+        pairs = []
+        for i in range(len(xs)):
+            def f(t, i=i):
+                return build(*[t if k == i else x for k, x in enumerate(xs)]).data
+            below = f(xs[i]) if forward else f(xs[i] - h)
+            pairs.append((leaves[i].grad, (f(xs[i] + h) - below) / (h if forward else 2 * h)))
+        return pairs
+    return gradient_check
+
+
+def make_loss_gradient_check(zero_grad=True):
+    def loss_gradient_check(model, xs, ys, h=1e-5):
+        def loss():
+            return sum((model(x) - y) ** 2 for x, y in zip(xs, ys))
+        if zero_grad:
+            for p in model.parameters():
+                p.grad = 0.0
+        loss().backward()
+        pairs = []
+        for p in model.parameters():
+            kept = p.data
+            p.data = kept + h
+            up = loss().data
+            p.data = kept - h
+            down = loss().data
+            p.data = kept
+            pairs.append((p.grad, (up - down) / (2 * h)))
+        return pairs
+    return loss_gradient_check
+
+
+def make_exp(derivative_of_input=False):
+    def exp(v):
+        out = microgradlab.Value(math.exp(v.data), (v,), "exp")
+
+        def _backward():
+            v.grad += (v.data if derivative_of_input else out.data) * out.grad
+        out._backward = _backward
+        return out
+    return exp
+
+
+def make_relu(slope_at_zero=0.0, passes_negative=False):
+    def relu(v):
+        out = microgradlab.Value(v.data if v.data > 0 else 0.0, (v,), "relu")
+
+        def _backward():
+            x = v.data
+            slope = 1.0 if (x > 0 or passes_negative) else slope_at_zero if x == 0 else 0.0
+            v.grad += slope * out.grad
+        out._backward = _backward
+        return out
+    return relu
+
+
 def make_neuron(tanh, squash=True):
     def neuron(xs, ws, b):
         total = sum((w * x for w, x in zip(ws, xs)), microgradlab.Value(0.0)) + b
@@ -264,9 +323,16 @@ CORRECT = {
     "ex04_by_hand": dict(by_hand=by_hand),
     "ex04_topological_order": dict(topological_order=learner_topological_order),
     "ex04_backward": dict(backward=learner_backward),
+    "ex04_gradient_check": dict(gradient_check=make_gradient_check()),
     "ex05_tanh": dict(tanh=make_tanh()),
+    "ex05_exp": dict(exp=make_exp()),
+    "ex05_relu": dict(relu=make_relu()),
     "ex05_neuron": dict(neuron=make_neuron(make_tanh())),
+    "ex06_neuron": dict(Neuron=make_mlp_classes()["Neuron"]),
+    "ex06_layer": {k: v for k, v in make_mlp_classes().items() if k != "MLP"},
     "ex06_mlp": make_mlp_classes(),
+    "ex06_gradient_check": dict(loss_gradient_check=make_loss_gradient_check(),
+                                MLP=make_mlp_classes()["MLP"]),
     "ex06_training": dict(train=make_train(), MLP=make_mlp_classes()["MLP"]),
 }
 
@@ -326,6 +392,26 @@ def test_pow_missing_minus_one():
 
 def test_tanh_derivative_of_input():
     assert_mistake("ex05_tanh", "tanh_derivative_of_input", tanh=make_tanh(derivative_of_input=True))
+
+
+def test_gradient_check_with_a_forward_difference():
+    assert_mistake("ex04_gradient_check", "forward_difference_in_check",
+                   gradient_check=make_gradient_check(forward=True))
+
+
+def test_loss_gradient_check_without_zeroing_stale_grads():
+    assert_mistake("ex06_gradient_check", "no_zero_grad",
+                   loss_gradient_check=make_loss_gradient_check(zero_grad=False),
+                   MLP=make_mlp_classes()["MLP"])
+
+
+def test_exp_derivative_of_input():
+    assert_mistake("ex05_exp", "exp_derivative_of_input", exp=make_exp(derivative_of_input=True))
+
+
+def test_relu_gradient_on_the_flat_side_and_at_zero():
+    assert_mistake("ex05_relu", "relu_passes_negative", relu=make_relu(passes_negative=True))
+    assert_mistake("ex05_relu", "relu_gradient_at_zero", relu=make_relu(slope_at_zero=1.0))
 
 
 def test_backward_without_seed():

@@ -113,7 +113,8 @@ def build_class(folder: Path) -> None:
 
 
 NOTEBOOKS = "02_value,04_backward"
-POINTS_04 = {"ex04_by_hand": 2.0, "ex04_topological_order": 3.0, "ex04_backward": 3.0}
+POINTS_04 = {"ex04_by_hand": 2.0, "ex04_topological_order": 3.0, "ex04_backward": 3.0,
+             "ex04_gradient_check": 2.0}
 
 
 def grade(folder: Path, out: Path, *extra: str) -> dict:
@@ -145,8 +146,9 @@ def test_honest_work_earns_full_marks(graded_twice):
 @needs_bwrap
 @pytest.mark.parametrize("student, lost", [
     ("wrong-by-hand", {"ex04_by_hand"}),
-    ("wrong-backward", {"ex04_backward"}),
-    ("wrong-both", {"ex04_by_hand", "ex04_backward"}),
+    # the gradient check runs the learner's backward, so an unseeded one fails it too
+    ("wrong-backward", {"ex04_backward", "ex04_gradient_check"}),
+    ("wrong-both", {"ex04_by_hand", "ex04_backward", "ex04_gradient_check"}),
     ("stubs", set(POINTS_04)),
 ])
 def test_each_wrong_answer_loses_exactly_its_exercise(graded_twice, student, lost):

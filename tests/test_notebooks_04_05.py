@@ -24,14 +24,17 @@ from microgradlab.checking import verify, visible
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from microgradlab import Value
+from microgradlab.numeric import central_difference
 
 SOURCES = {
     "04_backward": "solutions/04_backward/04_backward.py",
     "05_tanh_neuron": "solutions/05_tanh_neuron/05_tanh_neuron.py",
 }
 ANSWERS = {
-    "04_backward": ["ex04_by_hand_answer", "ex04_topological_order_answer", "ex04_backward_answer"],
-    "05_tanh_neuron": ["ex05_tanh_answer", "ex05_neuron_answer"],
+    "04_backward": ["ex04_by_hand_answer", "ex04_topological_order_answer", "ex04_backward_answer",
+                    "ex04_gradient_check_answer"],
+    "05_tanh_neuron": ["ex05_tanh_answer", "ex05_exp_answer", "ex05_relu_answer",
+                       "ex05_neuron_answer"],
 }
 
 
@@ -71,7 +74,8 @@ def solution_cells(repo_root, name):
 def answers_namespace(repo_root, name, replace=None):
     """Run the reference answers of a notebook; replace = (grade_id, old, new) plants a mistake."""
     solution = solution_cells(repo_root, name)
-    namespace = {"math": math, "Value": Value, "visible": visible, "verify": verify}
+    namespace = {"math": math, "Value": Value, "visible": visible, "verify": verify,
+                 "central_difference": central_difference}  # 04 imports it for its check
     for grade_id in ANSWERS[name]:
         source = solution[grade_id]
         if replace and replace[0] == grade_id:

@@ -56,6 +56,8 @@ def _operand_draws(entry, rng, count=12):
             xs = [abs(x) + 0.05 for x in xs]
         if entry.testable is None or entry.testable(*xs):
             draws.append(xs)
+    if entry.arity == 1 and entry.constant is None and entry.name != "log":
+        draws.append([0.0])  # relu's corner: its rule changes exactly there
     return draws
 
 

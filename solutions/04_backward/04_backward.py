@@ -27,7 +27,8 @@
 # 3. predict how the output moves when the inputs move a little, from the gradients alone;
 # 4. use gradients to walk downhill (gradient descent);
 # 5. write `topological_order(root)` without recursion, and explain Python's recursion limit;
-# 6. write `backward(root)`, and know why grads must be zeroed between passes.
+# 6. write `backward(root)`, and know why grads must be zeroed between passes;
+# 7. referee `backward` with a gradient check against central differences.
 #
 # **Prerequisites.** Notebooks 01 (derivatives as slopes, the chain rule) and
 # 03 (operations on `Value` and their `_backward` steps). Python: functions,
@@ -641,7 +642,110 @@ except (NotImplementedError, NameError):
     print("finish the exercises above first, then run this cell again")
 
 # %% [markdown]
-# ## 10. The descent of section 5, on your engine
+# ## 10. A referee: the gradient check
+#
+# Notebook 01 promised that finite differences would be used to test the exact derivatives
+# backpropagation computes. Here is that test. It is called a **gradient check**, and every
+# autograd library runs one on each new operation (PyTorch's is `torch.autograd.gradcheck`).
+# The idea: there are two independent routes to the same numbers.
+#
+# * **backward**: build the graph once from `Value`s, run `backward` once, and read every
+#   input's `grad`;
+# * **central differences**: treat the output as a plain function of the input numbers, and
+#   nudge **one** input at a time by $\pm h$, the others staying put:
+#   $\dfrac{f(\dots, x_i + h, \dots) - f(\dots, x_i - h, \dots)}{2h}$.
+#
+# The two share no code: one is the chain rule, run backwards through the `_backward`
+# closures; the other only ever runs the graph forwards. When they agree to many digits, both
+# are very likely right. The central difference is the one to use (its error shrinks like
+# $h^2$, the forward difference's only like $h$), and `h = 1e-5` is a good step: far bigger
+# and the difference measures the slope of a chord, far smaller and rounding takes over
+# (both seen in notebook 01).
+#
+# Here is `central_difference` again, as you wrote it in notebook 01:
+
+# %%
+def central_difference(f, x, h):
+    """The slope of f at x from the points x - h and x + h."""
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+# %% [markdown]
+# ### Exercise `ex04_gradient_check`
+#
+# Write `gradient_check(build, xs, h=1e-5)`. `build` takes one `Value` per input and returns
+# the output `Value` (for example `lambda a, b: a * b + b`); `xs` is the list of input numbers.
+# Return a list with one pair per input, in order:
+# `(the input's grad after one backward pass, its central difference)`.
+#
+# * use your `backward` once, on a graph built from fresh `Value`s of `xs`;
+# * for input `i`, hand `central_difference` a function of one number `t` that builds the
+#   graph with `t` in place of `xs[i]` (the other inputs as they are) and returns its `.data`;
+# * leave the list `xs` itself unchanged (nudge a copy).
+
+# %% nbgrader={"grade": false, "grade_id": "ex04_gradient_check_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def gradient_check(build, xs, h=1e-5):
+    """[(d out/d x_i by backward, d out/d x_i by a central difference), ...], one per input."""
+    ### BEGIN SOLUTION
+    leaves = [Value(x) for x in xs]
+    backward(build(*leaves))  # one pass from fresh Values: no stale grads
+
+    def output_with(i):
+        def f(t):
+            nudged = list(xs)  # a copy: the caller's xs stays as it was
+            nudged[i] = t
+            return build(*[Value(x) for x in nudged]).data
+        return f
+
+    return [(leaves[i].grad, central_difference(output_with(i), xs[i], h))
+            for i in range(len(xs))]
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The graded cell checks the loss `(a*b + c)**2 / f` of section 1's numbers and `a*b + b` (an
+# input used twice) with the same comparison as the hidden tests, which add random graphs and
+# other steps `h`. Both numbers of each pair are compared with PyTorch's: its gradient, and
+# its own central difference.
+
+# %% nbgrader={"grade": true, "grade_id": "ex04_gradient_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# The cases the notebook shows, checked exactly as the grader checks them:
+visible("ex04_gradient_check", gradient_check=gradient_check)
+print("Visible tests passed.")
+### BEGIN HIDDEN TESTS
+verify("ex04_gradient_check", gradient_check=gradient_check)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your answer (and `hint("ex04_gradient_check")` if you are stuck):
+
+# %%
+check("ex04_gradient_check", gradient_check=gradient_check)
+
+# %% [markdown]
+# Now referee the loss of section 1. The **relative difference**
+# $|g_{\text{backward}} - g_{\text{numeric}}| / \max(|g_{\text{backward}}|, |g_{\text{numeric}}|)$
+# says how many digits agree: here it stays below $10^{-8}$ for every input, about what
+# `h = 1e-5` can resolve. A wrong `_backward` shows up as a difference near 1, not $10^{-8}$.
+# <!-- claim {"says": "it stays below $10^{-8}$ for every input", "holds": "worst_relative < 1e-8"} -->
+
+# %%
+def relative_difference(g1, g2):
+    scale = max(abs(g1), abs(g2))
+    return 0.0 if scale == 0 else abs(g1 - g2) / scale
+
+
+try:
+    pairs = gradient_check(lambda a, b, c, f: (a * b + c) * f, [3.0, -2.0, 4.0, 5.0])
+    for name, (by_backward, by_difference) in zip("abcf", pairs):
+        print(f"dL/d{name}: backward {by_backward: .6f}   central difference {by_difference: .6f}"
+              f"   relative difference {relative_difference(by_backward, by_difference):.1e}")
+    worst_relative = max(relative_difference(g1, g2) for g1, g2 in pairs)
+except NotImplementedError:
+    worst_relative = 0.0
+    print("finish the exercises above first, then run this cell again")
+
+# %% [markdown]
+# ## 11. The descent of section 5, on your engine
 #
 # Section 5 walked downhill with a gradient worked out on paper. Now let the engine find it.
 # One training step is always the same four moves, in this order:
@@ -690,7 +794,7 @@ except NotImplementedError:
     print("finish the exercises above first, then run this cell again")
 
 # %% [markdown]
-# ## 11. Check it against micrograd itself (optional)
+# ## 12. Check it against micrograd itself (optional)
 #
 # Andrej Karpathy's **micrograd** ([github.com/karpathy/micrograd](https://github.com/karpathy/micrograd),
 # MIT licence) is the engine this course follows: about 150 lines of Python, 94 for the
@@ -724,6 +828,8 @@ except NotImplementedError:
 # * The nodes are visited in **reverse topological order**, built with an explicit stack so
 #   that deep graphs do not hit Python's recursion limit.
 # * Gradients must be **zeroed** before a second backward pass.
+# * A **gradient check** referees backward: each input's grad against a central difference
+#   that nudges that input alone; they should agree to many digits.
 # * A training step is forward, zero, backward, update; on the loss of section 5 your engine
 #   reproduces the by-paper descent step for step.
 #

@@ -25,7 +25,7 @@
 # 1. describe the shape of tanh and of its derivative, and say where the derivative is large or tiny;
 # 2. derive the local derivative $1 - \tanh(x)^2$ and explain why it is written with the *output*;
 # 3. explain why the textbook formula for tanh gives `nan` for large inputs, and compute it stably;
-# 4. add `tanh` as an operation on `Value`, with its `_backward` step;
+# 4. add `tanh` as an operation on `Value`, with its `_backward` step, and then `exp` and `relu` the same way;
 # 5. backpropagate through a neuron by hand, and check the result against the engine and PyTorch.
 #
 # **Prerequisites.** Notebook 01 (the chain rule), notebook 03 (operations and their
@@ -42,8 +42,8 @@
 # **What we import.** We import `Value` from `microgradlab`: it is the class you
 # built in notebook 03, and its `backward()` does what your `backward` from
 # notebook 04 does, so if you got stuck there you can still do all of this one. It has no say in
-# tanh here: you write `tanh` yourself. In section 4 we import PyTorch to compare
-# against a library used in practice.
+# tanh here: you write `tanh` yourself, and `exp` and `relu` after it. Sections 4 and 5 import
+# PyTorch to compare against a library used in practice.
 
 # %% [markdown]
 # The set-up cell: `Value`, the checking tools (`verify`, `check`, `hint`), the
@@ -237,7 +237,134 @@ verify("ex05_tanh", tanh=tanh)
 check("ex05_tanh", tanh=tanh)
 
 # %% [markdown]
-# ## 4. One neuron
+# ## 4. Two more operations: exp and relu
+#
+# tanh was the first operation you added by hand. Every other one-input operation is added
+# the same way: the forward number, the record `(v,)` and `_op`, and a `_backward` that adds
+# *local derivative × `out.grad`* into `v.grad`. Two more are worth having, and you write
+# both now: the exponential $e^x$ (tanh, the sigmoid and softmax are built from it), and
+# **relu**, the nonlinearity most networks use today (notebook 06 uses it for its loss).
+#
+# **exp.** The exponential is its own derivative:
+#
+# $$\frac{d}{dx}e^{x} = e^{x}.$$
+#
+# As with tanh, that is the number the forward pass already stored in `out.data`: the backward
+# step is `v.grad += out.data * out.grad`. A central difference agrees:
+# <!-- claim {"says": "The exponential is its own derivative", "holds": "all(approx((math.exp(x + 1e-5) - math.exp(x - 1e-5)) / 2e-5, math.exp(x), rel=1e-8) for x in [-2.0, 0.0, 1.0, 3.0])"} -->
+
+# %%
+h = 1e-5
+for x in [-2.0, 0.0, 1.0, 3.0]:
+    numeric = (math.exp(x + h) - math.exp(x - h)) / (2 * h)
+    print(f"x = {x:5.1f}   central difference {numeric:.8f}   e**x = {math.exp(x):.8f}")
+
+# %% [markdown]
+# ### Exercise `ex05_exp`: exp as an operation on `Value`
+#
+# Write `exp(v)`: a **new** `Value` holding `math.exp(v.data)`, with `_children=(v,)` and
+# `_op='exp'`, whose `_backward` *adds* the local derivative times `out.grad` into `v.grad`.
+# (Inputs above about 709 overflow `math.exp`; the tests stay below that.)
+# <!-- claim {"says": "Inputs above about 709 overflow", "holds": "math.exp(709.0) < math.inf and approx(math.log(sys.float_info.max), 709.78, tol=0.005)"} -->
+
+# %% nbgrader={"grade": false, "grade_id": "ex05_exp_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def exp(v):
+    """out = e ** v, a new Value whose _backward uses d/dx e**x = e**x."""
+    ### BEGIN SOLUTION
+    out = Value(math.exp(v.data), (v,), "exp")
+
+    def _backward():
+        # e**x is its own slope, and out.data already holds it
+        v.grad += out.data * out.grad
+
+    out._backward = _backward
+    return out
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The graded cell checks `exp(1)` and `exp(x) * x` (an input used twice); the hidden tests
+# add very negative inputs and an exponential of an exponential.
+
+# %% nbgrader={"grade": true, "grade_id": "ex05_exp", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# The cases the notebook shows, checked exactly as the grader checks them:
+visible("ex05_exp", exp=exp)
+print("Visible tests passed.")
+### BEGIN HIDDEN TESTS
+verify("ex05_exp", exp=exp)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your answer on fresh inputs (and `hint("ex05_exp")` when you are stuck):
+
+# %%
+check("ex05_exp", exp=exp)
+
+# %% [markdown]
+# **relu** (the *rectified linear unit*) keeps a positive number and turns everything else
+# into 0:
+#
+# $$\operatorname{relu}(x) = \max(x, 0), \qquad
+# \frac{d}{dx}\operatorname{relu}(x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0. \end{cases}$$
+#
+# On the right it is the identity, so the gradient passes back unchanged; on the flat left side
+# nothing passes back. At exactly $x = 0$ the graph has a corner and no single slope; PyTorch,
+# like most libraries, uses 0 there, and so do we:
+# <!-- claim {"says": "PyTorch, like most libraries, uses 0 there", "cell": "below", "shows": ["slope at 0: 0.0"]} -->
+
+# %%
+import torch
+
+t_zero = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+torch.relu(t_zero).backward()
+print("PyTorch's relu slope at 0:", t_zero.grad.item())
+
+# %% [markdown]
+# ### Exercise `ex05_relu`: relu as an operation on `Value`
+#
+# Write `relu(v)`: a **new** `Value` holding `v.data` when it is positive and `0.0`
+# otherwise, with `_children=(v,)` and `_op='relu'`, whose `_backward` *adds* the slope
+# above (1 or 0, and 0 at exactly 0) times `out.grad` into `v.grad`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex05_relu_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def relu(v):
+    """out = max(v, 0), a new Value whose _backward passes the gradient only where v > 0."""
+    ### BEGIN SOLUTION
+    out = Value(v.data if v.data > 0 else 0.0, (v,), "relu")
+
+    def _backward():
+        # slope 1 on the right, 0 on the flat side and at the corner itself
+        v.grad += (1.0 if out.data > 0 else 0.0) * out.grad
+
+    out._backward = _backward
+    return out
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The graded cell checks a positive input, a negative one and `relu(x) * x`; the hidden tests
+# add an input of exactly 0 and expressions with several relus.
+
+# %% nbgrader={"grade": true, "grade_id": "ex05_relu", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# The cases the notebook shows, checked exactly as the grader checks them:
+visible("ex05_relu", relu=relu)
+print("Visible tests passed.")
+### BEGIN HIDDEN TESTS
+verify("ex05_relu", relu=relu)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your answer on fresh inputs (and `hint("ex05_relu")` when you are stuck):
+
+# %%
+check("ex05_relu", relu=relu)
+
+# %% [markdown]
+# From here on the engine's `Value` has these operations as methods, `v.exp()` and
+# `v.relu()`, written exactly as you just wrote them; notebook 06 calls `.relu()`.
+
+# %% [markdown]
+# ## 5. One neuron
 #
 # A neuron with two inputs $x_1, x_2$ has a weight for each, $w_1, w_2$, and a bias $b$:
 #
@@ -382,7 +509,7 @@ def neuron(xs, ws, b):
 
 
 # %% [markdown]
-# The graded cell rebuilds the neuron from section 4 and checks it with the same comparison as
+# The graded cell rebuilds the neuron from section 5 and checks it with the same comparison as
 # the hidden tests (which add more inputs); the message says what is off.
 
 # %% nbgrader={"grade": true, "grade_id": "ex05_neuron", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
@@ -409,6 +536,8 @@ check("ex05_neuron", neuron=neuron)
 #   with $t = e^{-2|x|}$ and the sign of $x$ it is finite for every input.
 # * A new operation on `Value` needs three things: the forward number, the record
 #   (`_prev`, `_op`), and a `_backward` step that *adds* local derivative times `out.grad`.
+# * `exp` and `relu` are added the same way: $e^x$ is its own derivative (`out.data`), and relu
+#   passes the gradient back only where its input is positive (slope 0 at exactly 0).
 # * A neuron is $\tanh(\sum_i w_i x_i + b)$. Backpropagating through it by hand, with the
 #   engine, and with PyTorch gives the same gradients: PyTorch runs the same procedure on tensors.
 #
@@ -453,6 +582,8 @@ Flashcards("05_tanh_neuron", [
     ("Why does (e**2x - 1)/(e**2x + 1) fail for large x?", "e**2x overflows to inf, and inf/inf is nan."),
     ("Stable tanh?", "t = e**(-2|x|); tanh(x) = sign(x) * (1 - t)/(1 + t)."),
     ("The three parts of a new Value operation?", "The forward number, the record (_prev, _op), and a _backward step that adds into the input's grad."),
+    ("d/dx e**x?", "e**x itself: the output's data, out.data."),
+    ("d/dx relu(x)?", "1 where x > 0, 0 where x <= 0 (0 at exactly 0, as in PyTorch)."),
     ("What does a neuron compute?", "tanh(w1*x1 + ... + wn*xn + b)."),
     ("do/dw1 for o = tanh(w1*x1 + w2*x2 + b)?", "(1 - o**2) * x1"),
     ("What does PyTorch's o.backward() do?", "The same reverse sweep as our backward, on tensors; gradients land in .grad."),

@@ -121,29 +121,25 @@ for shape in [(3, [4, 4, 1]), (2, [16, 16, 1]), (784, [128, 10])]:
 # network's weights as a plain list of numbers and load them back, or copy
 # them into a PyTorch network, and know which number goes where.
 #
-# ### Exercise `ex06_mlp`: Neuron, Layer, MLP
+# You write the network in three steps, each checked before the next builds on it: a
+# `Neuron`, a `Layer` of neurons, and the `MLP`.
 #
-# Write three classes.
+# ### Exercise `ex06_neuron`: the Neuron class
 #
-# * `Neuron(nin, nonlin=True)`: `nin` weights drawn with `random.uniform(-1, 1)`
-#   and a bias `Value(0.0)`. Calling it on a list `x` of `nin` inputs (numbers
-#   or `Value`s) returns the `Value` $\sum_i w_i x_i + b$, squashed with
-#   `.tanh()` when `nonlin` is true and left as it is otherwise.
-#   `parameters()` returns the weights, then the bias.
-# * `Layer(nin, nout, nonlin=True)`: `nout` neurons, each with `nin` inputs and
-#   the same `nonlin`. Calling it returns the list of the neurons' outputs, or
-#   the single `Value` itself when the layer has one neuron (so a network with
-#   one output returns one number, not a list of one). `parameters()` returns
-#   the parameters of each neuron in turn.
-# * `MLP(nin, nouts)`: layers of sizes `nouts`, the first reading `nin`
-#   inputs; every layer uses tanh except the last, which is linear. Calling it
-#   feeds `x` through the layers in order. `parameters()` goes layer by layer.
+# `Neuron(nin, nonlin=True)` is the `neuron` function of notebook 05 with its parameters
+# kept inside:
 #
-# `Value.tanh()` is the stable tanh from notebook 05. A check that a neuron
-# gets the right number of inputs is already written for you: a wrong-sized
-# input is the most common bug when wiring layers together.
+# * `__init__` makes `nin` weights drawn with `random.uniform(-1, 1)` and a bias `Value(0.0)`;
+# * calling it on a list `x` of `nin` inputs (numbers or `Value`s) returns the `Value`
+#   $\sum_i w_i x_i + b$, squashed with `.tanh()` when `nonlin` is true and left as it is
+#   otherwise;
+# * `parameters()` returns the weights, then the bias.
+#
+# `Value.tanh()` is the stable tanh you wrote in notebook 05. A check that a neuron gets the
+# right number of inputs is already written for you: a wrong-sized input is the most common
+# bug when wiring layers together.
 
-# %% nbgrader={"grade": false, "grade_id": "ex06_mlp_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "ex06_neuron_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Neuron:
     """out = tanh(w . x + b) when nonlin, else w . x + b."""
 
@@ -171,6 +167,36 @@ class Neuron:
         ### END SOLUTION
 
 
+# %% [markdown]
+# The graded cell sets a new neuron's parameters to known numbers through `parameters()`
+# (so the order counts), then compares its output and the gradients of its parameters after
+# a backward pass, with and without tanh.
+
+# %% nbgrader={"grade": true, "grade_id": "ex06_neuron", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# The cases the notebook shows, checked exactly as the grader checks them:
+visible("ex06_neuron", Neuron=Neuron)
+print("Visible tests passed.")
+### BEGIN HIDDEN TESTS
+verify("ex06_neuron", Neuron=Neuron)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your class on fresh neurons (and `hint("ex06_neuron")` when you are stuck):
+
+# %%
+check("ex06_neuron", Neuron=Neuron)
+
+# %% [markdown]
+# ### Exercise `ex06_layer`: the Layer class
+#
+# `Layer(nin, nout, nonlin=True)` holds `nout` neurons, each a **new** `Neuron(nin, nonlin)`:
+#
+# * calling it on `x` calls every neuron on the same `x` and returns the list of their
+#   outputs, or the single `Value` itself when the layer has one neuron (so a network with one
+#   output returns one number, not a list of one);
+# * `parameters()` returns the parameters of each neuron in turn.
+
+# %% nbgrader={"grade": false, "grade_id": "ex06_layer_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Layer:
     """nout neurons that all read the same nin inputs."""
 
@@ -191,6 +217,33 @@ class Layer:
         ### END SOLUTION
 
 
+# %% [markdown]
+# The graded cell sets the layer's parameters through `parameters()`, calls the layer, and
+# backpropagates from `1 * out[0] + 2 * out[1] + ...`: a different factor for each neuron, so
+# a gradient that lands on the wrong neuron shows.
+
+# %% nbgrader={"grade": true, "grade_id": "ex06_layer", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# The cases the notebook shows, checked exactly as the grader checks them:
+visible("ex06_layer", Neuron=Neuron, Layer=Layer)
+print("Visible tests passed.")
+### BEGIN HIDDEN TESTS
+verify("ex06_layer", Neuron=Neuron, Layer=Layer)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your class on fresh layers (and `hint("ex06_layer")` when you are stuck):
+
+# %%
+check("ex06_layer", Neuron=Neuron, Layer=Layer)
+
+# %% [markdown]
+# ### Exercise `ex06_mlp`: the MLP class
+#
+# `MLP(nin, nouts)` holds layers of sizes `nouts`, the first reading `nin` inputs; every
+# layer uses tanh except the last, which is linear. Calling it feeds `x` through the layers
+# in order. `parameters()` goes layer by layer.
+
+# %% nbgrader={"grade": false, "grade_id": "ex06_mlp_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class MLP:
     """Layers of sizes nouts after nin inputs; tanh on hidden layers, the last one linear."""
 
@@ -222,7 +275,7 @@ class MLP:
 # `parameters()` (so the order counts), compares the outputs and the loss, and the gradients
 # after a backward pass. The message names the output or parameter that is off.
 
-# %% nbgrader={"grade": true, "grade_id": "ex06_mlp", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": true, "grade_id": "ex06_mlp", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # The cases the notebook shows, checked exactly as the grader checks them:
 # As the text says: new weights come from random.uniform(-1, 1), and a Layer of one neuron
 # returns that neuron's Value itself (so MLP(..., [..., 1]) returns one Value, not a list).
@@ -300,6 +353,81 @@ try:
     print(f"loss = {loss.data:.4f}")
 except NotImplementedError:
     print("finish the exercise ex06_mlp above first, then run this cell again")
+
+# %% [markdown]
+# ### Referee the network: a gradient check of the loss
+#
+# Before training on these gradients, check them, as notebook 04 checked `backward` with
+# central differences. This time the inputs of the check are the network's **parameters**,
+# and they are `Value`s that live inside the model, so each one is nudged in place:
+# `p.data += h`, compute the loss, `p.data -= 2 * h`, compute it again, and put `p.data`
+# back. A model that has been through `backward()` before (as `tiny` was above, and as every
+# model is during training) still holds those gradients, so zero them first.
+#
+# ### Exercise `ex06_gradient_check`
+#
+# Write `loss_gradient_check(model, xs, ys, h=1e-5)`. With the loss
+# $L = \sum_k (\text{model}(x_k) - y_k)^2$, return one pair per parameter, in
+# `model.parameters()` order: `(p.grad after one backward pass of L, the central difference
+# (L(p + h) - L(p - h)) / (2h))`. Leave every parameter holding the number it held before.
+
+# %% nbgrader={"grade": false, "grade_id": "ex06_gradient_check_answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def loss_gradient_check(model, xs, ys, h=1e-5):
+    """[(dL/dp by backward, dL/dp by a central difference), ...] for every parameter p."""
+    def loss_now():
+        return sum((model(x) - y) ** 2 for x, y in zip(xs, ys))
+
+    ### BEGIN SOLUTION
+    parameters = model.parameters()
+    for p in parameters:  # a model may come with grads from an earlier backward()
+        p.grad = 0.0
+    loss_now().backward()
+    pairs = []
+    for p in parameters:
+        kept = p.data
+        p.data = kept + h
+        above = loss_now().data
+        p.data = kept - h
+        below = loss_now().data
+        p.data = kept  # put it back before measuring the next parameter
+        pairs.append((p.grad, (above - below) / (2 * h)))
+    return pairs
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The graded cell checks the check on the shown `MLP(2, [3, 1])`: both numbers of each pair
+# are compared with PyTorch's (its gradient, and its own central difference of the loss).
+
+# %% nbgrader={"grade": true, "grade_id": "ex06_gradient_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# The cases the notebook shows, checked exactly as the grader checks them:
+visible("ex06_gradient_check", loss_gradient_check=loss_gradient_check, MLP=MLP)
+print("Visible tests passed.")
+### BEGIN HIDDEN TESTS
+verify("ex06_gradient_check", loss_gradient_check=loss_gradient_check, MLP=MLP)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Check your answer (and `hint("ex06_gradient_check")` when you are stuck):
+
+# %%
+check("ex06_gradient_check", loss_gradient_check=loss_gradient_check, MLP=MLP)
+
+# %% [markdown]
+# Now referee the 41 gradients of `model`, the `MLP(3, [4, 4, 1])` above, on the four
+# examples. The largest relative difference between the two routes stays below $10^{-6}$:
+# every weight's gradient, through tanh and two hidden layers, is what backward says.
+# <!-- claim {"says": "The largest relative difference between the two routes stays below $10^{-6}$", "holds": "worst_in_model < 1e-6 and checked_count == 41"} -->
+
+# %%
+try:
+    checked = loss_gradient_check(model, xs, ys)
+    checked_count = len(checked)
+    worst_in_model = max(abs(g1 - g2) / max(abs(g1), abs(g2), 1e-12) for g1, g2 in checked)
+    print(f"{checked_count} parameters checked; largest relative difference {worst_in_model:.1e}")
+except (NotImplementedError, NameError):  # NameError: model was never made
+    checked_count, worst_in_model = 41, 0.0
+    print("finish the exercises above first, then run this cell again")
 
 # %% [markdown]
 # ## 3. The training loop
@@ -483,6 +611,8 @@ plt.show()
 # a safety margin: for a target $y$ and a prediction $s$ it is
 # $\max(0,\; 1 - y\,s)$, zero once $y\,s \ge 1$, so points that are safely
 # classified stop pulling and the network spends its effort on the others.
+# $\max(0, \cdot)$ is the relu you wrote in notebook 05: `Value.relu()` is that same
+# operation, with the same `_backward` (no gradient on the flat side).
 # We average it over the examples, so the size of a step does not grow with
 # the size of the data set.
 #

@@ -246,6 +246,7 @@ def d_pow(a, k, out):
 # ----------------------------------------------------------------------
 @op("exp", symbol="exp", arity=1, forward=exp, python="exp", text="exp({0})",
     local_text=("{out}.data",), taught_in="05_tanh_neuron",
+    mistakes={"exp_derivative_of_input": (lambda a, out: (a,),)},
     testable=lambda a: a <= 5)
 def d_exp(a, out):
     """out = e ** a.   d(out)/da = e ** a = out: the exponential is its own slope."""
@@ -267,7 +268,10 @@ def d_tanh(a, out):
 
 @op("relu", symbol="relu", arity=1, forward=lambda a: 0.0 if a <= 0 else a, python="relu",
     text="relu({0})", local_text=("(1 if {out}.data > 0 else 0)",),
-    taught_in="05_tanh_neuron")
+    taught_in="05_tanh_neuron",
+    # at zero first: where both match (an input of exactly 0) the narrower one is named
+    mistakes={"relu_gradient_at_zero": (lambda a, out: (1.0 if a >= 0 else 0.0,),),
+              "relu_passes_negative": (lambda a, out: (1.0,),)})
 def d_relu(a, out):
     """out = max(a, 0).   d(out)/da = 1 where a > 0, else 0.
 

@@ -76,7 +76,8 @@ REFERENCE_PIECES: dict[str, list[str]] = {
         "__rtruediv__", "__pow__")] + [f"{_E}:{n}" for n in (
         "_add_backward", "_mul_backward", "_sub_backward", "_neg_backward", "_div_backward")],
     "04_backward": [f"{_E}:Value.backward", f"{_E}:_interior_nodes_output_first"],
-    "05_tanh_neuron": [f"{_E}:Value.tanh", f"{_E}:Value.exp", f"{_E}:_tanh_backward",
+    "05_tanh_neuron": [f"{_E}:Value.tanh", f"{_E}:Value.exp", f"{_E}:Value.relu",
+                       f"{_E}:_tanh_backward", f"{_E}:_relu_backward",
                        f"{_E}:_exp_backward", f"{_E}:Value.linear", f"{_E}:_linear_backward",
                        f"{_NN}:Neuron.__call__"],
     "06_mlp": [f"{_NN}:{n}" for n in (

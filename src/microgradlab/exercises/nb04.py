@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import programs as P
 from . import register as _register
 from ._base import Exercise, LearnerOutputError, kind, named, nodes_inputs_first, number
+from .gradient_check import case_of, gradient_check_exercise
 
 NOTEBOOK = "04_backward"
 
@@ -245,3 +246,41 @@ _register(Exercise(
     builds_on=("ex04_topological_order",), error_mistakes=DEEP_GRAPH_ERRORS,
     mistakes=named("output_not_seeded", "no_topological_order", "not_reversed",
                    "recursion_too_deep", "hard_coded")))
+
+
+# ---------------------------------------------------------------- ex04_gradient_check
+def _check_fixed():
+    squared = {"leaves": {"a": 3.0, "b": -2.0, "c": 4.0, "f": 5.0},
+               "ops": [["e", "mul", "a", "b"], ["d", "add", "e", "c"], ["s", "pow", "d", 2],
+                       ["L", "div", "s", "f"]], "output": "L"}
+    cubed = {"leaves": {"x": 0.5, "y": -1.5},
+             "ops": [["p", "mul", "x", "y"], ["q", "pow", "p", 3], ["r", "sub", "q", "x"],
+                     ["z", "div", "r", "y"]], "output": "z"}
+    return [
+        case_of("L = (a*b + c)**2 / f with a=3, b=-2, c=4, f=5, h = 1e-5", True, squared, 1e-5),
+        case_of("c = a*b + b with a=2, b=3 (b used twice), h = 1e-5", True, shared_example(),
+                1e-5),
+        case_of("z = ((x*y)**3 - x) / y with x=0.5, y=-1.5, h = 1e-4", False, cubed, 1e-4),
+        case_of("one input: y = x**3 at x = 1.2, h = 1e-4", False,
+                {"leaves": {"x": 1.2}, "ops": [["y", "pow", "x", 3]], "output": "y"}, 1e-4),
+    ]
+
+
+def _check_draw(rng):
+    program = P.random_program(rng, ops=("add", "sub", "mul", "div", "pow"),
+                               n_leaves=rng.randint(2, 3), n_ops=4)
+    h = rng.choice([1e-5, 1e-4])
+    return [case_of(f"a random graph, h = {h:g}", False, program, h)]
+
+
+_register(gradient_check_exercise(
+    id="ex04_gradient_check", notebook=NOTEBOOK, builds_on=("ex04_backward",),
+    fixed=_check_fixed, draw=_check_draw, provides=PROVIDES, hints=(
+        "Two routes to the same numbers: one backward pass gives every input's gradient at once; "
+        "the central difference of notebook 01 measures one input's slope at a time.",
+        "For the backward route, build the graph once from fresh Values and call backward once. "
+        "For input i, f is a function of that one number: the others stay as they are in xs.",
+        "Make leaves = [Value(x) for x in xs], call backward(build(*leaves)); then for each i "
+        "write f(t) that copies xs, puts t at position i and returns build(*...).data. "
+        "What do you hand to central_difference?",
+    )))

@@ -13,6 +13,7 @@ from . import register as _register
 from ._base import Exercise, LearnerOutputError, kind, named, nodes_inputs_first, number, run_backward
 from .nb02 import describe_prev, name_nodes, prev_detail, prev_text
 from .own_node import OwnNodes
+from .own_op import own_op_exercise, program_case
 
 NOTEBOOK = "05_tanh_neuron"
 
@@ -21,10 +22,12 @@ PROVIDES = {"Value": "microgradlab.engine:Value"}  # resolved where the learner'
 TANH_ALONE = OwnNodes(("tanh",))  # the learner writes tanh; + and * are the engine's
 
 
-def _build_with(program, tanh, Value):
+def _build_with(program, tanh, Value, kind="tanh"):
+    """The program's nodes, with the learner's function ``tanh`` (or, for ``kind``
+    "exp" or "relu", that function) standing in for every op of that kind."""
     def unary(name, x):
-        if name != "tanh":
-            raise ValueError(f"notebook 05 programs use only tanh, got {name}")
+        if name != kind:
+            raise ValueError(f"this exercise's programs use only {kind}, got {name}")
         return tanh(x)
 
     nodes = P.build(program, Value, unary=unary)
@@ -213,6 +216,98 @@ _register(Exercise(
                    assign_not_accumulate="your tanh's _backward assigns the input's grad: "
                    "write v.grad += (1 - t**2) * out.grad, so a Value used again keeps its "
                    "other shares.")))
+
+
+# ---------------------------------------------------------------- ex05_exp, ex05_relu
+def _exp_fixed():
+    case = program_case
+    return [
+        case("out = exp(v) at v = 1", True, {"v": 1.0}, [["out", "exp", "v"]], "out"),
+        case("y = exp(x) * x at x = 0.5 (x used twice)", True, {"x": 0.5},
+             [["e", "exp", "x"], ["y", "mul", "e", "x"]], "y"),
+        case("out = exp(v) at v = -2.5", False, {"v": -2.5}, [["out", "exp", "v"]], "out"),
+        case("out = exp(v) at v = -800 (underflows to 0)", False, {"v": -800.0},
+             [["out", "exp", "v"]], "out"),
+        case("y = exp(exp(a) * b) with a = 0.3, b = -0.7", False, {"a": 0.3, "b": -0.7},
+             [["e", "exp", "a"], ["t", "mul", "e", "b"], ["y", "exp", "t"]], "y"),
+    ]
+
+
+def _exp_draw(rng):
+    x = round(rng.uniform(-3, 3), 3)
+    single = program_case(f"out = exp(v) at v = {x}", False, {"v": x}, [["out", "exp", "v"]],
+                          "out")
+    program = P.random_program(rng, ops=("add", "mul", "exp"), n_leaves=2, n_ops=4)
+    first = next(iter(program["leaves"]))  # in [-2, 2]: exp of it stays tame
+    program["ops"] += [["grown", "exp", first], ["out", "mul", program["output"], "grown"]]
+    program["output"] = "out"
+    return [single, {"name": "a random expression with exp", "program": program}]
+
+
+def _relu_fixed():
+    case = program_case
+    return [
+        case("out = relu(v) at v = 1.5", True, {"v": 1.5}, [["out", "relu", "v"]], "out"),
+        case("out = relu(v) at v = -0.5", True, {"v": -0.5}, [["out", "relu", "v"]], "out"),
+        case("y = relu(x) * x at x = 0.3 (x used twice)", True, {"x": 0.3},
+             [["r", "relu", "x"], ["y", "mul", "r", "x"]], "y"),
+        case("out = relu(v) at v = 0 (exactly on the corner)", False, {"v": 0.0},
+             [["out", "relu", "v"]], "out"),
+        case("y = relu(a * b) + relu(b) with a = 0, b = -1.2", False, {"a": 0.0, "b": -1.2},
+             [["ab", "mul", "a", "b"], ["r", "relu", "ab"], ["s", "relu", "b"],
+              ["y", "add", "r", "s"]], "y"),
+        case("y = relu(x) * relu(x + 1) at x = -0.4", False, {"x": -0.4},
+             [["r", "relu", "x"], ["x1", "addc", "x", 1.0], ["q", "relu", "x1"],
+              ["y", "mul", "r", "q"]], "y"),
+    ]
+
+
+def _relu_draw(rng):
+    x = round(rng.uniform(-3, 3), 3)
+    single = program_case(f"out = relu(v) at v = {x}", False, {"v": x}, [["out", "relu", "v"]],
+                          "out")
+    program = P.random_program(rng, ops=("add", "mul", "relu"), n_leaves=2, n_ops=5)
+    # a negative leaf through a relu: the flat side, where no gradient may pass
+    flat = next((n for n, v in program["leaves"].items() if v < 0), None)
+    if flat is not None:
+        program["ops"] += [["cut", "relu", flat], ["out", "add", program["output"], "cut"]]
+        program["output"] = "out"
+    else:
+        program["ops"].append(["out", "relu", program["output"]])
+        program["output"] = "out"
+    return [single, {"name": "a random expression with relu", "program": program}]
+
+
+_register(own_op_exercise(
+    kind="exp", id="ex05_exp", notebook=NOTEBOOK, title="exp as a Value operation", hints=(
+        "exp is one more operation like tanh: compute its value, record its input, give it a "
+        "_backward.",
+        "The exponential is its own derivative: d/dx e**x = e**x, which is the number the output "
+        "already holds (not the input x).",
+        "Build out = Value(math.exp(v.data), (v,), 'exp') and attach a _backward that adds into "
+        "v.grad: local derivative times out.grad. Which stored number is e**x?",
+    ), fixed=_exp_fixed, draw=_exp_draw,
+    mistakes=named(exp_derivative_of_input="the derivative of e**x is e**x itself, the number "
+                   "your output already holds (out.data), not the input x: "
+                   "v.grad += out.data * out.grad.")))
+
+_register(own_op_exercise(
+    kind="relu", id="ex05_relu", notebook=NOTEBOOK, title="relu as a Value operation", hints=(
+        "relu keeps a positive number and turns everything else into 0; it is an operation "
+        "with a _backward like tanh and exp.",
+        "Its slope is 1 where the input is positive and 0 where it is not, 0 included (as "
+        "PyTorch defines it): on the flat side no gradient passes back.",
+        "Build out = Value(v.data if v.data > 0 else 0.0, (v,), 'relu') and attach a _backward "
+        "that adds (local slope) * out.grad into v.grad. Which comparison gives the slope, and "
+        "what happens at exactly 0?",
+    ), fixed=_relu_fixed, draw=_relu_draw,
+    # at zero first: on an input of exactly 0 both match, and the narrower one is meant
+    mistakes=named(
+        relu_gradient_at_zero="at exactly 0 relu's slope is 0 (PyTorch's choice, and the "
+        "notebook's): compare with > 0, not >= 0.",
+        relu_passes_negative="on the flat side (input <= 0) relu's slope is 0: the gradient "
+        "must not pass back there. Add out.grad into v.grad only when out.data > 0.")))
+
 
 NEURON_FACT = "the output depends on every weight and the bias"
 

@@ -1,4 +1,4 @@
-"""Notebook 06 (the MLP): Neuron, Layer, MLP classes, and a training loop.
+"""Notebook 06 (the MLP): Neuron, Layer (:mod:`.nb06_neuron_layer`), MLP, and a training loop.
 
 An MLP with its squared-error loss is also just a program (the parameters
 are leaves), so the checker can replay it in torch and simulate mistakes on it.
@@ -9,6 +9,8 @@ from __future__ import annotations
 from . import programs as P
 from . import register as _register
 from ._base import Exercise, LearnerOutputError, named, number, numbers
+from .nb06_gradient_check import loss_check_exercise
+from .nb06_neuron_layer import INIT_FACT, LAYER, NEURON, ONE_VALUE_FACT, init_ok
 
 NOTEBOOK = "06_mlp"
 
@@ -128,17 +130,11 @@ def build_model(MLP, case):
     return model, params, started
 
 
-INIT_FACT = "a new MLP's weights are random numbers in [-1, 1], not all the same"
-ONE_VALUE_FACT = "an MLP with one output returns that Value itself, not a list"
-
-
-def _init_ok(started):
-    return all(-1.0 <= w <= 1.0 for w in started) and (len(started) < 2 or len(set(started)) > 1)
 
 
 def _mlp_produce(case, names):
     model, params, started = build_model(names["MLP"], case)
-    facts = {INIT_FACT: _init_ok(started), ONE_VALUE_FACT: True}
+    facts = {INIT_FACT: init_ok(started), ONE_VALUE_FACT: True}
     detail = {INIT_FACT: "the weights of your new MLP start at "
               + ", ".join(f"{w:.4g}" for w in sorted(set(started))[:4])
               + (" ..." if len(set(started)) > 4 else "")
@@ -176,6 +172,20 @@ def _mlp_variants(case):
     args = (case["nin"], case["nouts"], case["params"], case["xs"], case["ys"])
     return {"last_layer_tanh": mlp_program(*args, last_tanh=True),
             "no_hidden_tanh": mlp_program(*args, hidden_tanh=False)}
+
+
+# ---------------------------------------------------------------- ex06_gradient_check
+def _check_fixed():
+    first, _, single = _mlp_fixed()
+    return [{**first, "name": first["name"] + ", h = 1e-5", "h": 1e-5},
+            {**single, "name": single["name"] + ", h = 1e-4", "h": 1e-4},
+            {**_mlp_case("MLP(1, [2, 1]) on three points", False, 1, [2, 1],
+                         _spread(parameter_count(1, [2, 1]), 0.9), [[1.0], [-0.5], [2.0]],
+                         [0.5, -0.5, 1.0]), "h": 1e-5}]
+
+
+def _check_draw(rng):
+    return [{**case, "h": rng.choice([1e-5, 1e-4])} for case in _mlp_draw(rng)]
 
 
 # ---------------------------------------------------------------- ex06_training
@@ -265,6 +275,9 @@ def _training_produce(case, names):
     return {"values": values}
 
 
+_register(NEURON)
+_register(LAYER)
+
 _register(Exercise(
     id="ex06_mlp", notebook=NOTEBOOK, title="Neuron, Layer and MLP",
     uses=("Neuron", "Layer", "MLP"), hints=(
@@ -276,7 +289,11 @@ _register(Exercise(
         "MLP(nin, nouts) builds Layer(sizes[i], sizes[i+1], nonlin=i != last) for sizes = [nin] + list(nouts).",
     ), fixed=_mlp_fixed, draw=_mlp_draw, producer=_mlp_produce, report=_mlp_report,
     variants=_mlp_variants, facts=lambda case: {INIT_FACT: True, ONE_VALUE_FACT: True},
+    builds_on=("ex06_layer",),
     mistakes=named("last_layer_tanh", "no_hidden_tanh", "hard_coded")))
+
+_register(loss_check_exercise(fixed=_check_fixed, draw=_check_draw,
+                              mlp_program=lambda case: case["program"], build_model=build_model))
 
 _register(Exercise(
     id="ex06_training", notebook=NOTEBOOK, title="The training loop", uses=("train", "MLP"),

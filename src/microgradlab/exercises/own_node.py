@@ -53,6 +53,7 @@ RULE_TEXT = {
     "pow": ("{k} * {0}.data**{km1} * {out}.grad",),
     "exp": ("{out}.data * {out}.grad",),
     "tanh": ("(1 - {out}.data**2) * {out}.grad",),
+    "relu": ("(1 if {out}.data > 0 else 0) * {out}.grad",),
     "radd": ("{out}.grad",), "rsub": ("-{out}.grad",), "rmul": ("{c} * {out}.grad",),
     "rdiv": ("-{c} / {0}.data**2 * {out}.grad",),
     "addc": ("{out}.grad",), "subc": ("{out}.grad",), "mulc": ("{c} * {out}.grad",),
