@@ -17,7 +17,7 @@ grader's own functions by wrapping them here (nothing in the grader is edited):
 * the grader's producer work: the graded cells' time less their requests' time;
 * PyTorch's expected values (``batch.draw_cases``: once per notebook and run, shown
   per run and divided over the class);
-* the judge (``score_exercise``: ``compare`` per case), the feedback page, the
+* the judge (``score``: ``checking.verdict`` over the cases), the feedback page, the
   gradebook row, and the process's kill and the cgroup's removal.
 
 Prints a table and (with --json) writes the figures. Figures of a loaded machine
@@ -114,7 +114,7 @@ def install(timers: Timers):
             (sandbox, "build_stripped_package", "stripped package (per run)"),
             (sandbox, "build_matplotlib_cache", "matplotlib font cache (per run)"),
             (sandbox, "wait_until_uid_is_empty", "uid empty after the run"),
-            (grading, "score_exercise", "judge (compare, every case)"),
+            (grading, "score", "judge (compare, every case)"),
             (grading, "_kill", "kill the sandbox"),
             (grading, "read_notebook", "read the submission"),
             (grading, "tampering", "read the submission"),
