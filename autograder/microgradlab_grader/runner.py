@@ -49,9 +49,18 @@ _BUILTINS = dict(vars(builtins))
 _builtins_dict = vars(builtins)
 
 
+_BUILTIN_VALUES = list(_BUILTINS.values())
+_all, _map, _len, _is = all, map, len, operator.is_   # bound before a learner can swap them
+
+
 def restore_builtins():
     """Put back builtins a learner replaced (``isinstance``, ``float``): this file
-    needs them to keep answering an honest notebook's requests."""
+    needs them to keep answering an honest notebook's requests. (Runs after every
+    request: when each builtin is still the very object it was, in the same
+    order, one pass in C says so in a few microseconds.)"""
+    if (_len(_builtins_dict) == _len(_BUILTIN_VALUES)
+            and _all(_map(_is, _builtins_dict.values(), _BUILTIN_VALUES))):
+        return
     for name, value in _BUILTINS.items():
         if _builtins_dict.get(name) is not value:
             _builtins_dict[name] = value
@@ -143,11 +152,13 @@ class Server:
 
     def read_ahead(self, value, attr, most):
         """[[handle, value], ...]: ``attr`` of the objects ``value`` holds, and of the
-        objects those values hold, breadth first, at most ``most`` of them (a graph
-        walk's next reads, sent with the first).
+        objects those values hold, breadth first (a graph walk's next reads); then of
+        the objects the grader was handed last, newest first (the nodes whose
+        ``grad`` it reads one after another); at most ``most`` of them.
 
         Only plain instance attributes are read ahead: ``attr`` in the object's own
-        ``__dict__`` and nowhere in its class, with the default ``__getattribute__``.
+        ``__dict__`` and nowhere in its class, or a ``__slots__`` member, with the
+        default ``__getattribute__``.
         Such a read runs no code of the learner's, so reading it early changes nothing
         that reading it when asked would show."""
         found, seen = [], set()
@@ -172,6 +183,19 @@ class Server:
                     holders.append(got)
                     if len(found) >= most:
                         break
+            handle = len(self.objects)
+            while handle > 0 and len(found) < most and len(seen) < 4 * most:
+                obj = self.objects[handle]
+                handle -= 1
+                if id(obj) in seen:
+                    continue
+                seen.add(id(obj))
+                got = plain_attribute(obj, attr)
+                if got is not _ABSENT:
+                    try:
+                        found.append([self.handle_of(obj), self.encode(got)])
+                    except ValueError:
+                        continue
         except BaseException:  # noqa: BLE001 - what was read so far still holds
             pass
         return found
@@ -358,6 +382,7 @@ class Shared:
 
 _ABSENT = object()
 _GETSET = type(type.__dict__["__dict__"])   # the C slot an instance's __dict__ is read by
+_SLOT = type(type.__dict__["__weakrefoffset__"])  # a __slots__ member (member_descriptor)
 _type_mro = type.__dict__["__mro__"].__get__
 _type_dict = type.__dict__["__dict__"].__get__
 
@@ -367,15 +392,22 @@ def plain_attribute(obj, attr):
     code of the object's class), else _ABSENT."""
     if type(attr) is not str:
         return _ABSENT
-    holder = None
+    holder = slot = None
     for klass in _type_mro(type(obj)):
         names = _type_dict(klass)
-        if attr in names:
-            return _ABSENT  # a class attribute, property or descriptor: ask when asked
+        if attr in names and slot is None:
+            slot = names[attr]
+            if type(slot) is not _SLOT:
+                return _ABSENT  # a class attribute, property or descriptor: ask when asked
         if klass is not object and "__getattribute__" in names:
             return _ABSENT  # the class decides what a read returns
         if holder is None:
             holder = names.get("__dict__")
+    if slot is not None:  # a __slots__ member: read by C code, as for __dict__
+        try:
+            return slot.__get__(obj)
+        except AttributeError:
+            return _ABSENT
     if type(holder) is not _GETSET:
         return _ABSENT
     own = holder.__get__(obj)

@@ -109,7 +109,9 @@ def loads_bounded(data: bytes | str, max_bytes: int = MAX_NOTEBOOK_BYTES,
         except UnicodeDecodeError as exc:
             raise Unreadable(f"not valid JSON (not UTF-8 text: {exc.reason} "
                              f"at byte {exc.start})") from None
-    if json_depth(data, max_depth) > max_depth:
+    # (No text with at most max_depth opening brackets can nest deeper: most skip the scan.)
+    if (data.count("[") + data.count("{") > max_depth
+            and json_depth(data, max_depth) > max_depth):
         raise Unreadable(f"not {what} (JSON nested more than {max_depth} levels deep)")
     try:
         return json.loads(data)
