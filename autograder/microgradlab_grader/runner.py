@@ -438,7 +438,12 @@ def describe(exc):
 
 def make_shell():
     from IPython.core.interactiveshell import InteractiveShell
-    shell = InteractiveShell.instance()
+    from traitlets.config import Config
+    config = Config()
+    # No history database and no thread saving to it: nobody reads a graded
+    # notebook's history, and the sandbox's start-up is paid once per learner.
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
     # Nothing a graded notebook displays is shown to anyone: plain text only,
     # so rich reprs (a graphviz drawing runs `dot`) cost nothing.
     shell.display_formatter.active_types = ["text/plain"]
