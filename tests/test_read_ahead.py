@@ -1,6 +1,8 @@
-"""Reads ahead (channel.py, runner.py): a graph walk through the channel asks the
-sandbox a few times instead of once a node, and sees exactly what it would have
-seen asking each time.
+"""Fewer round trips (channel.py, runner.py).
+
+Reads ahead: a graph walk through the channel asks the sandbox a few times
+instead of once a node, and sees exactly what it would have seen asking each
+time. Replies read later (setattr) never pile up past what a pipe holds.
 
 Against the real runner (a plain child process), driven as the grader drives it.
 """
@@ -119,3 +121,32 @@ server = [o for o in gc.get_objects() if type(o).__name__ == 'Server'][0]
 send = server.write_message
 server.write_message = lambda m: send(dict(m, ahead=[]) if 'reply' in m else m)
 """)
+
+
+def test_many_labels_in_a_row_never_fill_the_reply_pipe(runner):
+    """setattr replies are read later; 6,000 of them (over 64 kB of replies) in a row
+    must not leave the runner blocked on a full pipe until the cell's timeout."""
+    runner.cell("nodes = [Value(float(i)) for i in range(6000)]")
+    nodes = list(runner.conn.request("name", name="nodes"))
+    runner.clock.new_segment()
+    for i, node in enumerate(nodes):
+        node.label = f"n{i}"
+    runner.conn.sync()
+    assert runner.conn.broken is None
+    assert nodes[5999].label == "n5999"
+    assert len(runner.conn.deferred) == 0
+
+
+def test_control_with_no_cap_on_unread_replies_the_same_labels_time_out(monkeypatch):
+    monkeypatch.setattr(channel, "MAX_DEFERRED", 10**9)
+    r = Runner(timeout_cell=3.0)
+    try:
+        r.cell(VALUE + "\nnodes = [Value(float(i)) for i in range(6000)]")
+        nodes = list(r.conn.request("name", name="nodes"))
+        r.clock.new_segment()
+        with pytest.raises(channel.ChannelTimeout):
+            for i, node in enumerate(nodes):
+                node.label = f"n{i}"
+            r.conn.sync()
+    finally:
+        r.close()

@@ -55,6 +55,9 @@ REQUESTS_CASE = 50_000
 REQUESTS_NOTEBOOK = 250_000
 MAX_FOLLOW = 1024           # reads one reply may carry ahead (runner.MAX_FOLLOW)
 FIRST_FOLLOW = 16           # reads asked ahead at first: doubled while they are used
+# setattr replies left unread at most: the runner's replies wait in a pipe (64 kB on
+# Linux) until read, and a runner blocked writing them would stop reading requests.
+MAX_DEFERRED = 256
 
 
 class ChannelBroken(BaseException):
@@ -593,6 +596,8 @@ class Connection:
             # Its reply carries nothing but a possible error: read it with the next
             # reply (the server answers in order), saving a round trip per label.
             self.deferred.append((number, shared))
+            if len(self.deferred) >= MAX_DEFERRED:
+                self._collect(None, None)  # a learner error in one is raised here
             return None
         return self._collect(number, shared)
 
