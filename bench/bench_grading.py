@@ -216,8 +216,9 @@ class Log:
 @contextlib.contextmanager
 def part(log: Log, name: str):
     log(f"--- {name} (load before: {load()})")
+    start = time.perf_counter()
     yield
-    log(f"    (load after: {load()})")
+    log(f"    (load after: {load()}; the part took {time.perf_counter() - start:.0f} s)")
 
 
 def commit() -> str:
@@ -331,6 +332,7 @@ def main(argv=None) -> int:
         if saved["class"] != same_class:
             parser.error(f"{args.nbgrader_from} is for another class: {saved['class']}")
     log = Log()
+    began = time.perf_counter()
     summary: list[str] = []
     log(f"bench_grading.py at {commit()} on {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; "
         f"{os.cpu_count()} cores; load average {load()}")
@@ -450,7 +452,8 @@ def main(argv=None) -> int:
                                    "(target 10x)")
 
     log("")
-    log(f"summary ({n} submissions; load average now {load()}):")
+    log(f"summary ({n} submissions; load average now {load()}; this bench run took "
+        f"{(time.perf_counter() - began) / 60:.1f} min):")
     for line in summary:
         log(f"  {line}")
     if not args.no_save:

@@ -1,6 +1,7 @@
 """Where one submission's grading time goes, per notebook, from start to gradebook row.
 
     .venv/bin/python bench/profile_grading.py [--per-notebook 3] [--seed 0] [--json FILE]
+        [--no-read-ahead]
 
 Grades the instructor's solution of each notebook (hidden tests removed, as a
 learner hands it in) with the real `microgradlab grade` command, run in this
@@ -17,8 +18,15 @@ grader's own functions by wrapping them here (nothing in the grader is edited):
 * the grader's producer work: the graded cells' time less their requests' time;
 * PyTorch's expected values (``batch.draw_cases``: once per notebook and run, shown
   per run and divided over the class);
-* the judge (``score_exercise``: ``compare`` per case), the feedback page, the
-  gradebook row, and the process's kill and the cgroup's removal.
+* the judge (``score``: ``checking.verdict`` over the cases), the feedback page, the
+  gradebook row, and the process's kill and the cgroup's removal;
+* CPU seconds, which a loaded machine inflates far less than wall time: the
+  sandbox's (every process in it, user and system, read just before the kill)
+  and the grading thread's own (``time.thread_time``);
+* requests (every read and call the producers make) and how many of them were
+  written to the sandbox (the rest were read ahead: channel.py).
+
+``--no-read-ahead`` is the control: the same run with no read asked ahead.
 
 Prints a table and (with --json) writes the figures. Figures of a loaded machine
 are inflated; the shares are what to read.
@@ -114,8 +122,7 @@ def install(timers: Timers):
             (sandbox, "build_stripped_package", "stripped package (per run)"),
             (sandbox, "build_matplotlib_cache", "matplotlib font cache (per run)"),
             (sandbox, "wait_until_uid_is_empty", "uid empty after the run"),
-            (grading, "score_exercise", "judge (compare, every case)"),
-            (grading, "_kill", "kill the sandbox"),
+            (grading, "score", "judge (compare, every case)"),
             (grading, "read_notebook", "read the submission"),
             (grading, "tampering", "read the submission"),
             (classrun, "write_page", "feedback page"),
@@ -128,11 +135,12 @@ def install(timers: Timers):
 
     def graded(student, notebook, *args, **kwargs):
         timers.local.submission = (student, notebook)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         try:
             return grade_submission(student, notebook, *args, **kwargs)
         finally:
             timers.add("submission, sandbox to score", time.perf_counter() - start)
+            timers.add("CPU: the grading thread", time.thread_time() - cpu)
     for owner in (grading, batch):
         keep(owner, "grade_submission")
         owner.grade_submission = graded
@@ -152,6 +160,36 @@ def install(timers: Timers):
         finally:
             timers.local.submission = None
     classrun.write_page = paging
+
+    kill = grading._kill
+    keep(grading, "_kill")
+
+    def killing(process):  # the sandbox's CPU, every process in it, just before the kill
+        import psutil
+        try:
+            tree = psutil.Process(process.pid)
+            used = 0.0
+            for member in [tree, *tree.children(recursive=True)]:
+                times = member.cpu_times()
+                used += times.user + times.system
+            timers.add("CPU: the sandbox's processes", used)
+        except psutil.Error:
+            pass
+        start = time.perf_counter()
+        try:
+            return kill(process)
+        finally:
+            timers.add("kill the sandbox", time.perf_counter() - start)
+    grading._kill = killing
+
+    send = channel.Connection._send
+    keep(channel.Connection, "_send")
+
+    def sending(self, message):
+        if message.get("op") not in (None, "run_cell"):  # as "requests": cells aside
+            timers.add("requests written to the sandbox (count)", 0.0)
+        return send(self, message)
+    channel.Connection._send = sending
 
     confinement_init, confinement_close = sandbox.Confinement.__init__, sandbox.Confinement.close
     keep(sandbox.Confinement, "__init__")
@@ -274,7 +312,7 @@ def torch_import_seconds(repeats: int) -> float:
 
 # ------------------------------------------------------------------ the run
 def profile(per_notebook: int, seed: int, notebooks=NOTEBOOKS, class_size: int | None = None,
-            repeats: int = 3) -> dict:
+            repeats: int = 3, read_ahead: bool = True) -> dict:
     """The figures: per notebook, seconds per submission of each part."""
     from test_grader import honest, write
 
@@ -290,6 +328,8 @@ def profile(per_notebook: int, seed: int, notebooks=NOTEBOOKS, class_size: int |
             for i in range(per_notebook):
                 write(honest(name), work / "class" / f"learner{i}" / f"{name}.ipynb")
         restore = install(timers)
+        if not read_ahead:
+            restore = without_read_ahead(restore)
         try:
             code = cli.main(["grade", str(work / "class"), "-o", str(work / "out"), "-j", "1",
                              "--seed", str(seed), "--notebooks", ",".join(notebooks),
@@ -301,12 +341,28 @@ def profile(per_notebook: int, seed: int, notebooks=NOTEBOOKS, class_size: int |
     return table(timers, calibrated, torch_s, notebooks, class_size or per_notebook)
 
 
+def without_read_ahead(restore):
+    """The control: no read is ever asked ahead (returns the function that undoes it)."""
+    from microgradlab_grader import channel
+    first, init = channel.FIRST_FOLLOW, channel.Connection.__init__
+
+    def never(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.follow_size = 0
+    channel.FIRST_FOLLOW, channel.Connection.__init__ = 0, never
+
+    def undo():
+        channel.FIRST_FOLLOW, channel.Connection.__init__ = first, init
+        restore()
+    return undo
+
+
 def table(timers: Timers, calibrated: dict, torch_s: float, notebooks, class_size: int) -> dict:
     parts = ["cgroup: make", "first reply (runner start-up + first cell)", "learner's cells",
              "round trips", "grader's producer work", "judge (compare, every case)",
              "kill the sandbox", "cgroup: kill all and remove", "uid empty after the run",
              "read the submission", "submission, sandbox to score", "feedback page",
-             "gradebook row"]
+             "gradebook row", "CPU: the sandbox's processes", "CPU: the grading thread"]
     per = {}
     for name in notebooks:
         keys = {s for (s, _what) in timers.seconds if s[1] == name}
@@ -314,8 +370,11 @@ def table(timers: Timers, calibrated: dict, torch_s: float, notebooks, class_siz
         for part in parts:
             values = [timers.seconds.get((k, part), 0.0) for k in keys]
             row[part] = statistics.mean(values) if values else 0.0
-        counts = [timers.counts.get((k, "round trips"), 0) for k in keys]
-        row["round trips (count)"] = statistics.mean(counts) if counts else 0
+        for what, label in (("round trips", "requests, cells aside (count)"),
+                            ("requests written to the sandbox (count)",
+                             "  written to the sandbox (count)")):
+            counts = [timers.counts.get((k, what), 0) for k in keys]
+            row[label] = statistics.mean(counts) if counts else 0
         per[name] = row
     start_up = {
         "bwrap alone": calibrated.get("bwrap", 0.0),
@@ -357,9 +416,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--notebooks", default=",".join(NOTEBOOKS))
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--no-read-ahead", action="store_true",
+                        help="the control: every read is a request written to the sandbox")
     args = parser.parse_args(argv)
-    figures = profile(args.per_notebook, args.seed, args.notebooks.split(","))
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    figures = profile(args.per_notebook, args.seed, args.notebooks.split(","),
+                      read_ahead=not args.no_read_ahead)
     print(render(figures))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
     return 0

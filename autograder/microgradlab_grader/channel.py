@@ -20,6 +20,15 @@ when there is one). A grader function passed in (the ``f`` of
 Lists, dicts and sets travel by value, and come back with the reply as the
 call left them (:class:`Shared`): a learner function that changes its
 argument in place changes the grader's object, as it would in one process.
+
+A graph walk reads one attribute (``_prev``) of one node after another: the
+second such read in a row asks the runner to *read ahead*, and its reply also
+carries that attribute of the objects the value holds, and of theirs (plain
+instance attributes only, at most :data:`MAX_FOLLOW`). The next reads are then
+answered here, each counted and charged as a request, until the grader sends
+anything else: every request sent may run learner code, so the reads kept
+ahead are dropped before it goes, or, for a read, when its reply does not say
+it was a plain one (``"pure"``: no learner code ran).
 """
 
 from __future__ import annotations
@@ -44,6 +53,11 @@ MAX_KIND = 100
 # notebook may cost the grader. Honest notebooks: see docs/GRADING.md, "The clock".
 REQUESTS_CASE = 50_000
 REQUESTS_NOTEBOOK = 250_000
+MAX_FOLLOW = 1024           # reads one reply may carry ahead (runner.MAX_FOLLOW)
+FIRST_FOLLOW = 16           # reads asked ahead at first: doubled while they are used
+# setattr replies left unread at most: the runner's replies wait in a pipe (64 kB on
+# Linux) until read, and a runner blocked writing them would stop reading requests.
+MAX_DEFERRED = 256
 
 
 class ChannelBroken(BaseException):
@@ -354,6 +368,9 @@ class Shared:
 
 
 # ---------------------------------------------------------------- the connection
+_NOT_READ = object()
+
+
 class Connection:
     """One request at a time to the sandbox, each under the clock."""
 
@@ -370,6 +387,15 @@ class Connection:
         self.broken: ChannelBroken | None = None
         # setattr requests whose replies are still to read: (request id, what it passed)
         self.deferred: list[tuple[int, Shared]] = []
+        # Reads the runner did ahead, (handle, attribute) -> the value as sent; valid
+        # until the next request goes out.
+        self.ahead: dict[tuple[int, str], object] = {}
+        self.last_read: str | None = None   # the attribute the last request read
+        self.following: tuple[int, str] | None = None  # (request id, attribute) reading ahead
+        self.reading: int | None = None     # the id of the last getattr request sent
+        self.sent = 0                       # requests written (reads answered here are not)
+        self.follow_size = FIRST_FOLLOW     # reads the next request asks ahead
+        self.ahead_used = 0                 # of the last reads ahead, how many were asked for
 
     @property
     def requests(self) -> int:
@@ -531,9 +557,27 @@ class Connection:
     def request(self, op: str, **fields):
         """Send one request; return its decoded value or raise the learner's exception.
         Lists, dicts and sets among its fields come back as the call left them."""
+        if op == "getattr":
+            known = self._read_ahead(fields.get("obj"), fields.get("attr"))
+            if known is not None:
+                return known[0]
         self.charge(1)
         number = next(self.ids)
+        self.sent += 1
+        if op == "getattr":
+            self.reading = number   # its reply says whether the reads ahead still hold
+        else:
+            self.ahead.clear()      # what this request runs may change any of them
         message = {"id": number, "op": op}
+        if op == "getattr" and fields.get("attr") == self.last_read:
+            # A walk that used what was read ahead gets twice as many next time;
+            # one that did not (it reads in another order) gets few.
+            self.follow_size = (min(2 * self.follow_size, MAX_FOLLOW) if self.ahead_used
+                                else FIRST_FOLLOW)
+            self.ahead_used = 0
+            message["follow"] = self.follow_size
+            self.following = (number, fields["attr"])
+        self.last_read = fields.get("attr") if op == "getattr" else None
         shared = Shared()
         try:
             for key, value in fields.items():
@@ -552,8 +596,35 @@ class Connection:
             # Its reply carries nothing but a possible error: read it with the next
             # reply (the server answers in order), saving a round trip per label.
             self.deferred.append((number, shared))
+            if len(self.deferred) >= MAX_DEFERRED:
+                self._collect(None, None)  # a learner error in one is raised here
             return None
         return self._collect(number, shared)
+
+    def _read_ahead(self, obj, attr):
+        """(value,) when ``obj.attr`` came with an earlier reply and nothing has been
+        sent since; else None. Counted and charged like the request it replaces."""
+        if type(obj) is not Proxy or obj._mgl_conn is not self:
+            return None
+        raw = self.ahead.get((obj._mgl_handle, attr), _NOT_READ)
+        if raw is _NOT_READ:
+            return None
+        self.charge(1)
+        self.last_read = attr
+        self.ahead_used += 1
+        try:
+            return (self.decode(raw, Shared()),)
+        except ProtocolError as exc:
+            raise self.fail(exc) from None
+
+    def _keep_ahead(self, attr, entries):
+        """Keep the reads a reply carried ahead: [[handle, value], ...]."""
+        if type(entries) is not list or len(entries) > MAX_FOLLOW:
+            raise self.fail(ProtocolError("reads ahead that are not a short list"))
+        for entry in entries:
+            if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not int:
+                raise self.fail(ProtocolError("a read ahead that is not [handle, value]"))
+            self.ahead[(entry[0], attr)] = entry[1]
 
     def sync(self):
         """Read the replies still owed for deferred requests (the end of a case)."""
@@ -598,6 +669,12 @@ class Connection:
             raise self.fail(ProtocolError("a message that is neither a reply nor a callback"))
 
     def _result(self, reply, shared: Shared):
+        if reply.get("reply") == self.reading and reply.get("pure") is not True:
+            self.ahead.clear()
+        if "ahead" in reply:
+            if self.following is None or reply.get("reply") != self.following[0]:
+                raise self.fail(ProtocolError("reads ahead in a reply that was not asked for them"))
+            self._keep_ahead(self.following[1], reply["ahead"])
         try:
             if "after" in reply or ("error" not in reply and shared.objects):
                 self.write_back(shared, reply.get("after"))

