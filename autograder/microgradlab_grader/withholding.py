@@ -192,7 +192,7 @@ def _derived(notebook: str) -> dict[str, tuple[str, ...]]:
     for exercise in exercises_of(notebook):
         for name in exercise.uses:
             for module in PIECE_MODULES:
-                if name in _top_level_names(module):
+                if name in _top_level_definitions(module):
                     # A class is given as its methods (the tripwire replaces functions).
                     methods = _class_member_names(module, name)
                     gives.setdefault(module, []).extend(
@@ -219,9 +219,11 @@ def _source_path(module: str) -> Path:
     return package / ("__init__.py" if module == "" else f"{module}.py")
 
 
-def _top_level_names(module: str) -> set[str]:
+def _top_level_definitions(module: str) -> set[str]:
+    """The functions and classes ``module`` defines (not what it imports)."""
     tree = ast.parse(_source_path(module).read_text(encoding="utf-8"))
-    return {name for node in tree.body for name in _bound_names(node)}
+    return {node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
 def _class_member_names(module: str, cls: str) -> set[str]:
@@ -501,6 +503,9 @@ def check_imports(notebook: str, target: Path) -> None:
     script = (
         "import importlib, sys\n"
         f"sys.path.insert(0, {str(target.parent)!r})\n"
+        # As in the sandbox, where site-packages holds no editable-install finder.
+        "sys.meta_path[:] = [f for f in sys.meta_path\n"
+        "                    if not str(getattr(f, '__module__', '')).startswith('__editable__')]\n"
         f"for name in {modules!r}:\n"
         "    module = importlib.import_module(name)\n"
         f"    assert module.__file__.startswith({str(target)!r}), module.__file__\n"
