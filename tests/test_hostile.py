@@ -520,9 +520,11 @@ def borrowed(tmp_path_factory):
 
 
 def test_borrowed_reference_code_scores_nothing_in_the_sandbox(borrowed):
+    wrong = []
     for student, (inside, control, borrower) in borrowed.items():
-        assert inside.status == "graded", (student, inside.detail)
-        assert inside.verdicts[borrower.exercise].points == 0, (student, inside.verdicts)
+        if inside.status != "graded" or inside.verdicts[borrower.exercise].points != 0:
+            wrong.append((student, "sandbox", inside.status, inside.verdicts[borrower.exercise]))
         # The control: the same notebook, the whole package and every installed package.
-        assert control.verdicts[borrower.exercise].points > 0, (
-            student, control.verdicts[borrower.exercise].message)
+        if control.verdicts[borrower.exercise].points <= 0:
+            wrong.append((student, "control", control.verdicts[borrower.exercise].message))
+    assert wrong == [], wrong
