@@ -57,7 +57,7 @@ class ClusterError(ValueError):
 # ------------------------------------------------------------------ on a worker
 class WorkerState:
     """What one worker process keeps between tasks: the support files and the
-    stripped package per notebook (built once), the plans per (seed, notebook),
+    generated package per notebook (built once), the plans per (seed, notebook),
     the sandbox uids it has leased, and how many of its tasks are lending."""
 
     def __init__(self):
@@ -73,7 +73,7 @@ class WorkerState:
 
     def prepare(self, notebook: str) -> None:
         """Build what every plan of ``notebook`` shares: the support files (runner, torch
-        blocker, matplotlib's font list), the stripped package, the graded cells (with
+        blocker, matplotlib's font list), the generated package, the graded cells (with
         nbformat and nbgrader imported)."""
         from . import sandbox, withholding
         from .source import load_source
