@@ -133,3 +133,24 @@ def test_pieces_no_notebook_teaches_are_in_no_sandbox(packages):
         assert not (package / "nn.py").exists()
         assert ("def backward" in text) == (notebook > "04_backward"), notebook
         assert ("def tanh" in text) == (notebook > "05_tanh_neuron"), notebook
+
+
+def test_the_in_kernel_tripwire_reads_the_same_table():
+    """In the learner's kernel the pieces of notebook 04 on raise while a check runs,
+    and the checker's own walk still works; everything is restored afterwards."""
+    from microgradlab import Value, engine, graph
+    from microgradlab.errors import ReferenceSolutionUsed
+    from microgradlab.exercises import withheld
+    from microgradlab.exercises._base import nodes_inputs_first
+
+    out = Value(2.0) * Value(3.0) + 1
+    with withheld("04_backward", "ex04_topological_order"):
+        for borrow in (lambda: engine._interior_nodes_output_first(out),
+                       lambda: graph.walk(out), lambda: out.backward(), lambda: out.tanh()):
+            with pytest.raises(ReferenceSolutionUsed, match="ex04_topological_order"):
+                borrow()
+        assert len(nodes_inputs_first(out)) == 5  # the checker's walk is its own
+        assert (out * 2).data == 14.0             # notebook 03's pieces stay
+    assert [n.data for n in engine._interior_nodes_output_first(out)] == [7.0, 6.0]
+    assert "microgradlab.engine:Value.backward" in withholding.graded_from("04_backward")
+    assert "microgradlab.engine:Value.backward" not in withholding.graded_from("05_tanh_neuron")

@@ -100,6 +100,14 @@ EXTRA_GIVES: dict[str, dict[str, tuple[str, ...]]] = {
                       "SGD.__init__", "SGD.zero_grad", "SGD.step")},
 }
 
+# Given pieces the checker itself runs on in the learner's kernel (graph.walk reads its
+# helpers at run time; the op table's derivatives call the forward helpers): the
+# in-kernel tripwire leaves these alone. The sandbox is built from GIVES alone.
+CHECKER_RUNS_ON: dict[str, tuple[str, ...]] = {
+    "graph": ("inputs_of", "_set_order", "_itself", "_prev_of"),
+    "ops": ("op", "power", "exp"),
+}
+
 _SUPPORT_TEXT = {
     "checking": '''"""Withheld while grading: the grader tests your code itself."""
 
@@ -277,14 +285,15 @@ def given_before(notebook: str) -> dict[str, list[str]]:
 
 def graded_from(notebook: str) -> list[str]:
     """'microgradlab.module:qualname' of every piece ``notebook`` and the later notebooks
-    give: what the learner writes from ``notebook`` on (the in-kernel tripwire's list)."""
+    give, less :data:`CHECKER_RUNS_ON`: the in-kernel tripwire's list."""
     if notebook not in NOTEBOOKS:
         raise KeyError(f"no notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOKS)}")
     pieces = []
     for later in NOTEBOOKS[NOTEBOOKS.index(notebook):]:
         for module, names in GIVES[later].items():
             dotted = PACKAGE + (f".{module}" if module else "")
-            pieces.extend(f"{dotted}:{name}" for name in names)
+            pieces.extend(f"{dotted}:{name}" for name in names
+                          if name not in CHECKER_RUNS_ON.get(module, ()))
     return pieces
 
 
