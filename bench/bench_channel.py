@@ -74,8 +74,7 @@ def main() -> None:
             sandbox.allocate_uids(1) as (uid,):
         work = Path(work)
         os.chmod(work, 0o755)
-        plans = batch.make_plans(notebooks, ROOT / "solutions", 1, work, checking.expected,
-                                 sandbox.package_mount_point())
+        plans = batch.make_plans(notebooks, ROOT / "solutions", 1, work, checking.expected)
 
         def grade(name, notebook, label):
             path = work / f"{label}.ipynb"

@@ -101,7 +101,8 @@ class Timers:
 
 def install(timers: Timers):
     """Wrap the grader's functions (returns a function that unwraps them)."""
-    from microgradlab_grader import batch, channel, classrun, gradebook, grading, sandbox
+    from microgradlab_grader import (batch, channel, classrun, gradebook, grading, sandbox,
+                                     withholding)
     undo = []
 
     def keep(owner, name):
@@ -119,7 +120,7 @@ def install(timers: Timers):
     batch.draw_cases = drawing
 
     for owner, name, what in [
-            (sandbox, "build_stripped_package", "stripped package (per run)"),
+            (withholding, "build_package", "generated package (per run)"),
             (sandbox, "build_matplotlib_cache", "matplotlib font cache (per run)"),
             (sandbox, "wait_until_uid_is_empty", "uid empty after the run"),
             (grading, "score", "judge (compare, every case)"),
@@ -269,11 +270,10 @@ def install(timers: Timers):
 def calibrate(work: Path, repeats: int) -> dict[str, float]:
     """Median seconds of each IMPORTS entry run in a fresh sandbox like a learner's
     (same bwrap command, same uid, the same read-only package and font cache)."""
-    from microgradlab_grader import sandbox
+    from microgradlab_grader import sandbox, withholding
     torch_stub, runner = sandbox.write_support_files(work)
     cache = sandbox.build_matplotlib_cache(work)
-    package = sandbox.build_stripped_package(sandbox.package_mount_point(), "02_value",
-                                             work / "package" / "microgradlab")
+    package = withholding.build_package("02_value", work / "package" / "microgradlab")
     figures = {}
     with sandbox.allocate_uids(1) as (uid,):
         for what, code in IMPORTS.items():
@@ -287,7 +287,7 @@ def calibrate(work: Path, repeats: int) -> dict[str, float]:
                         os.chown(path, uid, uid)
                 cmd = sandbox.bwrap_command(scratch, package, runner, torch_stub, "fds:0,1",
                                             uid=uid)
-                tail = 4  # python -I /grader/runner.py JOB
+                tail = 5  # python -I /grader/runner.py JOB PACKAGE_PARENT
                 cmd = cmd[:-tail] + (["/bin/true"] if code is None
                                      else [sys.executable, "-I", "-c", code])
                 start = time.perf_counter()

@@ -1,11 +1,12 @@
-"""The sandbox's copy of the package holds no code that computes a graded answer.
+"""The sandbox's generated package holds no code that computes a later answer.
 
-Each probe runs in a fresh interpreter on the stripped copy for one notebook:
-the notebooks' own imports work and do nothing, the exercises and the checker
-are not there, and one-line wrappers around what is left (widgets' graph
-walker, the numeric helpers, nn, the engine's backward) give no answer. The
-control runs the same wrappers on the real package, where they do answer, so
-the test can fail.
+Each probe runs in a fresh interpreter on the package generated for one notebook
+(withholding.build_package): the notebooks' own imports work and do nothing, the
+exercises and the checker are not there, and one-line wrappers around reference
+code (widgets' graph walker and stepper, nn, the engine's backward, the numeric
+helpers, pickling's topological order) find nothing to call unless an earlier
+notebook taught it. The control runs the same wrappers on the real package,
+where they do answer, so the test can fail.
 """
 from __future__ import annotations
 
@@ -14,12 +15,11 @@ import sys
 
 import pytest
 
-from microgradlab_grader.sandbox import build_stripped_package
+from microgradlab_grader.withholding import build_package
 
 WRAPPERS = """
 import sys
 {path_line}
-from microgradlab import Value
 from microgradlab.errors import ReferenceSolutionUsed
 from microgradlab.checking import verify, check, hint
 try:
@@ -30,12 +30,15 @@ except BaseException as error:  # the real checker refuses a call without names
 def attempt(name, wrapper):
     try:
         print(name, "answers", wrapper())
+    except (ImportError, AttributeError) as error:
+        print(name, "absent", type(error).__name__)
     except ReferenceSolutionUsed:
         print(name, "withheld")
     except Exception as error:
         print(name, "fails", type(error).__name__)
 
 def chain():
+    from microgradlab import Value
     a = Value(2.0, label="a")
     return a, a * a + a
 
@@ -63,12 +66,25 @@ def by_nn():  # the harness MLP of notebook 06
     from microgradlab.nn import MLP
     return len(MLP(2, [3, 1]).parameters())
 
+def by_pickling():  # the topological order pickling support hands out
+    a, out = chain()
+    return len(out.__reduce_ex__(4)[1][1])
+
+def by_sigmoid():  # tanh(x) = 2 * sigmoid(2x) - 1, and its derivative with it
+    a, out = chain()
+    return round(a.sigmoid().data, 3)
+
+def by_linear():  # a neuron's pre-activation in one call
+    from microgradlab import Value
+    return Value.linear([Value(1.0)], [Value(2.0)], Value(0.5)).data
+
 def by_exercises():  # the cases and the comparison
     from microgradlab.exercises import get
     return len(get("ex04_backward").cases(0))
 
 for name, wrapper in [("walker", by_walker), ("stepper", by_stepper), ("numeric", by_numeric),
-                      ("backward", by_backward), ("nn", by_nn), ("exercises", by_exercises)]:
+                      ("backward", by_backward), ("nn", by_nn), ("exercises", by_exercises),
+                      ("pickling", by_pickling), ("sigmoid", by_sigmoid), ("linear", by_linear)]:
     attempt(name, wrapper)
 """
 
@@ -80,30 +96,41 @@ def _run(path_line: str) -> str:
     return out.stdout
 
 
-@pytest.mark.parametrize("notebook", ["02_value", "04_backward", "05_tanh_neuron", "06_mlp"])
-def test_no_wrapper_around_what_is_left_gives_an_answer(tmp_path, repo_root, notebook):
-    copy = build_stripped_package(repo_root / "src" / "microgradlab", notebook,
-                                  tmp_path / notebook / "microgradlab")
-    out = _run(f"sys.path.insert(0, {str(copy.parent)!r})")
+@pytest.mark.parametrize("notebook", ["01_derivatives", "02_value", "03_operations",
+                                      "04_backward", "05_tanh_neuron", "06_mlp"])
+def test_no_wrapper_around_what_is_left_gives_an_answer(tmp_path, notebook):
+    copy = build_package(notebook, tmp_path / notebook / "microgradlab")
+    # As in the sandbox, where site-packages holds no editable-install finder.
+    out = _run(f"sys.path.insert(0, {str(copy.parent)!r}); "
+               "sys.meta_path[:] = [f for f in sys.meta_path "
+               "if not str(getattr(f, '__module__', '')).startswith('__editable__')]")
     assert "setup imports None None None" in out, out
-    # backward() is notebook 04's: from 05 on it is earlier work the notebook may use.
-    withheld = ["walker", "stepper", "numeric", "nn", "exercises"]
+    # What an earlier notebook taught is there: the numeric helpers from 02 on
+    # (01 writes them), backward() from 05 on (04 writes it).
+    absent = ["nn", "exercises", "pickling", "sigmoid", "linear"]
     if notebook <= "04_backward":
-        withheld.append("backward")
-    for name in withheld:
+        absent.append("backward")
+    if notebook == "01_derivatives":
+        absent.append("numeric")
+    for name in absent:
         line = next(l for l in out.splitlines() if l.startswith(name + " "))
-        assert "answers" not in line or line.endswith(" 0.0"), line
+        assert " answers " not in line, line
+    for name in ("walker", "stepper"):  # the widgets do nothing
+        line = next(l for l in out.splitlines() if l.startswith(name + " "))
+        assert "answers" not in line or line.endswith((" 0.0", "not shown while grading)")), line
     assert not (copy / "checking" / "compare.py").exists()
     assert not (copy / "exercises" / "nb04.py").exists()
+    assert not (copy / "nn.py").exists()
     assert not (copy / "widgets" / "_graph.py").read_text().count("def ")
 
 
-def test_the_wrappers_do_answer_with_the_real_package(repo_root):
+def test_the_wrappers_do_answer_with_the_real_package():
     """The control: outside the sandbox every wrapper computes its answer."""
     from microgradlab.exercises import get
 
     out = _run("")
     cases = len(get("ex04_backward").cases(0))
     for expected in ("walker answers 3", "stepper answers", "numeric answers 6.0",
-                     "backward answers 5.0", "nn answers 13", f"exercises answers {cases}"):
+                     "backward answers 5.0", "nn answers 13", f"exercises answers {cases}",
+                     "pickling answers", "sigmoid answers 0.881", "linear answers 2.5"):
         assert expected in out, out

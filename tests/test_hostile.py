@@ -484,3 +484,47 @@ def test_control_without_write_back_changed_arguments_score_full(tmp_path, jupyt
     rows, _ = grade_attacks(tmp_path, sorted(CHANGED_ARGUMENTS), timeout_cell=10)
     for name in CHANGED_ARGUMENTS:
         assert full_marks(rows[name]), rows[name]
+
+
+# ------------------------------------------------------------------ borrowed reference code
+@pytest.fixture(scope="module")
+def borrowed(tmp_path_factory):
+    """Each borrower graded in the sandbox, and (control) with --unsafe on the whole
+    package: {student: (grade in the sandbox, grade of the control)}."""
+    import dataclasses
+    import os
+
+    from hostile import write_borrowers
+
+    from microgradlab import checking
+    from microgradlab_grader import batch, grading
+
+    work = tmp_path_factory.mktemp("borrowers")
+    os.chmod(work, 0o755)
+    made = write_borrowers(work / "class", SOLUTIONS)
+    notebooks = sorted({b.notebook for b in made.values()})
+    plans = batch.make_plans(notebooks, SOLUTIONS, 1, work, checking.expected)
+    settings = grading.Settings(timeout_cell=60, timeout_notebook=300)
+    grades = {}
+    with sandbox.allocate_uids(1) as (uid,):
+        for student, borrower in made.items():
+            plan = plans[borrower.notebook]
+            path = work / "class" / student / f"{borrower.notebook}.ipynb"
+            inside = grading.grade_submission(student, borrower.notebook, path, plan, settings,
+                                              uid=uid if os.geteuid() == 0 else None)
+            whole = dataclasses.replace(plan, package_copy=sandbox.package_mount_point())
+            control = grading.grade_submission(student, borrower.notebook, path, whole,
+                                               dataclasses.replace(settings, unsafe=True))
+            grades[student] = (inside, control, borrower)
+    return grades
+
+
+def test_borrowed_reference_code_scores_nothing_in_the_sandbox(borrowed):
+    wrong = []
+    for student, (inside, control, borrower) in borrowed.items():
+        if inside.status != "graded" or inside.verdicts[borrower.exercise].points != 0:
+            wrong.append((student, "sandbox", inside.status, inside.verdicts[borrower.exercise]))
+        # The control: the same notebook, the whole package and every installed package.
+        if control.verdicts[borrower.exercise].points <= 0:
+            wrong.append((student, "control", control.verdicts[borrower.exercise].message))
+    assert wrong == [], wrong

@@ -4,7 +4,8 @@ One concept per module, in the order a submission meets them:
 
 * ``submissions`` -- find ``(student, notebook)`` pairs in a folder, a zip or nbgrader's layout
 * ``source``      -- what the SOURCE notebook says is graded (grade ids, points, checksums)
-* ``sandbox``     -- the bubblewrap command, resource limits, the stripped package copy
+* ``withholding`` -- what each notebook's sandbox holds: the generated package, the allowed packages
+* ``sandbox``     -- the bubblewrap command and resource limits
 * ``runner``      -- runs inside the sandbox: the learner's cells, then ``produce`` per case
 * ``grading``     -- supervises one sandboxed run, compares in our own process, scores it
 * ``batch``       -- draws the cases once, computes PyTorch's answers once, fans out

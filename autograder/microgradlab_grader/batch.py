@@ -29,7 +29,7 @@ from pathlib import Path
 from microgradlab.exercises import NOTEBOOKS, get
 from microgradlab.exercises.seeds import course_seed, exercise_seed
 
-from . import sandbox
+from . import sandbox, withholding
 from .course import course_id_from_config
 from .grading import GRADER_ERROR, Grade, Plan, Settings, grade_submission
 from .source import load_source
@@ -93,17 +93,18 @@ def draw_cases(source, run_seed: int, expected) -> tuple[dict, dict, dict]:
 
 
 def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir: Path,
-               expected, package_dir: Path) -> dict[str, Plan]:
+               expected) -> dict[str, Plan]:
     """For each notebook: the source's graded cells, the cases, PyTorch's answers, the
-    stripped package (built once per notebook, mounted read-only for every learner)."""
+    notebook's generated package (withholding.build_package: built once per notebook,
+    mounted read-only for every learner)."""
     torch_stub, runner = sandbox.write_support_files(workdir)
     matplotlib_cache = sandbox.build_matplotlib_cache(workdir)
     plans = {}
     for notebook in notebooks:
         source = load_source(solutions_dir, notebook)
         exercises, cases, answers = draw_cases(source, run_seed, expected)
-        package = sandbox.build_stripped_package(package_dir, notebook,
-                                                 workdir / f"package-{notebook}" / "microgradlab")
+        package = withholding.build_package(notebook,
+                                            workdir / f"package-{notebook}" / "microgradlab")
         plans[notebook] = Plan(source=source, exercises=exercises, cases=cases,
                                expected=answers, package_copy=package, torch_stub=torch_stub,
                                runner=runner, matplotlib_cache=matplotlib_cache)
@@ -137,7 +138,6 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
     seed_of = {(s.student, s.notebook): seeds.get((s.student, s.notebook), default(s.notebook))
                for s in submissions}
     workers = workers or os.cpu_count() or 1
-    package_dir = sandbox.package_mount_point()
     stop = threading.Event()
     grades: list[Grade] = []
 
@@ -160,7 +160,7 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
             with_seed = {n for (_, n), v in seed_of.items() if v == run_seed}
             used = [n for n in notebooks if n in with_seed]
             plans[run_seed] = make_plans(used, solutions_dir, run_seed, folder,
-                                         checking.expected, package_dir)
+                                         checking.expected)
         to_run = []
         for s in submissions:
             preset = preset_grade(s, plans[seed_of[(s.student, s.notebook)]][s.notebook]

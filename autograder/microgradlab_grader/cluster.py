@@ -57,7 +57,7 @@ class ClusterError(ValueError):
 # ------------------------------------------------------------------ on a worker
 class WorkerState:
     """What one worker process keeps between tasks: the support files and the
-    stripped package per notebook (built once), the plans per (seed, notebook),
+    generated package per notebook (built once), the plans per (seed, notebook),
     the sandbox uids it has leased, and how many of its tasks are lending."""
 
     def __init__(self):
@@ -73,9 +73,9 @@ class WorkerState:
 
     def prepare(self, notebook: str) -> None:
         """Build what every plan of ``notebook`` shares: the support files (runner, torch
-        blocker, matplotlib's font list), the stripped package, the graded cells (with
+        blocker, matplotlib's font list), the generated package, the graded cells (with
         nbformat and nbgrader imported)."""
-        from . import sandbox
+        from . import sandbox, withholding
         from .source import load_source
         with self.lock:
             if self.workdir is None:
@@ -87,9 +87,8 @@ class WorkerState:
                 self.support = (torch_stub, runner, sandbox.build_matplotlib_cache(work))
             if notebook not in self.packages:
                 self.sources[notebook] = load_source(DEFAULT_SOLUTIONS, notebook)
-                self.packages[notebook] = sandbox.build_stripped_package(
-                    sandbox.package_mount_point(), notebook,
-                    work / f"package-{notebook}" / "microgradlab")
+                self.packages[notebook] = withholding.build_package(
+                    notebook, work / f"package-{notebook}" / "microgradlab")
 
     def plan(self, seed: int, notebook: str, shared: dict) -> Plan:
         self.prepare(notebook)

@@ -93,7 +93,7 @@ class Plan:
     exercises: dict[str, Exercise]  # graded cell's grade_id -> its exercise spec
     cases: dict[str, list]          # exercise id -> cases drawn for this run
     expected: dict[str, list]       # exercise id -> expected result per case
-    package_copy: Path              # stripped microgradlab for this notebook
+    package_copy: Path              # this notebook's generated microgradlab (withholding.py)
     torch_stub: Path
     runner: Path                    # a world-readable copy of runner.py
     matplotlib_cache: Path | None = None  # copied into each sandbox's empty home

@@ -464,7 +464,7 @@ def main(argument):
 
 
 if __name__ == "__main__":
-    # A second argument (only with --unsafe) puts the stripped package first.
+    # The second argument is the folder of the notebook's generated microgradlab: first on sys.path.
     if len(sys.argv) > 2:
         sys.path.insert(0, sys.argv[2])
     main(sys.argv[1])

@@ -3,10 +3,12 @@
 Inside, the learner's code sees a nearly empty file system:
 
 * read-only: ``/usr`` (the C library, fonts), the Python install, the venv
-  (with PyTorch's folders masked by an empty tmpfs holding only an
-  ``__init__.py`` that raises ImportError), a *stripped* copy of
-  ``microgradlab`` mounted exactly where the editable install looks for it,
-  and the runner script;
+  with a site-packages that holds only the allowed distributions (numpy,
+  matplotlib, IPython, ipywidgets and what they require; ``import torch``
+  raises an ImportError that says why), the standard library less
+  ``withholding.BLOCKED_STDLIB``, the ``microgradlab`` generated for the
+  notebook (``withholding.build_package``) under :data:`PACKAGE_PARENT`, which
+  the runner puts first on sys.path, and the runner script;
 * writable: ``/scratch`` and ``/tmp``, each a tmpfs of ``Limits.scratch_bytes``
   that vanishes with the sandbox (the few files the grader puts in /scratch are
   bound read-only from a host folder: nothing the learner writes reaches the host);
@@ -25,8 +27,6 @@ grader's job (it SIGKILLs).
 
 from __future__ import annotations
 
-import ast
-import compileall
 import os
 import resource
 import shutil
@@ -38,92 +38,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cgroups
+from . import cgroups, withholding
 from .uids import allocate_uids
 
 from microgradlab.widgets._plot import GRADING_VARIABLE  # set in the sandbox: widgets skip pictures
 
 RUNNER = Path(__file__).with_name("runner.py")
-TORCH_DIRS = ("torch", "functorch", "torchgen")
 BLOCKED_IMPORT = (
     'raise ImportError("PyTorch is not available while your notebook is graded: '
     'the grade is for your own code")\n'
 )
-# Inside the sandbox these packages are stubs: the grader keeps the exercises,
-# the comparison and every harness, and nothing is displayed while grading.
-# The stubs import and do nothing, so a notebook's set-up cell
-# (``from microgradlab.checking import verify, check, hint``) runs as usual.
-CHECKING_STUB = '''"""Withheld while grading: the grader tests your code itself."""
-
-
-def _withheld(*args, **kwargs):
-    return None
-
-
-def __getattr__(name):
-    if name.startswith("__"):
-        raise AttributeError(name)
-    return _withheld
-'''
-EXERCISES_STUB = '''"""Withheld while grading: the exercises and their cases stay with the grader."""
-
-from microgradlab.errors import ReferenceSolutionUsed
-
-
-def __getattr__(name):
-    raise AttributeError(f"microgradlab.exercises.{name} is withheld while your notebook is graded")
-'''
-WIDGETS_STUB = '''"""Nothing is shown while a notebook is graded: every widget is a do-nothing."""
-
-
-class Nothing:
-    """Accepts any arguments, any attribute, any call; shows nothing."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __call__(self, *args, **kwargs):
-        return Nothing()
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return Nothing()
-
-    def __iter__(self):
-        return iter(())
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def __repr__(self):
-        return "(not shown while grading)"
-
-
-def __getattr__(name):
-    if name.startswith("__"):
-        raise AttributeError(name)
-    return Nothing
-'''
-WIDGETS_SUBMODULE_STUB = "from microgradlab.widgets import Nothing, __getattr__  # noqa: F401\n"
-# The same text as src/microgradlab/errors.py (written only if the package has none yet).
-ERRORS_FALLBACK = '''"""Exceptions shared by the engine, the exercises and the grader's sandbox."""
-
-
-class ReferenceSolutionUsed(RuntimeError):
-    """Raised by a withheld reference piece: the learner's code called the
-    solution that ships with microgradlab instead of their own."""
-'''
-# Reference code withheld for every notebook, whatever is graded: the numeric
-# helpers differentiate any function (03-05 grade derivatives; 01 grades these
-# very functions), and no producer needs them inside the sandbox.
-ALWAYS_WITHHELD = [f"microgradlab.numeric:{n}" for n in (
-    "forward_difference", "central_difference", "numerical_gradient", "gradient_descent")]
-
-
 class SandboxUnavailable(RuntimeError):
     """bwrap is missing or does not work on this machine."""
 
@@ -156,90 +80,6 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-# --------------------------------------------------------------- stripped package
-def _strip_source(text: str, qualnames: list[str], module: str) -> tuple[str, list[str]]:
-    """``text`` with the bodies of ``qualnames`` replaced by a raise; also the names not found."""
-    tree = ast.parse(text)
-    wanted = set(qualnames)
-    found = set()
-
-    def visit(body, prefix):
-        for node in body:
-            if isinstance(node, ast.ClassDef):
-                visit(node.body, prefix + node.name + ".")
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                qualname = prefix + node.name
-                if qualname in wanted:
-                    found.add(qualname)
-                    message = (f"{module}:{qualname} is the reference solution, which is withheld "
-                               "while your notebook is graded. Use your own code instead.")
-                    raise_stmt = ast.parse(
-                        "raise __import__('microgradlab.errors', fromlist=['_'])"
-                        f".ReferenceSolutionUsed({message!r})").body[0]
-                    node.body = [raise_stmt]
-
-    visit(tree.body, "")
-    return ast.unparse(ast.fix_missing_locations(tree)) + "\n", sorted(wanted - found)
-
-
-def withheld_pieces(notebook: str) -> dict[str, list[str]]:
-    """module -> qualnames stripped when grading ``notebook``: the reference pieces of it
-    and every later notebook, and :data:`ALWAYS_WITHHELD`."""
-    from microgradlab.exercises import NOTEBOOKS, REFERENCE_PIECES
-
-    if notebook not in NOTEBOOKS:
-        raise KeyError(f"no notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOKS)}")
-    by_module: dict[str, list[str]] = {}
-    pieces = [p for later in NOTEBOOKS[NOTEBOOKS.index(notebook):] for p in REFERENCE_PIECES[later]]
-    for piece in pieces + ALWAYS_WITHHELD:
-        module, _, qualname = piece.partition(":")
-        if qualname not in by_module.setdefault(module, []):
-            by_module[module].append(qualname)
-    return by_module
-
-
-def _replace_with_stub(folder: Path, text: str, submodules=()):
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir()
-    (folder / "__init__.py").write_text(text, encoding="utf-8")
-    for name in submodules:
-        (folder / f"{name}.py").write_text(WIDGETS_SUBMODULE_STUB, encoding="utf-8")
-
-
-def build_stripped_package(package_dir: Path, notebook: str, target: Path) -> Path:
-    """Copy ``package_dir`` (src/microgradlab) to ``target`` for grading ``notebook``:
-    the withheld pieces' bodies replaced by a raise of ``ReferenceSolutionUsed``;
-    ``exercises``, ``checking`` and ``widgets`` replaced by stubs. Returns ``target``."""
-    by_module = withheld_pieces(notebook)
-    shutil.copytree(package_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for module, qualnames in by_module.items():
-        parts = module.split(".")
-        if parts[0] != "microgradlab":
-            raise ValueError(f"reference piece outside microgradlab: {module}")
-        path = target.joinpath(*parts[1:]).with_suffix(".py")
-        if not path.exists():
-            raise FileNotFoundError(f"reference piece module {module} has no file {path}")
-        text, missing = _strip_source(path.read_text(encoding="utf-8"), qualnames, module)
-        if missing:
-            raise LookupError(f"reference pieces not found in {module}: {', '.join(missing)}")
-        path.write_text(text, encoding="utf-8")
-    if not (target / "errors.py").exists():
-        (target / "errors.py").write_text(ERRORS_FALLBACK, encoding="utf-8")
-    widgets = sorted(p.stem for p in (target / "widgets").glob("*.py") if p.stem != "__init__")
-    _replace_with_stub(target / "checking", CHECKING_STUB)
-    _replace_with_stub(target / "exercises", EXERCISES_STUB)
-    _replace_with_stub(target / "widgets", WIDGETS_STUB, widgets)
-    # Byte-compiled once here: inside, the copy is read-only and every learner
-    # would otherwise compile the whole package again.
-    compileall.compile_dir(str(target), quiet=1)
-    make_readable(target)
-    for parent in target.parents:  # up to the run's work folder
-        if parent.name.startswith("mglab-"):
-            break
-        parent.chmod(0o755)
-    return target
-
-
 # --------------------------------------------------------------- the command
 def _python_roots() -> list[str]:
     """The folders a Python interpreter of this venv needs: the base install and the venv."""
@@ -257,6 +97,12 @@ def package_mount_point() -> Path:
     """Where this interpreter imports microgradlab from (the editable install's folder)."""
     import microgradlab
     return Path(microgradlab.__path__[0])
+
+
+# Inside the sandbox the runner puts this folder first on sys.path; the notebook's
+# generated microgradlab (withholding.build_package) is bound below it. (The
+# editable install's finder is a .pth file of site-packages, which is not bound.)
+PACKAGE_PARENT = "/grader/pkg"
 
 
 def _ancestors(paths) -> list[str]:
@@ -304,7 +150,8 @@ def bwrap_command(scratch: Path | None, package_copy: Path, runner: Path, torch_
     # anything bound below it, and the checkout (so the venv) may itself live in /tmp.
     cmd += ["--proc", "/proc", "--dev", "/dev"] + _tmpfs("/tmp", scratch_bytes)
     packages = site_packages()
-    mounts = [str(package_mount_point()), "/grader/runner.py", "/scratch"] + _python_roots()
+    inside = f"{PACKAGE_PARENT}/microgradlab"
+    mounts = [inside, "/grader/runner.py", "/scratch"] + _python_roots()
     for folder in _ancestors(mounts):
         cmd += ["--perms", "0755", "--dir", folder]
     cmd += ["--ro-bind", "/usr", "/usr"]
@@ -317,11 +164,8 @@ def bwrap_command(scratch: Path | None, package_copy: Path, runner: Path, torch_
         cmd += ["--ro-bind", "/etc/fonts", "/etc/fonts"]
     for root in _python_roots():
         cmd += ["--ro-bind", root, root]
-    for name in TORCH_DIRS:
-        if (packages / name).is_dir():
-            cmd += ["--tmpfs", str(packages / name),
-                    "--ro-bind", str(torch_stub), str(packages / name / "__init__.py")]
-    cmd += ["--ro-bind", str(package_copy), str(package_mount_point()),
+    cmd += site_packages_binds(packages, torch_stub)
+    cmd += ["--ro-bind", str(package_copy), inside,
             "--ro-bind", str(runner), "/grader/runner.py",
             *_tmpfs("/scratch", scratch_bytes), *_read_only_files(scratch, "/scratch"),
             "--chdir", "/scratch",
@@ -335,7 +179,22 @@ def bwrap_command(scratch: Path | None, package_copy: Path, runner: Path, torch_
             "--"]
     if uid is not None:
         cmd += drop_to(uid)
-    return cmd + [python, "-I", "/grader/runner.py", job]
+    return cmd + [python, "-I", "/grader/runner.py", job, PACKAGE_PARENT]
+
+
+def site_packages_binds(packages: Path, torch_stub: Path) -> list[str]:
+    """bwrap arguments that leave only the allowed distributions in site-packages
+    (withholding.allowed_site_entries), an ``import torch`` that says why it fails,
+    and the blocked standard-library modules replaced (their text is written by
+    :func:`write_support_files` beside ``torch_stub``)."""
+    args = ["--tmpfs", str(packages)]
+    for entry in withholding.allowed_site_entries():
+        args += ["--ro-bind", str(entry), str(packages / entry.name)]
+    args += ["--dir", str(packages / "torch"),
+             "--ro-bind", str(torch_stub), str(packages / "torch" / "__init__.py")]
+    for path in withholding.blocked_stdlib_files():
+        args += ["--ro-bind", str(torch_stub.parent / f"blocked-{path.name}"), str(path)]
+    return args
 
 
 def _tmpfs(where: str, size: int | None) -> list[str]:
@@ -514,7 +373,11 @@ server end, standard library and IPython only), in ``folder``."""
     stub.write_text(BLOCKED_IMPORT, encoding="utf-8")
     runner = folder / "runner.py"
     shutil.copyfile(RUNNER, runner)
-    for path in (stub, runner):
+    written = [stub, runner]
+    for path, text in withholding.blocked_stdlib_files().items():
+        written.append(folder / f"blocked-{path.name}")
+        written[-1].write_text(text, encoding="utf-8")
+    for path in written:
         path.chmod(0o644)
     return stub, runner
 
@@ -538,12 +401,6 @@ def build_matplotlib_cache(folder: Path) -> Path | None:
     return cache if any(cache.glob("fontlist-*.json")) else None
 
 
-def make_readable(tree: Path) -> None:
-    """a+rX on ``tree``: the sandbox's unprivileged user reads the package copy."""
-    for path in [tree, *tree.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-
-
 def clean_environment() -> dict:
     """The environment for bwrap itself: nothing of the instructor's leaks in."""
     keep = {"LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"}
@@ -553,4 +410,4 @@ def clean_environment() -> dict:
 __all__ = ["Limits", "SandboxUnavailable", "bwrap_path", "bwrap_command", "set_limits",
            "Confinement", "allocate_uids", "confinement_in_force", "warn_if_no_cgroups",
            "build_matplotlib_cache",
-           "build_stripped_package", "withheld_pieces", "write_support_files", "clean_environment", "drop_to"]
+           "write_support_files", "site_packages_binds", "PACKAGE_PARENT", "clean_environment", "drop_to"]

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import types
 
 from ..errors import LearnerOutputError, ReferenceSolutionUsed
-from ..ops import OPS
-from ._base import Exercise, kind
+from ._base import Exercise, kind, resolve_piece
 
 __all__ = [
-    "Exercise", "ReferenceSolutionUsed", "LearnerOutputError", "REFERENCE_PIECES",
+    "Exercise", "ReferenceSolutionUsed", "LearnerOutputError",
     "NOTEBOOKS", "get", "all_exercises", "exercises_of", "withheld", "kind",
 ]
 
@@ -62,49 +62,6 @@ def exercises_of(notebook: str) -> list[Exercise]:
     return [e for e in _REGISTRY.values() if e.notebook == notebook]
 
 
-# The reference pieces the learner writes in each notebook. Grading notebook k
-# withholds the pieces of notebooks k..06, so the shipped solution cannot stand
-# in for the learner's own code.
-_E = "microgradlab.engine"
-_NN = "microgradlab.nn"
-REFERENCE_PIECES: dict[str, list[str]] = {
-    "01_derivatives": [f"microgradlab.numeric:{n}" for n in (
-        "forward_difference", "central_difference", "numerical_gradient", "gradient_descent")],
-    "02_value": [f"{_E}:Value.__init__", f"{_E}:Value.__add__", f"{_E}:Value.__mul__"],
-    "03_operations": [f"{_E}:Value.{n}" for n in (
-        "__radd__", "__rmul__", "__sub__", "__rsub__", "__neg__", "__truediv__",
-        "__rtruediv__", "__pow__")] + [f"{_E}:{n}" for n in (
-        "_add_backward", "_mul_backward", "_sub_backward", "_neg_backward", "_div_backward")],
-    "04_backward": [f"{_E}:Value.backward", f"{_E}:_interior_nodes_output_first"],
-    "05_tanh_neuron": [f"{_E}:Value.tanh", f"{_E}:Value.exp", f"{_E}:Value.relu",
-                       f"{_E}:_tanh_backward", f"{_E}:_relu_backward",
-                       f"{_E}:_exp_backward", f"{_E}:Value.linear", f"{_E}:_linear_backward",
-                       f"{_NN}:Neuron.__call__"],
-    "06_mlp": [f"{_NN}:{n}" for n in (
-        "Module.parameters", "Module.zero_grad", "Neuron.__init__", "Neuron.parameters",
-        "Layer.__init__", "Layer.__call__", "Layer.parameters", "MLP.__init__",
-        "MLP.__call__", "MLP.parameters", "SGD.__init__", "SGD.zero_grad", "SGD.step",
-        "mse_loss")],
-}
-# The local derivatives of each op the learner differentiates (microgradlab.ops), and
-# the topological walk (microgradlab.graph), belong to the notebook that teaches them.
-for _op in OPS.values():
-    if _op.taught_in is not None:
-        REFERENCE_PIECES[_op.taught_in].append(f"microgradlab.ops:{_op.local.__name__}")
-REFERENCE_PIECES["04_backward"].append("microgradlab.graph:walk")
-del _op
-
-
-def _resolve(piece: str):
-    """'module:Class.attr' -> (owner object, attribute name)."""
-    module_name, _, qualname = piece.partition(":")
-    owner = importlib.import_module(module_name)
-    *path, attr = qualname.split(".")
-    for part in path:
-        owner = getattr(owner, part)
-    return owner, attr
-
-
 def _tripwire(piece: str, exercise_id: str | None):
     who = f"exercise {exercise_id}" if exercise_id else "this exercise"
 
@@ -118,22 +75,39 @@ def _tripwire(piece: str, exercise_id: str | None):
     return withheld_piece
 
 
+def _owner_and_attribute(piece: str):
+    """'module:Class.attr' -> (the object holding attr, attr)."""
+    module_name, _, qualname = piece.partition(":")
+    owner_path, _, attr = qualname.rpartition(".")
+    owner = resolve_piece(f"{module_name}:{owner_path}") if owner_path \
+        else importlib.import_module(module_name)
+    return owner, attr
+
+
 @contextlib.contextmanager
 def withheld(notebook: str, exercise_id: str | None = None):
-    """Within the block, the reference pieces of ``notebook`` and every later
-    notebook raise :class:`ReferenceSolutionUsed`; they are restored afterwards."""
-    if notebook not in NOTEBOOKS:
-        raise KeyError(f"no notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOKS)}")
-    later = NOTEBOOKS[NOTEBOOKS.index(notebook):]
+    """Within the block, every function and method that ``notebook`` and the later
+    notebooks teach (the withholding table, :data:`.gives.GIVES`)
+    raises :class:`ReferenceSolutionUsed`; they are restored afterwards.
+
+    A learning aid, not a fence: the learner's kernel holds the whole package and
+    PyTorch, and a function fetched before the block still runs. The grade comes from
+    the grader's sandbox, where those pieces are absent."""
+    from .gives import graded_from
+
     saved = []
     try:
-        for nb in later:
-            for piece in REFERENCE_PIECES[nb]:
-                owner, attr = _resolve(piece)
-                # Keep the raw entry (a staticmethod stays a staticmethod on restore).
-                original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
-                saved.append((owner, attr, original))
-                setattr(owner, attr, _tripwire(piece, exercise_id))
+        for piece in graded_from(notebook):
+            if piece.startswith("microgradlab:"):
+                continue  # the package's __init__ only re-exports
+            owner, attr = _owner_and_attribute(piece)
+            raw = vars(owner).get(attr) if isinstance(owner, type) else getattr(owner, attr)
+            # Functions only: the table also lists data (an op entry, __slots__), classes
+            # and properties, which the checker running in this kernel reads.
+            if not isinstance(raw, (types.FunctionType, staticmethod)):
+                continue
+            saved.append((owner, attr, raw))
+            setattr(owner, attr, _tripwire(piece, exercise_id))
         yield
     finally:
         for owner, attr, original in reversed(saved):
