@@ -88,7 +88,8 @@ def test_cases_are_json_and_reproducible():
         assert first[0]["shown"] and all("name" in c for c in first)
         shown = [c["shown"] for c in first]
         assert shown == sorted(shown, reverse=True)  # shown ones first
-    assert len(exercises_of("04_backward")) == 3
+    assert [e.id for e in exercises_of("04_backward")] == [
+        "ex04_by_hand", "ex04_topological_order", "ex04_backward", "ex04_gradient_check"]
     with pytest.raises(KeyError, match="known exercises"):
         get("ex99_nothing")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from microgradlab.exercises import NOTEBOOKS
+from microgradlab.exercises import NOTEBOOKS, gives
 from microgradlab_grader import sandbox, uids, withholding
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bwrap is not installed")
@@ -107,8 +107,10 @@ def test_the_same_imports_work_outside():
 def test_a_listed_name_that_does_not_exist_is_refused(monkeypatch):
     extra = dict(withholding.EXTRA_GIVES)
     extra["03_operations"] = {**extra["03_operations"], "graph": ("walk_renamed",)}
-    monkeypatch.setattr(withholding, "EXTRA_GIVES", extra)
-    monkeypatch.setattr(withholding, "GIVES", withholding._Gives())
+    monkeypatch.setattr(gives, "EXTRA_GIVES", extra)
+    fresh = gives._Gives()   # the table, derived again with the patched extras
+    monkeypatch.setattr(gives, "GIVES", fresh)
+    monkeypatch.setattr(withholding, "GIVES", fresh)
     with pytest.raises(withholding.WithholdingError, match="walk_renamed"):
         withholding.generate_sources("04_backward")
 
@@ -117,8 +119,10 @@ def test_kept_code_that_reads_a_name_nothing_keeps_is_refused(monkeypatch):
     """backward() without the walk it runs on: the generator names the gap."""
     extra = dict(withholding.EXTRA_GIVES)
     extra["04_backward"] = {}
-    monkeypatch.setattr(withholding, "EXTRA_GIVES", extra)
-    monkeypatch.setattr(withholding, "GIVES", withholding._Gives())
+    monkeypatch.setattr(gives, "EXTRA_GIVES", extra)
+    fresh = gives._Gives()   # the table, derived again with the patched extras
+    monkeypatch.setattr(gives, "GIVES", fresh)
+    monkeypatch.setattr(withholding, "GIVES", fresh)
     with pytest.raises(withholding.WithholdingError, match="_interior_nodes_output_first"):
         withholding.generate_sources("05_tanh_neuron")
 
