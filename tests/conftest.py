@@ -11,6 +11,17 @@ NOTEBOOK_NAMES = [
     "01_derivatives", "02_value", "03_operations",
     "04_backward", "05_tanh_neuron", "06_mlp",
 ]
+# Every test that starts a kernel, a sandbox, nbgrader, JupyterLab or Dask asks for a
+# private Jupyter home; PostgreSQL is a server of its own. A test that needs one of these
+# fixtures, directly or through another fixture, is `slow`: `make test-fast` leaves it out.
+HEAVY_FIXTURES = frozenset({"jupyter_env", "postgres"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +91,8 @@ def errors_and_stderr(nb) -> list[tuple[str, str]]:
             elif output.output_type == "stream" and output.name == "stderr":
                 found.append((grade_id, "stderr: " + output.text))
     return found
+
+
+# The wrong-answer catalogue's shared runs (test_wrong_answers.py, test_agreement.py).
+# Imported last: catalogue_runs uses execute_notebook above.
+from catalogue_runs import catalogue_grades, catalogue_kernels, catalogue_nbgrader  # noqa: E402,F401
