@@ -96,3 +96,5 @@ def errors_and_stderr(nb) -> list[tuple[str, str]]:
 # The wrong-answer catalogue's shared runs (test_wrong_answers.py, test_agreement.py).
 # Imported last: catalogue_runs uses execute_notebook above.
 from catalogue_runs import catalogue_grades, catalogue_kernels, catalogue_nbgrader  # noqa: E402,F401
+# One JupyterLab for the browser tests (test_browser.py, test_browser_check.py).
+from lab_server import lab_server  # noqa: E402,F401
