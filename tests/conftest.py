@@ -17,11 +17,24 @@ NOTEBOOK_NAMES = [
 HEAVY_FIXTURES = frozenset({"jupyter_env", "postgres"})
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects, before xdist's groups
 def pytest_collection_modifyitems(items):
     for item in items:
         if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        # A module fixture (a graded class, a cluster) is built once per xdist worker that
+        # runs one of its tests: the tests sharing one stay on one worker, so it is built once.
+        if item.get_closest_marker("xdist_group") is None and _uses_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def _uses_a_module_fixture(item) -> bool:
+    """True if the test needs a module-scoped fixture (pytest keeps them in _fixtureinfo)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(fixture.scope == "module"
+               for fixtures in info.name2fixturedefs.values() for fixture in fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,10 @@ def click_and_read(page, expected):
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     result = notebook.locator(".mgl-check-result").first
     notebook.locator("button.mgl-check-button").first.click()
-    result.locator(".mgl-check-state").filter(has_text=expected).wait_for()
+    # The click shows "Checking…" until the kernel answers; the verdict before the click
+    # may already read as expected, so wait for a settled panel with the expected state.
+    settled = result.filter(has_not_text="Checking")
+    settled.locator(".mgl-check-state").filter(has_text=expected).wait_for()
     return result.inner_text()
 
 
