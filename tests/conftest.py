@@ -11,6 +11,30 @@ NOTEBOOK_NAMES = [
     "01_derivatives", "02_value", "03_operations",
     "04_backward", "05_tanh_neuron", "06_mlp",
 ]
+# Every test that starts a kernel, a sandbox, nbgrader, JupyterLab or Dask asks for a
+# private Jupyter home; PostgreSQL is a server of its own. A test that needs one of these
+# fixtures, directly or through another fixture, is `slow`: `make test-fast` leaves it out.
+HEAVY_FIXTURES = frozenset({"jupyter_env", "postgres"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects, before xdist's groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        # A module fixture (a graded class, a cluster) is built once per xdist worker that
+        # runs one of its tests: the tests sharing one stay on one worker, so it is built once.
+        if item.get_closest_marker("xdist_group") is None and _uses_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def _uses_a_module_fixture(item) -> bool:
+    """True if the test needs a module-scoped fixture (pytest keeps them in _fixtureinfo)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(fixture.scope == "module"
+               for fixtures in info.name2fixturedefs.values() for fixture in fixtures)
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +104,10 @@ def errors_and_stderr(nb) -> list[tuple[str, str]]:
             elif output.output_type == "stream" and output.name == "stderr":
                 found.append((grade_id, "stderr: " + output.text))
     return found
+
+
+# The wrong-answer catalogue's shared runs (test_wrong_answers.py, test_agreement.py).
+# Imported last: catalogue_runs uses execute_notebook above.
+from catalogue_runs import catalogue_grades, catalogue_kernels, catalogue_nbgrader  # noqa: E402,F401
+# One JupyterLab for the browser tests (test_browser.py, test_browser_check.py).
+from lab_server import lab_server  # noqa: E402,F401

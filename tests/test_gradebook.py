@@ -259,11 +259,15 @@ def test_ctrl_c_keeps_finished_rows_and_resume_matches_an_uninterrupted_run(tmp_
     assert not processes_mentioning(str(scratch)), "a sandbox outlived Ctrl-C"
     kept = rows_of(tmp_path / "out")
     assert ("a-first", "02_value") in kept and ("b-slow", "02_value") not in kept
-    # resume: the same command again grades the rest
-    assert subprocess.run([exe, *argv], env=env, capture_output=True).returncode == 0
-    resumed = {r["student"]: r for r in read_csv(tmp_path / "out" / "grades.csv")}
+    # resume: the same command again grades the rest; beside it, an uninterrupted run
+    # into another folder (both wait out b-slow's sleep, so they run side by side)
     argv_whole = [a if a != str(tmp_path / "out") else str(tmp_path / "whole") for a in argv]
-    assert subprocess.run([exe, *argv_whole], env=env, capture_output=True).returncode == 0
+    runs = [subprocess.Popen([exe, *args], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True) for args in (argv, argv_whole)]
+    for run in runs:
+        err = run.communicate(timeout=300)[1]
+        assert run.returncode == 0, err
+    resumed = {r["student"]: r for r in read_csv(tmp_path / "out" / "grades.csv")}
     whole = {r["student"]: r for r in read_csv(tmp_path / "whole" / "grades.csv")}
     assert set(resumed) == set(whole) == {"a-first", "b-slow", "c-last"}
     for student in whole:

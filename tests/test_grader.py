@@ -113,13 +113,19 @@ def build_class(folder: Path) -> None:
 
 
 NOTEBOOKS = "02_value,04_backward"
+# The endless loops never finish, so any cell timeout catches them; what the timeout must
+# leave room for is honest work (and the flood of output) on a loaded machine, where a
+# cell that takes 0.2 s alone can take several seconds. While a loop waits out its
+# timeout its worker slot is lent on (after half the timeout), so a long one costs
+# little wall time.
+CELL_TIMEOUT = "20"
 POINTS_04 = {"ex04_by_hand": 2.0, "ex04_topological_order": 3.0, "ex04_backward": 3.0,
              "ex04_gradient_check": 2.0}
 
 
 def grade(folder: Path, out: Path, *extra: str) -> dict:
     status = cli.main(["grade", str(folder), "--out", str(out), "--notebooks", NOTEBOOKS,
-                       "--workers", "2", "--timeout-cell", "4", "--timeout-notebook", "60",
+                       "--workers", "2", "--timeout-cell", CELL_TIMEOUT, "--timeout-notebook", "120",
                        "--no-progress", *extra])
     assert status == 0
     return {(r["student"], r["notebook"]): r for r in read_csv(out / "grades.csv")}
@@ -329,7 +335,9 @@ def test_a_notebook_waiting_out_its_timeout_hands_its_worker_on(tmp_path, jupyte
         finished.append(student)
         return grade
     monkeypatch.setattr(batch, "grade_submission", recorded)
-    settings = Settings(timeout_cell=10, timeout_notebook=60, lend_after=1)
+    # The honest notebook must be graded within the sleeper's cell timeout: 30 s leaves
+    # room for a loaded machine; the order, not the speed, is what is checked.
+    settings = Settings(timeout_cell=30, timeout_notebook=60, lend_after=1)
     grades = batch.grade_class(find_submissions(tmp_path / "class", ["02_value"]), ["02_value"],
                                SOLUTIONS, settings, workers=1, seed=1)
     by_student = {g.student: g for g in grades}

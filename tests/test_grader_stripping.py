@@ -124,6 +124,7 @@ def test_no_wrapper_around_what_is_left_gives_an_answer(tmp_path, notebook):
     assert not (copy / "widgets" / "_graph.py").read_text().count("def ")
 
 
+@pytest.mark.slow  # a fresh Python process importing the whole package
 def test_the_wrappers_do_answer_with_the_real_package():
     """The control: outside the sandbox every wrapper computes its answer."""
     from microgradlab.exercises import get

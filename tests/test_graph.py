@@ -121,6 +121,7 @@ def test_walk_of_a_diamond_has_no_cycle():
     assert not walk(Node("d", (b, c, b))).has_cycle
 
 
+@pytest.mark.slow  # a million nodes
 def test_walk_reads_a_million_deep_chain_with_no_recursion():
     x = Value(1.0)
     for _ in range(1_000_000):
@@ -181,6 +182,7 @@ def test_drawings_treat_an_unreadable_prev_as_a_leaf_and_mark_cycles():
     assert len(graph.nodes) == 3
 
 
+@pytest.mark.slow  # pickles and copies deep graphs
 def test_pickle_and_deepcopy_keep_shared_nodes_and_work_deep():
     x = Value(0.5, label="x")
     y = x

@@ -91,6 +91,7 @@ def test_more_ops_match_pytorch(micrograd):
     assert b.grad == pytest.approx(tb.grad.item(), rel=1e-12)
 
 
+@pytest.mark.slow  # trains the demo on two engines
 def test_a_few_steps_of_the_demo_give_the_closure_engines_numbers(micrograd, closure_engine):
     from micrograd.engine import Value
     from micrograd.nn import MLP

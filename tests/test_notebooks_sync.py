@@ -87,6 +87,7 @@ def rebuild_problems():
     return build_notebooks.check(build_notebooks.find_sources())
 
 
+@pytest.mark.slow  # rebuilds every notebook through nbgrader
 def test_regenerating_gives_the_committed_notebooks(rebuild_problems):
     assert not rebuild_problems, "committed notebooks differ from a fresh build (run `make notebooks`):\n" + "\n".join(
         rebuild_problems)
@@ -248,6 +249,7 @@ def test_graded_cell_without_points_is_named(tmp_path):
         build_notebooks.source_to_notebook(path)
 
 
+@pytest.mark.slow  # runs nbgrader
 def test_nbgrader_errors_name_the_notebook(tmp_path):
     """A problem only nbgrader sees (the same grade_id twice) fails naming notebook and id."""
     meta = {"grade": False, "locked": True, "schema_version": 3, "solution": False, "task": False,
@@ -275,6 +277,7 @@ def test_cell_ids_depend_on_position_and_content_only(tmp_path):
 # --------------------------------------------------------------------------- the nbgrader course
 
 
+@pytest.mark.slow  # runs nbgrader
 def test_course_config_takes_its_source_from_solutions(tmp_path):
     """nbgrader, configured only by autograder/nbgrader_config.py, releases from solutions/."""
     from nbgrader.converters import GenerateAssignment

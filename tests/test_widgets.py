@@ -362,6 +362,7 @@ def test_training_view_trains_on_play_ticks_and_stops():
     assert view.loss_picture.value[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # trains for real
 def test_training_view_goes_on_after_run_and_says_what_it_does():
     model, X, y, loss = tiny_problem()
     view = TrainingView(model, X, y, loss, steps=6, lr=0.1, chunk=2)

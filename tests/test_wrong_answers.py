@@ -1,23 +1,24 @@
 """The wrong-answer catalogue: each realistic mistake loses exactly its exercise.
 
-For every entry of tests/fixtures/wrong_answers/ we take the solution notebook,
-replace one answer cell with the wrong code, execute the whole notebook in a
-real kernel, and check that
+For every entry of tests/fixtures/wrong_answers/ the entry's answer cells are
+planted in the solution notebook, the graded cells run in a real kernel, and
 
 * the graded cell of that exercise fails, with an error that names the mistake
   (a catalogued `mistake` name from verify() or words of the visible test);
 * every other graded cell still passes, apart from the ones the entry declares
   in ALSO_FAILS (a later exercise that calls the broken answer).
 
-A last test runs the unmodified solution notebooks: every graded cell must pass
-there, so a failure above is caused by the planted mistake and nothing else.
+The kernels are catalogue_runs.py's, shared with test_agreement.py: one kernel
+per notebook, the entries planted one after another. Each entry's fresh run of
+the whole planted notebook is `microgradlab grade`'s, in test_agreement.py.
+A last test reads the unmodified solution's own fresh run in those kernels:
+every graded cell must pass there, so a failure above is caused by the planted
+mistake and nothing else.
 """
 from __future__ import annotations
-from conftest import execute_notebook
 
 import functools
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -27,10 +28,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 from wrong_answers import load_catalogue  # noqa: E402
 
+from catalogue_runs import SOLUTION  # noqa: E402
+
 from exercise_marks import marks_for, param  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
 CATALOGUE = load_catalogue()
 
 
@@ -54,41 +56,6 @@ def grade_ids(nb, *, graded: bool) -> list[str]:
         and bool(c.metadata["nbgrader"].get("grade")) == graded
         and c.metadata["nbgrader"].get("solution", False) == (not graded)
     ]
-
-
-def plant(nb, answer_cell: str, source: str):
-    """A copy of nb with the source of one answer cell replaced."""
-    nb = nbformat.from_dict(nb)
-    cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == answer_cell]
-    if len(cells) != 1:
-        raise KeyError(f"the notebook has {len(cells)} cells with grade_id {answer_cell!r}, expected 1")
-    cells[0].source = source
-    return nb
-
-
-def execute(nb, workdir: Path):
-    """Run every cell in a fresh kernel, keeping going past errors (as nbgrader does)."""
-    return execute_notebook(nb, workdir, timeout=120)
-
-
-def graded_outcomes(nb) -> dict[str, tuple[bool, str]]:
-    """grade_id -> (passed, text of the error and of anything on stderr).
-
-    Like nbgrader, a graded cell fails when it raised or wrote to stderr.
-    """
-    outcomes = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
-            continue
-        text = []
-        for out in cell.get("outputs", []):
-            if out.output_type == "error":
-                text.append(f"{out.ename}: {out.evalue}\n" + "\n".join(out.traceback))
-            elif out.output_type == "stream" and out.name == "stderr":
-                text.append(out.text)
-        outcomes[meta["grade_id"]] = (not text, ANSI_COLOUR.sub("", "\n".join(text)))
-    return outcomes
 
 
 def _checking_ready() -> bool:
@@ -143,12 +110,13 @@ NOTEBOOKS = sorted({e.notebook for e in CATALOGUE} | {"06_mlp"})
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("catalogue")
 @needs_checking
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_solution_notebook_passes_every_graded_cell(name, jupyter_env, tmp_path):
+def test_solution_notebook_passes_every_graded_cell(name, catalogue_kernels):
     if not _notebook_exists(name):
         pytest.skip(f"solutions/{name} is not written yet")
-    outcomes = graded_outcomes(execute(solution_notebook(name), tmp_path))
+    outcomes = catalogue_kernels.graded[(SOLUTION, name)]
     assert outcomes, f"{name} has no graded cells"
     failed = {gid: text[-800:] for gid, (ok, text) in outcomes.items() if not ok}
     assert not failed, f"the solution of {name} fails graded cells: {failed}"
@@ -164,13 +132,13 @@ def _known_gap(entry):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("catalogue")
 @needs_checking
 @pytest.mark.parametrize("entry", [_known_gap(e) for e in CATALOGUE])
-def test_wrong_answer_loses_exactly_its_exercise(entry, jupyter_env, tmp_path):
+def test_wrong_answer_loses_exactly_its_exercise(entry, catalogue_kernels):
     if not _notebook_exists(entry.notebook):
         pytest.skip(f"solutions/{entry.notebook} is not written yet")
-    nb = plant(solution_notebook(entry.notebook), entry.answer_cell, entry.source)
-    outcomes = graded_outcomes(execute(nb, tmp_path))
+    outcomes = catalogue_kernels.graded[entry.id]
 
     passed, text = outcomes[entry.exercise]
     assert not passed, f"{entry.id}: the graded cell {entry.exercise} passed the wrong answer"
