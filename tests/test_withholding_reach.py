@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from microgradlab import checking
-from microgradlab.exercises import NOTEBOOKS, exercises_of
+from microgradlab.exercises import NOTEBOOKS, exercises_of, gives
 from microgradlab_grader import batch, channel, grading, sandbox, uids, withholding
 
 pytestmark = [pytest.mark.slow,
@@ -249,8 +249,10 @@ def test_the_search_finds_a_scoring_callable_when_the_table_hands_out_too_much(
         "engine": extra["03_operations"]["engine"] + ("Value.backward",
                                                       "_interior_nodes_output_first"),
         "graph": withholding.EXTRA_GIVES["04_backward"]["graph"]}
-    monkeypatch.setattr(withholding, "EXTRA_GIVES", extra)
-    monkeypatch.setattr(withholding, "GIVES", withholding._Gives())
+    monkeypatch.setattr(gives, "EXTRA_GIVES", extra)
+    fresh = gives._Gives()   # the table, derived again with the widened extras
+    monkeypatch.setattr(gives, "GIVES", fresh)
+    monkeypatch.setattr(withholding, "GIVES", fresh)
     os.chmod(tmp_path, 0o755)
     widened = withholding.build_package("04_backward", tmp_path / "wide" / "microgradlab")
     scored, _ = scoring_candidates("04_backward", plans, widened)
