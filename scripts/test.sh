@@ -4,9 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export MPLBACKEND=Agg
-# Two workers: the notebook and grader tests spend most of their time waiting on kernels.
+# Four workers on two cores: many tests spend much of their time waiting (on kernels,
+# sandboxes, a browser, timeouts that must run out), so two workers leave the cores idle.
 # loadgroup: tests marked xdist_group(name) stay on one worker (see test_hostile.py).
-.venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
+.venv/bin/python -m pytest -n 4 --dist loadgroup "$@"
 status=$?
 if [ $status -eq 5 ]; then
     echo "[test] pytest collected no tests: treating that as a failure" >&2

@@ -1,19 +1,21 @@
-"""The wrong-answer catalogue run through its consumers ONCE per test session.
+"""The wrong-answer catalogue run through its consumers ONCE per notebook and session.
 
 test_wrong_answers.py and test_agreement.py both judge every catalogue entry
 (tests/fixtures/wrong_answers/: nb*.py wrong, ok_*.py correct written differently).
-They share these runs, which conftest.py makes session fixtures (both modules
-carry ``xdist_group("catalogue")``, so one worker computes them once):
+They share these runs, which conftest.py makes session fixtures. Each fixture is a
+function of a notebook's name that runs that notebook's entries the first time it is
+asked; the tests about one notebook carry ``catalogue_group(notebook)``, so one xdist
+worker runs them and the notebooks spread over the workers:
 
-* ``catalogue_kernels``: one kernel per notebook. The unmodified solution runs
+* ``catalogue_kernels(notebook)``: one kernel. The unmodified solution runs
   first (a fresh run: every graded cell must pass); then each entry in turn
   has its answer cells planted, every graded cell re-run, a probe ask
   ``visible``, ``verify`` and the check button, and the original answer cells
   put back before the next entry.
-* ``catalogue_grades``: ONE ``microgradlab grade`` run, one student per entry,
-  each a fresh sandboxed run of the whole planted notebook.
-* ``catalogue_nbgrader``: plain ``nbgrader autograde`` on a sample of entries
-  (see NBGRADER_SAMPLE), one course, one autograde per notebook.
+* ``catalogue_grades(notebook)``: one ``microgradlab grade`` run, one student per
+  entry, each a fresh sandboxed run of the whole planted notebook.
+* ``catalogue_nbgrader(notebook)``: plain ``nbgrader autograde`` on the entries of
+  that notebook in a sample (see NBGRADER_SAMPLE), one course.
 
 New catalogue entries are picked up automatically.
 """
@@ -50,6 +52,23 @@ NBGRADER_SAMPLE = ("nb04_backward_not_seeded", "ok_nb04_topological_recursive_ra
 PROBE_TAG = "catalogue-probe"
 SOLUTION = "solution"   # the key of the unmodified solution's outcomes
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
+
+
+def catalogue_group(notebook: str):
+    """The xdist group of the tests that read ``notebook``'s catalogue runs."""
+    return pytest.mark.xdist_group(f"catalogue_{notebook}")
+
+
+class PerNotebook:
+    """A session fixture's runs, made for a notebook the first time it is asked for."""
+
+    def __init__(self, run):
+        self._run, self._made = run, {}
+
+    def __call__(self, notebook: str):
+        if notebook not in self._made:
+            self._made[notebook] = self._run(notebook)
+        return self._made[notebook]
 
 
 def solution(name):
@@ -154,31 +173,31 @@ class KernelRuns:
     probed: dict = field(default_factory=dict)
 
 
-def run_kernels(tmp_path_factory) -> KernelRuns:
+def run_kernel(name, tmp_path_factory) -> KernelRuns:
+    """``name``'s solution and every catalogue entry of it, in one kernel."""
     runs = KernelRuns()
-    for name in NOTEBOOKS:
-        if not solution_exists(name):
-            continue
-        entries = [e for e in ENTRIES if e.notebook == name]
-        nb = execute_notebook(kernel_notebook(name, entries), tmp_path_factory.mktemp(name),
-                              timeout=300)
-        runs.graded[(SOLUTION, name)] = {}
-        for cell in nb.cells:
-            entry = cell.metadata.get("entry")
-            if entry and cell.metadata.get("graded"):
-                key = (SOLUTION, name) if entry == SOLUTION else entry
-                runs.graded.setdefault(key, {})[cell.metadata["graded"]] = outcome(cell)
-            if PROBE_TAG in cell.metadata.get("tags", []):
-                text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-                line = next((l for l in text.splitlines() if l.startswith("PROBE ")), None)
-                if line is None:
-                    runs.probed[entry] = {"no probe output": outcome(cell)[1][-1500:]}
-                    continue
-                runs.probed[entry] = json.loads(line[6:])
+    if not solution_exists(name):
+        return runs
+    entries = [e for e in ENTRIES if e.notebook == name]
+    nb = execute_notebook(kernel_notebook(name, entries), tmp_path_factory.mktemp(name),
+                          timeout=300)
+    runs.graded[(SOLUTION, name)] = {}
+    for cell in nb.cells:
+        entry = cell.metadata.get("entry")
+        if entry and cell.metadata.get("graded"):
+            key = (SOLUTION, name) if entry == SOLUTION else entry
+            runs.graded.setdefault(key, {})[cell.metadata["graded"]] = outcome(cell)
+        if PROBE_TAG in cell.metadata.get("tags", []):
+            text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            line = next((l for l in text.splitlines() if l.startswith("PROBE ")), None)
+            if line is None:
+                runs.probed[entry] = {"no probe output": outcome(cell)[1][-1500:]}
+                continue
+            runs.probed[entry] = json.loads(line[6:])
     return runs
 
 
-# ------------------------------------------------------------------ microgradlab grade, once
+# ------------------------------------------------------------------ microgradlab grade
 def handed_in(entry):
     """The planted notebook as a learner hands it in: hidden tests removed."""
     from nbgrader.preprocessors import ClearHiddenTests
@@ -187,31 +206,27 @@ def handed_in(entry):
     return nb
 
 
-def run_grader(tmp_path_factory) -> dict:
+def run_grader(notebook, tmp_path_factory) -> dict:
     """(entry id, exercise id) -> points, and (entry id, "status") -> status, from one
-    `microgradlab grade` run with every entry a student."""
+    `microgradlab grade` run with every entry of ``notebook`` a student."""
     from microgradlab.exercises import exercises_of
     from microgradlab_grader import cli, sandbox
 
     if sandbox.bwrap_path() is None:
         pytest.skip("bwrap is not installed")
-    entries = [e for e in ENTRIES if solution_exists(e.notebook)]
-    work = tmp_path_factory.mktemp("catalogue-class")
+    entries = [e for e in ENTRIES if e.notebook == notebook and solution_exists(notebook)]
+    work = tmp_path_factory.mktemp(f"catalogue-class-{notebook}")
     for entry in entries:
         path = work / "class" / entry.id / f"{entry.notebook}.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(handed_in(entry), str(path))
-    notebooks = sorted({e.notebook for e in entries})
     status = cli.main(["grade", str(work / "class"), "--out", str(work / "out"),
-                       "--notebooks", ",".join(notebooks), "--workers", "2",
+                       "--notebooks", notebook, "--workers", "2",
                        "--timeout-cell", "60", "--timeout-notebook", "300", "--no-progress"])
     assert status == 0, f"microgradlab grade exited with {status}"
-    by_id = {e.id: e for e in entries}
     points = {}
     with open(work / "out" / "grades.csv", newline="") as handle:
         for row in csv.DictReader(handle):
-            if row["notebook"] != by_id[row["student"]].notebook:
-                continue  # the other notebooks of this "student": not handed in
             for exercise in exercises_of(row["notebook"]):
                 if exercise.id in row and row[exercise.id] != "":
                     points[(row["student"], exercise.id)] = float(row[exercise.id])
@@ -220,27 +235,25 @@ def run_grader(tmp_path_factory) -> dict:
 
 
 # ------------------------------------------------------------------ nbgrader autograde, a sample
-def run_nbgrader(tmp_path_factory) -> dict:
-    """(entry id, exercise id) -> points from plain `nbgrader autograde` on the sample."""
+def run_nbgrader(notebook, tmp_path_factory) -> dict:
+    """(entry id, exercise id) -> points from plain `nbgrader autograde` on the entries
+    of ``notebook`` in the sample."""
     from nbgrader.api import Gradebook
 
-    sample = [e for e in ENTRIES if e.id in NBGRADER_SAMPLE]
-    names = sorted({e.notebook for e in sample})
-    course = tmp_path_factory.mktemp("nbgrader-course")
+    sample = [e for e in ENTRIES if e.id in NBGRADER_SAMPLE and e.notebook == notebook]
+    course = tmp_path_factory.mktemp(f"nbgrader-course-{notebook}")
     (course / "autograder").mkdir()
     shutil.copy(ROOT / "autograder" / "nbgrader_config.py", course / "autograder")
-    for name in names:
-        shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
+    shutil.copytree(ROOT / "solutions" / notebook, course / "solutions" / notebook)
     for entry in sample:
         dest = course / "autograder" / "submitted" / entry.id / entry.notebook / f"{entry.notebook}.ipynb"
         dest.parent.mkdir(parents=True)
         nbformat.write(handed_in(entry), str(dest))
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # alembic
     run = {"cwd": course / "autograder", "capture_output": True, "text": True, "env": env}
-    for name in names:
-        subprocess.run([str(VENV_BIN / "nbgrader"), "generate_assignment", name, "--force"],
-                       check=True, **run)
-        subprocess.run([str(VENV_BIN / "nbgrader"), "autograde", name, "--create", "--force"], **run)
+    subprocess.run([str(VENV_BIN / "nbgrader"), "generate_assignment", notebook, "--force"],
+                   check=True, **run)
+    subprocess.run([str(VENV_BIN / "nbgrader"), "autograde", notebook, "--create", "--force"], **run)
     points = {}
     with Gradebook(f"sqlite:///{course / 'autograder' / 'gradebook.db'}") as gradebook:
         for entry in sample:
@@ -252,15 +265,15 @@ def run_nbgrader(tmp_path_factory) -> dict:
 
 # ------------------------------------------------------------------ the session fixtures
 @pytest.fixture(scope="session")
-def catalogue_kernels(tmp_path_factory, jupyter_env) -> KernelRuns:
-    return run_kernels(tmp_path_factory)
+def catalogue_kernels(tmp_path_factory, jupyter_env) -> PerNotebook:
+    return PerNotebook(lambda notebook: run_kernel(notebook, tmp_path_factory))
 
 
 @pytest.fixture(scope="session")
-def catalogue_grades(tmp_path_factory, jupyter_env) -> dict:
-    return run_grader(tmp_path_factory)
+def catalogue_grades(tmp_path_factory, jupyter_env) -> PerNotebook:
+    return PerNotebook(lambda notebook: run_grader(notebook, tmp_path_factory))
 
 
 @pytest.fixture(scope="session")
-def catalogue_nbgrader(tmp_path_factory, jupyter_env) -> dict:
-    return run_nbgrader(tmp_path_factory)
+def catalogue_nbgrader(tmp_path_factory, jupyter_env) -> PerNotebook:
+    return PerNotebook(lambda notebook: run_nbgrader(notebook, tmp_path_factory))

@@ -28,6 +28,23 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """Refuse to run when xdist would split a group: each worker would build the group's
+    fixtures again (a catalogue run, a graded class), and the suite takes twice as long.
+    pytest-xdist marks a grouped test by appending "@group" to its id; a pytest it does
+    not support keeps the id unchanged."""
+    if not session.config.getoption("loadgroup", default=False):
+        return
+    split = [item.nodeid for item in session.items
+             if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if split:
+        message = (f"pytest-xdist did not group {len(split)} tests marked xdist_group "
+                   f"(first: {split[0]}): install the pytest of requirements.lock (make setup)")
+        os.write(2, f"\n[conftest] {message}\n".encode())  # a worker's own error is not shown
+        raise pytest.UsageError(message)
+
+
 def _uses_a_module_fixture(item) -> bool:
     """True if the test needs a module-scoped fixture (pytest keeps them in _fixtureinfo)."""
     info = getattr(item, "_fixtureinfo", None)

@@ -6,7 +6,7 @@ answer written differently (ok_*.py) we ask, for every exercise of its notebook:
 * the graded cell as nbgrader runs it (its visible tests, then ``verify``),
 * ``visible`` and ``verify`` on their own,
 * the check button (``check(...)`` in the kernel, its panel's verdict),
-* ``microgradlab grade`` (the whole catalogue in ONE run, one student per entry),
+* ``microgradlab grade`` (one run per notebook, one student per entry),
 * ``nbgrader autograde`` on a small sample,
 
 and require that a wrong entry loses its exercise everywhere, a correct one
@@ -15,21 +15,27 @@ exercises an entry declares in ALSO_FAILS call the broken code and may fail
 on some random cases, so they are left out).
 
 The runs are catalogue_runs.py's session fixtures, shared with
-test_wrong_answers.py: one kernel per notebook, one ``microgradlab grade`` run,
-one nbgrader course.
+test_wrong_answers.py: per notebook one kernel, one ``microgradlab grade`` run and
+(for the sample) one nbgrader course.
 """
 from __future__ import annotations
 
 import pytest
 
 from catalogue_runs import ENTRIES as ALL_ENTRIES
-from catalogue_runs import NBGRADER_SAMPLE
-from exercise_marks import param
+from catalogue_runs import NBGRADER_SAMPLE, catalogue_group
+from exercise_marks import marks_for
 from microgradlab.exercises import exercises_of
 
 ENTRIES = [e for e in ALL_ENTRIES if not e.known_gap]
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("catalogue")]
+pytestmark = pytest.mark.slow
+
+
+def param(entry, value, *exercise_ids):
+    """A case about ``entry``: its exercises' marks, and its notebook's catalogue group."""
+    return pytest.param(value, marks=marks_for(*exercise_ids) + [catalogue_group(entry.notebook)],
+                        id=entry.id)
 
 
 def expectation(entry, exercise_id):
@@ -40,10 +46,11 @@ def expectation(entry, exercise_id):
 
 
 # ------------------------------------------------------------------ the assertions
-@pytest.mark.parametrize("entry", [param(e, e.exercise, *e.also_fails, id=e.id) for e in ENTRIES])
+@pytest.mark.parametrize("entry", [param(e, e, e.exercise, *e.also_fails) for e in ENTRIES])
 def test_every_consumer_agrees(entry, catalogue_kernels, catalogue_grades):
-    grader_points = catalogue_grades
-    graded, probed = catalogue_kernels.graded[entry.id], catalogue_kernels.probed[entry.id]
+    grader_points = catalogue_grades(entry.notebook)
+    kernel = catalogue_kernels(entry.notebook)
+    graded, probed = kernel.graded[entry.id], kernel.probed[entry.id]
     assert "no probe output" not in probed, f"{entry.id}: the probe printed nothing: {probed}"
     assert grader_points.get((entry.id, "status")) == "graded", grader_points.get((entry.id, "status"))
     for exercise in exercises_of(entry.notebook):
@@ -63,11 +70,12 @@ def test_every_consumer_agrees(entry, catalogue_kernels, catalogue_grades):
             assert got["button"] == "wrong", f"{entry.id}: the button says {got['button']}"
 
 
-@pytest.mark.parametrize("entry_id", [param(i, e.exercise, id=i) for e in ENTRIES
-                                      for i in NBGRADER_SAMPLE if e.id == i])
+@pytest.mark.parametrize("entry_id", [param(e, e.id, e.exercise) for e in ENTRIES
+                                      if e.id in NBGRADER_SAMPLE])
 def test_nbgrader_agrees_on_a_sample(entry_id, catalogue_nbgrader, catalogue_grades):
-    nbgrader_points, grader_points = catalogue_nbgrader, catalogue_grades
     entry = next(e for e in ENTRIES if e.id == entry_id)
+    nbgrader_points = catalogue_nbgrader(entry.notebook)
+    grader_points = catalogue_grades(entry.notebook)
     for exercise in exercises_of(entry.notebook):
         want = expectation(entry, exercise.id)
         if want is None:

@@ -129,10 +129,17 @@ def browser_page():
             browser.close()
 
 
-ALL_RAN = """() => {
-    const prompts = [...document.querySelectorAll(
-        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];
-    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+# The run is over: every code cell with code has run (the model holds its execution
+# count, whether or not the cell is on screen), or a cell raised and the kernel is idle
+# (JupyterLab then skips the cells after it; the test reports the traceback at once).
+RUN_OVER = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.content.widgets.filter(cell => cell.model.type === 'code'
+        && cell.model.sharedModel.getSource().trim() !== '');
+    const ran = cells.every(cell => cell.model.executionCount !== null);
+    const raised = cells.some(cell => cell.model.outputs.toJSON()
+        .some(output => output.output_type === 'error'));
+    return cells.length > 0 && (ran || (raised && panel.sessionContext.session.kernel.status === 'idle'));
 }"""
 
 #: Window widths a learner may use: the narrowest laptop window up to a wide screen.
@@ -148,8 +155,21 @@ OVERFLOWING = """() => [...document.querySelectorAll(
 SHOW_CELL = """async (index) => {
     const notebook = window.jupyterapp.shell.currentWidget.content;
     await notebook.scrollToItem(index, 'start');
-    const cell = notebook.widgets[index].node;
+    const widget = notebook.widgets[index];
+    const cell = widget.node;
     (cell.querySelector('.jp-OutputArea-output') || cell).scrollIntoView({block: 'start'});
+    // Settled: every output the model holds is in the page (a windowed notebook attaches
+    // them when the cell comes into view), its images decoded, the fonts loaded, and two
+    // frames drawn after that.
+    const outputs = widget.model.outputs ? widget.model.outputs.length : 0;
+    const deadline = performance.now() + 5000;
+    while (cell.querySelectorAll('.jp-OutputArea-child').length < outputs
+           && performance.now() < deadline) {
+        await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    await Promise.all([...cell.querySelectorAll('img')].map(img => img.decode().catch(() => null)));
+    await document.fonts.ready;
+    await new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)));
 }"""
 
 # Every drawing of one cell: does it fit its box (no scroll bar, nothing past the output
@@ -208,13 +228,14 @@ def look_at_every_width(page, name, artifacts):
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         open_file_browser(page)
-        page.wait_for_timeout(700)  # the dock panel and notebook relayout
+        page.wait_for_timeout(300)  # the dock panel and notebook relayout
         shots = width in SCREENSHOT_WIDTHS
         drawings = 0
         pictures = page.evaluate(PICTURE_CELLS)
         for index in pictures:
             page.evaluate(SHOW_CELL, index)
-            page.wait_for_timeout(400)  # the cell's outputs are attached, images and fonts settle
+            if shots:
+                page.wait_for_timeout(150)  # widgets draw their views after their output is in
             found = page.evaluate(MEASURE_CELL, index)
             overflowing = page.evaluate(CELL_OVERFLOWING, index)
             if overflowing:
@@ -247,7 +268,7 @@ def open_and_run_all(page, url, path, workspace):
     page.wait_for_function(KERNEL_CONNECTED, timeout=3 * MINUTE, polling=250)
     ready = time.monotonic() - started
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(ALL_RAN, timeout=15 * MINUTE, polling=1000)
+    page.wait_for_function(RUN_OVER, timeout=15 * MINUTE, polling=1000)
     page.wait_for_function(KERNEL_IDLE, timeout=15 * MINUTE, polling=500)
     return ready
 

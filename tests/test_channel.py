@@ -127,7 +127,8 @@ FAKE = ("import os, stat\n"
     (b'{"reply": 2, "value": ' + b"[" * 5000 + b"]" * 5000 + b"}\n", "nested more than"),
     (b'{"reply": 2, "value": "' + b"x" * 300_000 + b'"}\n', "too large|more than 262144 bytes"),
     (b'{"reply": 2, "value": nope}\n', "not valid JSON"),
-])
+], ids=["not-a-reply", "unknown-reply", "deep-nesting", "too-large", "not-json"])  # short ids:
+# pytest puts a test's id in the environment of every process it starts (PYTEST_CURRENT_TEST)
 def test_lines_out_of_protocol_break_the_channel(runner, line, why):
     runner.cell("x = 1")
     with pytest.raises(channel.ProtocolError, match=why):

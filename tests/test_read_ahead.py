@@ -98,7 +98,7 @@ def test_a_setattr_drops_what_was_read_ahead(runner):
     ('[["h", 1]]', "not \\[handle, value\\]"),
     ('{"a": 1}', "not a short list"),
     ("[" + ",".join(["[1,1]"] * (channel.MAX_FOLLOW + 1)) + "]", "not a short list"),
-])
+], ids=["pair-of-one", "handle-not-a-number", "a-dict", "too-many"])
 def test_reads_ahead_out_of_shape_break_the_channel(runner, ahead, why):
     # The learner's code replaces the runner's reading ahead with a forgery.
     runner.cell(f"""

@@ -28,7 +28,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 from wrong_answers import load_catalogue  # noqa: E402
 
-from catalogue_runs import SOLUTION  # noqa: E402
+from catalogue_runs import SOLUTION, catalogue_group  # noqa: E402
 
 from exercise_marks import marks_for, param  # noqa: E402
 
@@ -110,13 +110,12 @@ NOTEBOOKS = sorted({e.notebook for e in CATALOGUE} | {"06_mlp"})
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("catalogue")
 @needs_checking
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=catalogue_group(n), id=n) for n in NOTEBOOKS])
 def test_solution_notebook_passes_every_graded_cell(name, catalogue_kernels):
     if not _notebook_exists(name):
         pytest.skip(f"solutions/{name} is not written yet")
-    outcomes = catalogue_kernels.graded[(SOLUTION, name)]
+    outcomes = catalogue_kernels(name).graded[(SOLUTION, name)]
     assert outcomes, f"{name} has no graded cells"
     failed = {gid: text[-800:] for gid, (ok, text) in outcomes.items() if not ok}
     assert not failed, f"the solution of {name} fails graded cells: {failed}"
@@ -125,20 +124,19 @@ def test_solution_notebook_passes_every_graded_cell(name, catalogue_kernels):
 def _known_gap(entry):
     """An entry whose mistake the notebook does not name yet: a strict xfail, so the
     suite says so the day the notebook's message is fixed."""
-    marks = marks_for(entry.exercise, *entry.also_fails)
+    marks = marks_for(entry.exercise, *entry.also_fails) + [catalogue_group(entry.notebook)]
     if entry.known_gap:
         marks.append(pytest.mark.xfail(strict=True, reason=entry.known_gap))
     return pytest.param(entry, marks=marks, id=entry.id)
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("catalogue")
 @needs_checking
 @pytest.mark.parametrize("entry", [_known_gap(e) for e in CATALOGUE])
 def test_wrong_answer_loses_exactly_its_exercise(entry, catalogue_kernels):
     if not _notebook_exists(entry.notebook):
         pytest.skip(f"solutions/{entry.notebook} is not written yet")
-    outcomes = catalogue_kernels.graded[entry.id]
+    outcomes = catalogue_kernels(entry.notebook).graded[entry.id]
 
     passed, text = outcomes[entry.exercise]
     assert not passed, f"{entry.id}: the graded cell {entry.exercise} passed the wrong answer"

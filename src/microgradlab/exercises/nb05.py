@@ -1,9 +1,9 @@
 """Notebook 05 (tanh and the neuron): a new op with its own rule, then a neuron.
 
-Graphs are built from ``microgradlab.Value`` with the learner's ``tanh``
-function standing in for every tanh; the checker's own walk runs the
-``_backward`` steps (the learner's closure for tanh, the engine's for + and *).
-Each tanh node is also graded on its own (:mod:`.own_node`).
+tanh, exp and relu are each "an operation the learner writes as a function of a
+Value", made by :func:`.own_op.own_op_exercise` from the op's kind: only their
+cases and hints live here. The neuron is built from the engine's ``Value`` and
+the learner's ``neuron``; the checker's own walk runs its ``_backward`` steps.
 """
 
 from __future__ import annotations
@@ -11,44 +11,21 @@ from __future__ import annotations
 from . import programs as P
 from . import register as _register
 from ._base import Exercise, LearnerOutputError, kind, named, nodes_inputs_first, number, run_backward
-from .nb02 import describe_prev, name_nodes, prev_detail, prev_text
-from .own_node import OwnNodes
-from .own_op import own_op_exercise, program_case
+from .own_op import PROVIDES, own_op_exercise, program_case
 
 NOTEBOOK = "05_tanh_neuron"
 
 
-PROVIDES = {"Value": "microgradlab.engine:Value"}  # resolved where the learner's code runs
-TANH_ALONE = OwnNodes(("tanh",))  # the learner writes tanh; + and * are the engine's
-
-
-def _build_with(program, tanh, Value, kind="tanh"):
-    """The program's nodes, with the learner's function ``tanh`` (or, for ``kind``
-    "exp" or "relu", that function) standing in for every op of that kind."""
-    def unary(name, x):
-        if name != kind:
-            raise ValueError(f"this exercise's programs use only {kind}, got {name}")
-        return tanh(x)
-
-    nodes = P.build(program, Value, unary=unary)
-    return nodes
-
-
 # ---------------------------------------------------------------- ex05_tanh
-def _tanh_case(name, shown, leaves, ops, output):
-    return {"name": name, "shown": shown,
-            "program": {"leaves": leaves, "ops": ops, "output": output}}
-
-
 def _tanh_fixed():
     return [
-        _tanh_case("out = tanh(v) at v = 0.5", True, {"v": 0.5}, [["out", "tanh", "v"]], "out"),
-        _tanh_case("y = tanh(x) * x at x = 0.3 (x used twice)", True, {"x": 0.3},
+        program_case("out = tanh(v) at v = 0.5", True, {"v": 0.5}, [["out", "tanh", "v"]], "out"),
+        program_case("y = tanh(x) * x at x = 0.3 (x used twice)", True, {"x": 0.3},
                    [["t", "tanh", "x"], ["y", "mul", "t", "x"]], "y"),
-        _tanh_case("out = tanh(v) at v = 1e4 (very large)", False, {"v": 1e4}, [["out", "tanh", "v"]], "out"),
-        _tanh_case("out = tanh(v) at v = -1e4 (very negative)", False, {"v": -1e4}, [["out", "tanh", "v"]], "out"),
-        _tanh_case("out = tanh(v) at v = -800", False, {"v": -800.0}, [["out", "tanh", "v"]], "out"),
-        _tanh_case("y = tanh(t) * tanh(t) with t = a*b + b, a=0.4, b=-1.2", False, {"a": 0.4, "b": -1.2},
+        program_case("out = tanh(v) at v = 1e4 (very large)", False, {"v": 1e4}, [["out", "tanh", "v"]], "out"),
+        program_case("out = tanh(v) at v = -1e4 (very negative)", False, {"v": -1e4}, [["out", "tanh", "v"]], "out"),
+        program_case("out = tanh(v) at v = -800", False, {"v": -800.0}, [["out", "tanh", "v"]], "out"),
+        program_case("y = tanh(t) * tanh(t) with t = a*b + b, a=0.4, b=-1.2", False, {"a": 0.4, "b": -1.2},
                    [["ab", "mul", "a", "b"], ["t", "add", "ab", "b"], ["u", "tanh", "t"],
                     ["y", "mul", "u", "u"]], "y"),
     ]
@@ -57,60 +34,12 @@ def _tanh_fixed():
 def _tanh_draw(rng):
     cases = []
     x = round(rng.uniform(-3, 3), 3)
-    cases.append(_tanh_case(f"out = tanh(v) at v = {x}", False, {"v": x}, [["out", "tanh", "v"]], "out"))
+    cases.append(program_case(f"out = tanh(v) at v = {x}", False, {"v": x}, [["out", "tanh", "v"]], "out"))
     program = P.random_program(rng, ops=("add", "mul", "tanh"), n_leaves=2, n_ops=5)
     program["ops"].append(["squashed", "tanh", program["output"]])  # at least one tanh
     program["output"] = "squashed"
     cases.append({"name": "a random expression with tanh", "program": program})
     return cases
-
-
-def _tanh_produce(case, names):
-    program = case["program"]
-    nodes = _build_with(program, names["tanh"], names["Value"])
-    naming = name_nodes(nodes)
-    facts = {}
-    for op in program["ops"]:
-        if op[1] == "tanh":
-            node = nodes[op[0]]
-            facts[f"{op[0]}._op"] = getattr(node, "_op", None)
-            facts[f"{op[0]}._prev"] = describe_prev(node, naming, allow_set=True)
-    out = nodes[program["output"]]
-    values = {f"{n}.data": number(getattr(nodes[n], "data", None), f"{n}.data") for n in nodes}
-    detail = prev_detail(facts, _tanh_facts(case))
-    if any(k in detail for k in facts):
-        return {"values": values, "facts": facts, "detail": detail}
-    run_backward(out)
-    for name in program["leaves"]:
-        values[f"{name}.grad"] = number(nodes[name].grad, f"{name}.grad")
-    alone = TANH_ALONE.grade(case, nodes)
-    values.update(alone["values"])
-    facts.update(alone["facts"])
-    detail.update(alone["detail"])
-    return {"values": values, "facts": facts, "detail": detail, "pieces": alone["pieces"]}
-
-
-def _tanh_facts(case):
-    return {k: v for op in case["program"]["ops"] if op[1] == "tanh"
-            for k, v in ((f"{op[0]}._op", "tanh"), (f"{op[0]}._prev", prev_text([op[2]])))}
-
-
-def _tanh_where(case, key):
-    node, _, attribute = key.partition(".")
-    if attribute == "data":
-        made = P.producer_of(case["program"], node)
-        return f"Look at the value your tanh computes for `{made}`." if made else None
-    tanhs = [P.describe_op(op) for op in case["program"]["ops"] if op[1] == "tanh"]
-    return ("The gradient reaches `" + node + "` through your tanh (" + ", ".join(
-        f"`{t}`" for t in tanhs) + "): look at the _backward your tanh attaches to the new "
-        "Value. It must add (1 - t**2) * out.grad to the input's grad, with +=, where t is "
-        "the output's data and out.grad the output's own grad.")
-
-
-def _tanh_report(case, values, grads):
-    out = {f"{n}.data": v for n, v in values.items()}
-    out.update({f"{n}.grad": grads[n] for n in case["program"]["leaves"]})
-    return out
 
 
 # ---------------------------------------------------------------- ex05_neuron
@@ -163,13 +92,6 @@ def _neuron_draw(rng):
     return cases
 
 
-def _tanh_graph(case, names):
-    program = case["program"]
-    nodes = _build_with(program, names["tanh"], names["Value"])
-    run_backward(nodes[program["output"]])
-    return nodes[program["output"]], nodes
-
-
 def _neuron_produce(case, names):
     Value = names["Value"]
     xs = [Value(x) for x in case["xs"]]
@@ -201,18 +123,15 @@ def _neuron_variants(case):
     return {"forgot_tanh": neuron_program(case["xs"], case["ws"], case["b"], with_tanh=False)}
 
 
-_register(Exercise(
-    id="ex05_tanh", notebook=NOTEBOOK, title="tanh as a Value operation", uses=("tanh",), hints=(
+_register(own_op_exercise(
+    kind="tanh", id="ex05_tanh", notebook=NOTEBOOK, title="tanh as a Value operation", hints=(
         "tanh is one more operation: compute its value, record its input, and give it a _backward.",
         "The local derivative of tanh is 1 - tanh(x)**2: written with the OUTPUT, not the input.",
         "Compute the number with the stable form of section 3 (t = e**(-2|x|) never overflows, then "
         "attach the sign of x), build out with children (v,) and _op 'tanh', and give it a _backward "
         "that adds into v.grad: which stored number does the local derivative use?",
-    ), fixed=_tanh_fixed, draw=_tanh_draw, producer=_tanh_produce, report=_tanh_report,
-    facts=_tanh_facts, provides=PROVIDES, grapher=_tanh_graph, where=_tanh_where,
-    own_nodes=TANH_ALONE,
-    mistakes=named("tanh_derivative_of_input", "tanh_backward_missing", "reaches_past_inputs",
-                   "grad_not_stored", "hard_coded",
+    ), fixed=_tanh_fixed, draw=_tanh_draw,
+    mistakes=named("tanh_derivative_of_input", "tanh_backward_missing",
                    assign_not_accumulate="your tanh's _backward assigns the input's grad: "
                    "write v.grad += (1 - t**2) * out.grad, so a Value used again keeps its "
                    "other shares.")))
