@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import re
 
-import jupytext
 import nbformat
 import pytest
 
-from conftest import NOTEBOOK_NAMES, ROOT, execute_notebook
+from conftest import NOTEBOOK_NAMES, execute_notebook
 from lesson_claims import PRELUDE_NAMES, claims_of, judge_outputs, with_checks
-
-
-def source(name: str):
-    return jupytext.read(ROOT / "solutions" / name / f"{name}.py", fmt="py:percent")
+from solution_runs import solution_group, solution_run, source
 
 
 def headings(name: str) -> list[str]:
@@ -65,19 +61,16 @@ def test_the_prelude_names_are_free_in_the_notebook(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=solution_group(n), id=n)
+                                  for n in NOTEBOOK_NAMES])
 def test_claims_hold_when_the_solution_runs(name, jupyter_env):
-    notebook = source(name)
-    claims = claims_of(notebook, name)
-    cells, _ = with_checks(notebook, claims)
-    runnable = nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata)
-    execute_notebook(runnable, ROOT / "solutions" / name, timeout=600)
-    errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, cell in enumerate(cells)
+    run = solution_run(name)
+    errors = [f"cell {i}: {o.ename}: {o.evalue}" for i, cell in enumerate(run.checked)
               if cell.cell_type == "code" for o in cell.get("outputs", [])
               if o.output_type == "error" and i > 0]
     assert not errors, f"{name} raised while its claims were checked:\n" + "\n".join(errors)
-    judge_outputs(notebook, claims, cells)
-    assert not failures(claims), "\n".join(failures(claims))
+    judge_outputs(run.notebook, run.claims, run.checked)
+    assert not failures(run.claims), "\n".join(failures(run.claims))
 
 
 def test_the_checks_catch_a_false_claim(jupyter_env, tmp_path):
