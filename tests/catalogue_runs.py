@@ -8,10 +8,13 @@ asked; the tests about one notebook carry ``catalogue_group(notebook)``, so one 
 worker runs them and the notebooks spread over the workers:
 
 * ``catalogue_kernels(notebook)``: one kernel. The unmodified solution runs
-  first (a fresh run: every graded cell must pass); then each entry in turn
-  has its answer cells planted, every graded cell re-run, a probe ask
-  ``visible``, ``verify`` and the check button, and the original answer cells
-  put back before the next entry.
+  first (a fresh run: every graded cell must pass), and a probe asks
+  ``visible``, ``verify`` and the check button about every exercise; then each
+  entry in turn has its answer cells planted, every graded cell re-run (each
+  runs its visible tests, then ``verify``), the probe ask the three about the
+  entry's own exercise, and the original answer cells put back before the next
+  entry. The kernel runs with ``MICROGRADLAB_GRADING=1``, as a graded notebook
+  does: demo training that nothing here reads is skipped.
 * ``catalogue_grades(notebook)``: one ``microgradlab grade`` run, one student per
   entry, each a fresh sandboxed run of the whole planted notebook.
 * ``catalogue_nbgrader(notebook)``: plain ``nbgrader autograde`` on the entries of
@@ -28,6 +31,7 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,8 +139,9 @@ print("PROBE " + _json.dumps(_found))
 
 
 def kernel_notebook(name, entries):
-    """The solution notebook, then for each entry: its answer cells, every graded
-    cell again, the probe, and the original answer cells (restoring the kernel)."""
+    """The solution notebook and the probe of every exercise, then for each entry: its
+    answer cells, every graded cell again, the probe of its exercise, and the original
+    answer cells (restoring the kernel)."""
     from microgradlab.exercises import exercises_of
 
     nb = solution(name)
@@ -144,9 +149,15 @@ def kernel_notebook(name, entries):
     graded = [c for c in nb.cells if is_graded(c)]
     exercises = [e.id for e in exercises_of(name)]
     uses = {e.id: list(e.uses) for e in exercises_of(name)}
+
+    def probe(entry_id, asked):
+        return nbformat.v4.new_code_cell(PROBE % {"exercises": asked, "uses": uses},
+                                         metadata={"entry": entry_id, "tags": [PROBE_TAG]})
+
     cells = list(nb.cells)
     for cell in graded:
         cell.metadata["entry"], cell.metadata["graded"] = SOLUTION, grade_id(cell)
+    cells.append(probe(SOLUTION, exercises))
     for entry in entries:
         for gid, source in entry.cells().items():
             if gid not in originals:
@@ -155,9 +166,7 @@ def kernel_notebook(name, entries):
         for cell in graded:
             cells.append(nbformat.v4.new_code_cell(
                 cell.source, metadata={"entry": entry.id, "graded": grade_id(cell)}))
-        cells.append(nbformat.v4.new_code_cell(
-            PROBE % {"exercises": exercises, "uses": uses},
-            metadata={"entry": entry.id, "tags": [PROBE_TAG]}))
+        cells.append(probe(entry.id, [entry.exercise]))
         for gid in entry.cells():
             cells.append(nbformat.v4.new_code_cell(originals[gid].source))
     nb.cells = cells
@@ -168,7 +177,8 @@ def kernel_notebook(name, entries):
 class KernelRuns:
     """What the kernels saw. ``graded[entry id][exercise id]`` is (passed, error text)
     of the graded cell (entry id ``SOLUTION``: the unmodified solution's fresh run);
-    ``probed[entry id][exercise id]`` is {"visible", "verify": bool, "button": state}."""
+    ``probed[entry id][exercise id]`` is {"visible", "verify": bool, "button": state}: for
+    an entry its own exercise, for (``SOLUTION``, notebook) every exercise."""
     graded: dict = field(default_factory=dict)
     probed: dict = field(default_factory=dict)
 
@@ -179,8 +189,9 @@ def run_kernel(name, tmp_path_factory) -> KernelRuns:
     if not solution_exists(name):
         return runs
     entries = [e for e in ENTRIES if e.notebook == name]
-    nb = execute_notebook(kernel_notebook(name, entries), tmp_path_factory.mktemp(name),
-                          timeout=300)
+    with _environment(MICROGRADLAB_GRADING="1"):
+        nb = execute_notebook(kernel_notebook(name, entries), tmp_path_factory.mktemp(name),
+                              timeout=300)
     runs.graded[(SOLUTION, name)] = {}
     for cell in nb.cells:
         entry = cell.metadata.get("entry")
@@ -188,6 +199,7 @@ def run_kernel(name, tmp_path_factory) -> KernelRuns:
             key = (SOLUTION, name) if entry == SOLUTION else entry
             runs.graded.setdefault(key, {})[cell.metadata["graded"]] = outcome(cell)
         if PROBE_TAG in cell.metadata.get("tags", []):
+            entry = (SOLUTION, name) if entry == SOLUTION else entry
             text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
             line = next((l for l in text.splitlines() if l.startswith("PROBE ")), None)
             if line is None:
@@ -195,6 +207,21 @@ def run_kernel(name, tmp_path_factory) -> KernelRuns:
                 continue
             runs.probed[entry] = json.loads(line[6:])
     return runs
+
+
+@contextmanager
+def _environment(**values):
+    """These variables set while a kernel starts (it inherits this process's environment)."""
+    old = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # ------------------------------------------------------------------ microgradlab grade
