@@ -208,11 +208,29 @@ PICTURE_CELLS = """() => window.jupyterapp.shell.currentWidget.content.widgets
     }).filter(index => index >= 0)"""
 
 
+# What one cell's outputs cut off: an output area wider than it is shown, a picture,
+# drawing or button reaching past the output area's right edge (a widget's box hides
+# what overflows it), or a button whose label is cut short.
 CELL_OVERFLOWING = """(index) => {
     const cell = window.jupyterapp.shell.currentWidget.content.widgets[index];
-    return [...cell.node.querySelectorAll('.jp-OutputArea-output')]
-        .filter(o => o.scrollWidth > o.clientWidth + 1)
-        .map(o => `${o.scrollWidth} > ${o.clientWidth}`);
+    const found = [];
+    for (const area of cell.node.querySelectorAll('.jp-OutputArea-output')) {
+        if (area.scrollWidth > area.clientWidth + 1) {
+            found.push(`${area.scrollWidth} > ${area.clientWidth}`);
+        }
+        const edge = area.getBoundingClientRect().right;
+        for (const item of area.querySelectorAll('img, svg, canvas, button')) {
+            const right = item.getBoundingClientRect().right;
+            if (right > edge + 1) {
+                found.push(`a ${item.tagName.toLowerCase()} ends ${Math.round(right - edge)} px `
+                           + 'past the output area');
+            }
+            if (item.tagName === 'BUTTON' && item.scrollWidth > item.clientWidth + 1) {
+                found.push(`the button "${item.textContent.trim()}" is cut short`);
+            }
+        }
+    }
+    return found;
 }"""
 
 
@@ -239,8 +257,7 @@ def look_at_every_width(page, name, artifacts):
             found = page.evaluate(MEASURE_CELL, index)
             overflowing = page.evaluate(CELL_OVERFLOWING, index)
             if overflowing:
-                problems.append(f"{name} at {width} px, cell {index}: output wider than its "
-                                f"area: {overflowing}")
+                problems.append(f"{name} at {width} px, cell {index}: cut off: {overflowing}")
             for k, drawing in enumerate(found):
                 where = f"{name} at {width} px, cell {index}, drawing {k + 1}"
                 if drawing["hidden"] > 1:

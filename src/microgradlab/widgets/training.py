@@ -187,7 +187,9 @@ class TrainingView:
         self.progress = widgets.IntProgress(value=0, min=0, max=steps, description="steps")
         self.play = widgets.Play(value=0, min=0, max=10**9, interval=300, show_repeat=False,
                                  description="Train")
-        fit = widgets.Layout(width="auto")
+        # Buttons keep their whole label (no shrinking); a row too narrow for its
+        # widgets wraps instead of cutting them off (JupyterLab with the file browser open).
+        fit = widgets.Layout(width="auto", flex="0 0 auto")
         self.more_button = widgets.Button(description=f"Train {chunk * 2} more steps", layout=fit)
         self.more_button.add_class("mgl-train-more")
         self.stop_button = widgets.Button(description="Stop", button_style="warning", icon="stop",
@@ -204,10 +206,13 @@ class TrainingView:
         self.stop_button.on_click(lambda _: self.stop())
         from ._static import static_box
 
+        def row(*children):
+            return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap"))
+
         self.widget = static_box([
-            widgets.HBox([self.play, self.more_button, self.stop_button, self.lr_slider]),
-            widgets.HBox([self.progress, self.status]),
-            widgets.HBox([self.loss_picture, self.boundary_picture]),
+            row(self.play, self.more_button, self.stop_button, self.lr_slider),
+            row(self.progress, self.status),
+            row(self.loss_picture, self.boundary_picture),
         ], self._text, self._html)
         self.widget.add_class("mgl-training-view")
         self.redraw()
