@@ -90,8 +90,10 @@ class Flashcards:
         from IPython.display import HTML, display
         import ipywidgets as widgets
 
+        # The whole label, always: the button keeps its width and the link beside it
+        # wraps to a line of its own when the notebook is narrow.
         button = widgets.Button(description="Save and open printable cards", icon="print",
-                                layout=widgets.Layout(width="auto"))
+                                layout=widgets.Layout(width="auto", flex="0 0 auto"))
         button.add_class("mgl-flashcards-print")
         link = widgets.HTML()
         link.add_class("mgl-flashcards-link")
@@ -101,7 +103,8 @@ class Flashcards:
             link.value = print_link_html(path)
 
         button.on_click(save)
-        display(HTML(self._repr_html_()), widgets.HBox([button, link]))
+        display(HTML(self._repr_html_()),
+                widgets.HBox([button, link], layout=widgets.Layout(flex_flow="row wrap")))
 
     def __repr__(self):
         return f"Flashcards({self.title!r}, {len(self.cards)} cards)"
