@@ -59,7 +59,8 @@ IMPORTS = {  # what the calibration runs inside the sandbox, in place of the run
                       "InteractiveShell.instance()"),
     "numpy": "import numpy",
     "matplotlib": "import matplotlib.pyplot",
-    "microgradlab": "import microgradlab",
+    # The runner puts the generated package's parent first on sys.path (-I leaves it off).
+    "microgradlab": "import sys; sys.path.insert(0, {package_parent!r}); import microgradlab",
 }
 
 
@@ -288,8 +289,9 @@ def calibrate(work: Path, repeats: int) -> dict[str, float]:
                 cmd = sandbox.bwrap_command(scratch, package, runner, torch_stub, "fds:0,1",
                                             uid=uid)
                 tail = 5  # python -I /grader/runner.py JOB PACKAGE_PARENT
-                cmd = cmd[:-tail] + (["/bin/true"] if code is None
-                                     else [sys.executable, "-I", "-c", code])
+                cmd = cmd[:-tail] + (["/bin/true"] if code is None else [
+                    sys.executable, "-I", "-c",
+                    code.format(package_parent=sandbox.PACKAGE_PARENT)])
                 start = time.perf_counter()
                 subprocess.run(cmd, env=sandbox.clean_environment(), check=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
