@@ -12,7 +12,7 @@ from microgradlab import numeric
 from microgradlab.checking import check, expected
 from microgradlab.exercises import (NOTEBOOKS, ReferenceSolutionUsed, all_exercises,
                                     exercises_of, get, withheld)
-from microgradlab_grader.withholding import graded_from
+from microgradlab.exercises.gives import graded_from
 from microgradlab.exercises import programs as P
 
 

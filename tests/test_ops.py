@@ -21,7 +21,7 @@ from microgradlab.checking.compare import PROGRAM_MISTAKES
 from microgradlab.exercises import programs as P
 from microgradlab.ops import OPS, read_symbol, with_constant
 from microgradlab.widgets.stepper import BackwardPass
-from microgradlab_grader.withholding import GIVES
+from microgradlab.exercises.gives import GIVES
 
 ALL_NAMES = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "relu", "sigmoid",
              "softplus", "sum", "linear"]

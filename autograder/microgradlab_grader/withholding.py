@@ -45,8 +45,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from microgradlab.exercises import exercises_of
-from microgradlab.exercises.gives import (CHECKER_RUNS_ON, EXTRA_GIVES, GIVES, PACKAGE,  # noqa: F401
-                                          _source_path, given_before, graded_from)
+from microgradlab.exercises.gives import PACKAGE, _source_path, given_before
 
 SUPPORT_MODULES = ("errors", "data")          # copied whole into every sandbox
 STUB_PACKAGES = ("checking", "widgets", "exercises")  # do-nothing in every sandbox
@@ -405,8 +404,7 @@ def blocked_stdlib_files() -> dict[Path, str]:
             for name in BLOCKED_STDLIB if (stdlib / f"{name}.py").is_file()}
 
 
-__all__ = ["GIVES", "EXTRA_GIVES", "WithholdingError", "given_before", "graded_from",
-           "generate_sources", "build_package", "check_imports", "distribution_closure",
-           "allowed_site_entries", "blocked_stdlib_files", "ALLOWED_DISTRIBUTIONS",
+__all__ = ["WithholdingError", "generate_sources", "build_package", "check_imports",
+           "distribution_closure", "allowed_site_entries", "blocked_stdlib_files", "ALLOWED_DISTRIBUTIONS",
            "BLOCKED_STDLIB"]
 

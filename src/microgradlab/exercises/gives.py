@@ -19,6 +19,7 @@ notebook k and the later ones give (:func:`graded_from`).
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -108,12 +109,23 @@ def _derived(notebook: str) -> dict[str, tuple[str, ...]]:
     return {module: tuple(names) for module, names in gives.items()}
 
 
-def _gives(notebook: str) -> dict[str, tuple[str, ...]]:
+def _merged(parts) -> dict[str, list[str]]:
+    """module -> names of every part, in order, each name once."""
     merged: dict[str, list[str]] = {}
-    for part in (_derived(notebook), EXTRA_GIVES.get(notebook, {})):
+    for part in parts:
         for module, names in part.items():
             kept = merged.setdefault(module, [])
             kept.extend(n for n in names if n not in kept)
+    return merged
+
+
+def _known(notebook: str) -> None:
+    if notebook not in NOTEBOOKS:
+        raise KeyError(f"no notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOKS)}")
+
+
+def _gives(notebook: str) -> dict[str, tuple[str, ...]]:
+    merged = _merged((_derived(notebook), EXTRA_GIVES.get(notebook, {})))
     return {module: tuple(names) for module, names in merged.items()}
 
 
@@ -123,16 +135,20 @@ def _source_path(module: str) -> Path:
     return package / ("__init__.py" if module == "" else f"{module}.py")
 
 
+@functools.cache
+def _module_tree(module: str) -> ast.Module:
+    """``module``'s source, parsed once (every notebook's table reads the same files)."""
+    return ast.parse(_source_path(module).read_text(encoding="utf-8"))
+
+
 def _top_level_definitions(module: str) -> set[str]:
     """The functions and classes ``module`` defines (not what it imports)."""
-    tree = ast.parse(_source_path(module).read_text(encoding="utf-8"))
-    return {node.name for node in tree.body
+    return {node.name for node in _module_tree(module).body
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
 def _class_member_names(module: str, cls: str) -> set[str]:
-    tree = ast.parse(_source_path(module).read_text(encoding="utf-8"))
-    for node in tree.body:
+    for node in _module_tree(module).body:
         if isinstance(node, ast.ClassDef) and node.name == cls:
             return {member.name for member in node.body
                     if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef))}
@@ -143,8 +159,7 @@ class _Gives(dict):
     """``GIVES[notebook] -> {module: qualnames}`` (module "" is the package's __init__)."""
 
     def __missing__(self, notebook):
-        if notebook not in NOTEBOOKS:
-            raise KeyError(f"no notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOKS)}")
+        _known(notebook)
         self[notebook] = _gives(notebook)
         return self[notebook]
 
@@ -169,21 +184,14 @@ GIVES: dict[str, dict[str, tuple[str, ...]]] = _Gives()
 
 def given_before(notebook: str) -> dict[str, list[str]]:
     """module -> qualnames the sandbox of ``notebook`` holds (what earlier notebooks gave)."""
-    if notebook not in NOTEBOOKS:
-        raise KeyError(f"no notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOKS)}")
-    merged: dict[str, list[str]] = {}
-    for earlier in NOTEBOOKS[:NOTEBOOKS.index(notebook)]:
-        for module, names in GIVES[earlier].items():
-            kept = merged.setdefault(module, [])
-            kept.extend(n for n in names if n not in kept)
-    return merged
+    _known(notebook)
+    return _merged(GIVES[earlier] for earlier in NOTEBOOKS[:NOTEBOOKS.index(notebook)])
 
 
 def graded_from(notebook: str) -> list[str]:
     """'microgradlab.module:qualname' of every piece ``notebook`` and the later notebooks
     give, less :data:`CHECKER_RUNS_ON`: the in-kernel tripwire's list."""
-    if notebook not in NOTEBOOKS:
-        raise KeyError(f"no notebook {notebook!r}; known notebooks: {', '.join(NOTEBOOKS)}")
+    _known(notebook)
     pieces = []
     for later in NOTEBOOKS[NOTEBOOKS.index(notebook):]:
         for module, names in GIVES[later].items():
