@@ -88,6 +88,21 @@ def jupyter_env(tmp_path_factory) -> dict:
             os.environ[k] = v
 
 
+@pytest.fixture
+def gives_with(monkeypatch):
+    """``gives_with({notebook: extras})``: the withholding table derived again with those
+    notebooks' EXTRA_GIVES entries replaced, for this test (what the sandbox generator
+    and the in-kernel tripwire read). Returns the new table."""
+    from microgradlab.exercises import gives
+
+    def patch(entries: dict) -> dict:
+        monkeypatch.setattr(gives, "EXTRA_GIVES", {**gives.EXTRA_GIVES, **entries})
+        table = gives._Gives()
+        monkeypatch.setattr(gives, "GIVES", table)
+        return table
+    return patch
+
+
 def execute_notebook(nb, folder: Path | None = None, timeout: int = 60):
     """Run every cell of ``nb`` in a fresh python3 kernel, keeping going past errors
     (as nbgrader does), with ``folder`` as the working directory. Returns ``nb``.

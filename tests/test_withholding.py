@@ -48,18 +48,10 @@ def in_sandbox(package: Path, names) -> str:
         (support / "probe.py").write_text(PROBE)
         (support / "probe.py").chmod(0o644)
         limits = sandbox.Limits(memory_bytes=2 * 1024**3)
-        if os.geteuid() == 0:
-            with uids.allocate_uids(1) as (uid,):
-                cmd = sandbox.bwrap_command(None, package, support / "probe.py", stub, "-",
-                                            uid=uid, scratch_bytes=1 << 24) + [",".join(names)]
-                with sandbox.Confinement(limits, uid) as confinement:
-                    done = subprocess.run(cmd, env=sandbox.clean_environment(),
-                                          capture_output=True, text=True,
-                                          preexec_fn=confinement.preexec, timeout=120)
-        else:
+        with uids.allocate_uids(1) as (uid,):  # None when not root: the caller's own user
             cmd = sandbox.bwrap_command(None, package, support / "probe.py", stub, "-",
-                                        scratch_bytes=1 << 24) + [",".join(names)]
-            with sandbox.Confinement(limits) as confinement:
+                                        uid=uid, scratch_bytes=1 << 24) + [",".join(names)]
+            with sandbox.Confinement(limits, uid) as confinement:
                 done = subprocess.run(cmd, env=sandbox.clean_environment(), capture_output=True,
                                       text=True, preexec_fn=confinement.preexec, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
@@ -104,25 +96,16 @@ def test_the_same_imports_work_outside():
                               *ALLOWED}, out
 
 
-def test_a_listed_name_that_does_not_exist_is_refused(monkeypatch):
-    extra = dict(withholding.EXTRA_GIVES)
-    extra["03_operations"] = {**extra["03_operations"], "graph": ("walk_renamed",)}
-    monkeypatch.setattr(gives, "EXTRA_GIVES", extra)
-    fresh = gives._Gives()   # the table, derived again with the patched extras
-    monkeypatch.setattr(gives, "GIVES", fresh)
-    monkeypatch.setattr(withholding, "GIVES", fresh)
+def test_a_listed_name_that_does_not_exist_is_refused(gives_with):
+    gives_with({"03_operations": {**gives.EXTRA_GIVES["03_operations"],
+                                  "graph": ("walk_renamed",)}})
     with pytest.raises(withholding.WithholdingError, match="walk_renamed"):
         withholding.generate_sources("04_backward")
 
 
-def test_kept_code_that_reads_a_name_nothing_keeps_is_refused(monkeypatch):
+def test_kept_code_that_reads_a_name_nothing_keeps_is_refused(gives_with):
     """backward() without the walk it runs on: the generator names the gap."""
-    extra = dict(withholding.EXTRA_GIVES)
-    extra["04_backward"] = {}
-    monkeypatch.setattr(gives, "EXTRA_GIVES", extra)
-    fresh = gives._Gives()   # the table, derived again with the patched extras
-    monkeypatch.setattr(gives, "GIVES", fresh)
-    monkeypatch.setattr(withholding, "GIVES", fresh)
+    gives_with({"04_backward": {}})
     with pytest.raises(withholding.WithholdingError, match="_interior_nodes_output_first"):
         withholding.generate_sources("05_tanh_neuron")
 
@@ -156,5 +139,5 @@ def test_the_in_kernel_tripwire_reads_the_same_table():
         assert len(nodes_inputs_first(out)) == 5  # the checker's walk is its own
         assert (out * 2).data == 14.0             # notebook 03's pieces stay
     assert [n.data for n in engine._interior_nodes_output_first(out)] == [7.0, 6.0]
-    assert "microgradlab.engine:Value.backward" in withholding.graded_from("04_backward")
-    assert "microgradlab.engine:Value.backward" not in withholding.graded_from("05_tanh_neuron")
+    assert "microgradlab.engine:Value.backward" in gives.graded_from("04_backward")
+    assert "microgradlab.engine:Value.backward" not in gives.graded_from("05_tanh_neuron")

@@ -150,9 +150,8 @@ class Session:
     def start(self):
         self.scratch = Path(tempfile.mkdtemp(prefix="mglab-reach-"))
         os.chmod(self.scratch, 0o777)
-        self.uid = None
-        if os.geteuid() == 0:
-            self.uid = self.stack.enter_context(uids.allocate_uids(1))[0]
+        # None when not root: the sandbox runs as the caller's own user.
+        self.uid = self.stack.enter_context(uids.allocate_uids(1))[0]
         requests_read, requests_write = os.pipe()
         replies_read, replies_write = os.pipe()
         cmd = sandbox.bwrap_command(self.scratch, self.plan.package_copy, self.plan.runner,
@@ -240,19 +239,15 @@ def test_no_reachable_callable_scores(plans, notebook):
 
 
 def test_the_search_finds_a_scoring_callable_when_the_table_hands_out_too_much(
-        plans, tmp_path, monkeypatch):
+        plans, tmp_path, gives_with):
     """Control: notebook 03 handing on backward() (and the walk it runs on) lets the
     sandbox of 04 reach the reference backward, which scores on ex04_backward."""
-    extra = dict(withholding.EXTRA_GIVES)
-    extra["03_operations"] = {
+    extra = gives.EXTRA_GIVES
+    gives_with({"03_operations": {
         **extra["03_operations"],
         "engine": extra["03_operations"]["engine"] + ("Value.backward",
                                                       "_interior_nodes_output_first"),
-        "graph": withholding.EXTRA_GIVES["04_backward"]["graph"]}
-    monkeypatch.setattr(gives, "EXTRA_GIVES", extra)
-    fresh = gives._Gives()   # the table, derived again with the widened extras
-    monkeypatch.setattr(gives, "GIVES", fresh)
-    monkeypatch.setattr(withholding, "GIVES", fresh)
+        "graph": extra["04_backward"]["graph"]}})
     os.chmod(tmp_path, 0o755)
     widened = withholding.build_package("04_backward", tmp_path / "wide" / "microgradlab")
     scored, _ = scoring_candidates("04_backward", plans, widened)
