@@ -162,6 +162,21 @@ class Server:
         Such a read runs no code of the learner's, so reading it early changes nothing
         that reading it when asked would show."""
         found, seen = [], set()
+
+        def take(obj):
+            """Read ``obj.attr`` ahead (once an object): its value, or _ABSENT."""
+            if id(obj) in seen:
+                return _ABSENT
+            seen.add(id(obj))
+            got = plain_attribute(obj, attr)
+            if got is _ABSENT:
+                return _ABSENT
+            try:
+                found.append([self.handle_of(obj), self.encode(got)])
+            except ValueError:  # nested too deeply: asked for when needed
+                return _ABSENT
+            return got
+
         holders, next_holder = [value], 0
         try:
             while next_holder < len(holders) and len(found) < most:
@@ -170,32 +185,17 @@ class Server:
                 if type(holder) not in SEQUENCES:
                     continue
                 for obj in tuple(holder):
-                    if type(obj) in PLAIN or type(obj) in SEQUENCES or id(obj) in seen:
+                    if type(obj) in PLAIN or type(obj) in SEQUENCES:
                         continue
-                    seen.add(id(obj))
-                    got = plain_attribute(obj, attr)
-                    if got is _ABSENT:
-                        continue
-                    try:
-                        found.append([self.handle_of(obj), self.encode(got)])
-                    except ValueError:  # nested too deeply: asked for when needed
-                        continue
-                    holders.append(got)
-                    if len(found) >= most:
-                        break
+                    got = take(obj)
+                    if got is not _ABSENT:
+                        holders.append(got)
+                        if len(found) >= most:
+                            break
             handle = len(self.objects)
             while handle > 0 and len(found) < most and len(seen) < 4 * most:
-                obj = self.objects[handle]
+                take(self.objects[handle])
                 handle -= 1
-                if id(obj) in seen:
-                    continue
-                seen.add(id(obj))
-                got = plain_attribute(obj, attr)
-                if got is not _ABSENT:
-                    try:
-                        found.append([self.handle_of(obj), self.encode(got)])
-                    except ValueError:
-                        continue
         except BaseException:  # noqa: BLE001 - what was read so far still holds
             pass
         return found
