@@ -2,8 +2,8 @@
 ``lab_server`` a session fixture; test_browser.py and test_browser_check.py share it).
 
 Starts JupyterLab on 127.0.0.1 (free port, no token, private Jupyter dirs) with, in
-its root: a generated notebook in the course's style, the real student notebook 04
-(once it and microgradlab.checking exist), and every solution notebook in course/.
+its root: a generated notebook in the course's style, the real student notebook 04,
+and every solution notebook in course/.
 """
 from __future__ import annotations
 
@@ -22,13 +22,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 GENERATED = "check_panel_demo.ipynb"
 STUDENT = "04_backward.ipynb"
-
-
-def checking_ready() -> bool:
-    """True once microgradlab.checking provides check() (another part of the project)."""
-    done = subprocess.run([sys.executable, "-c", "from microgradlab.checking import check"],
-                          capture_output=True, timeout=120)
-    return done.returncode == 0
 
 
 def generated_notebook() -> nbformat.NotebookNode:
@@ -90,10 +83,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def lab_server(jupyter_env, tmp_path_factory):
-    """A JupyterLab server with the notebooks in its root; yields (url, notebook names, log).
-
-    The generated notebook is always there; the real student notebook 04 joins it once it
-    and microgradlab.checking exist."""
+    """A JupyterLab server with the notebooks in its root; yields (url, the names of the
+    generated and the student notebook, log)."""
     config_dir = Path(jupyter_env["JUPYTER_CONFIG_DIR"])
     news = config_dir / "lab/user-settings/@jupyterlab/apputils-extension"
     news.mkdir(parents=True, exist_ok=True)
@@ -102,12 +93,9 @@ def lab_server(jupyter_env, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("lab")
     root = tmp_path / "lab-root"
     root.mkdir()
-    names = [GENERATED]
+    names = [GENERATED, STUDENT]
     nbformat.write(generated_notebook(), root / GENERATED)
-    real = REPO / "notebooks" / STUDENT
-    if real.exists() and checking_ready():
-        nbformat.write(student_notebook(real), root / STUDENT)
-        names.append(STUDENT)
+    nbformat.write(student_notebook(REPO / "notebooks" / STUDENT), root / STUDENT)
     # Every notebook with its exercises done (the instructor's version: every drawing is
     # drawn), in a folder of its own.
     (root / "course").mkdir()
