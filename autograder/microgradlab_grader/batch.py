@@ -29,7 +29,7 @@ from pathlib import Path
 from microgradlab.exercises import NOTEBOOKS, get
 from microgradlab.exercises.seeds import course_seed, exercise_seed
 
-from . import sandbox, withholding
+from . import builds, sandbox
 from .course import course_id_from_config
 from .grading import GRADER_ERROR, Grade, Plan, Settings, grade_submission
 from .source import load_source
@@ -95,16 +95,15 @@ def draw_cases(source, run_seed: int, expected) -> tuple[dict, dict, dict]:
 def make_plans(notebooks: list[str], solutions_dir: Path, run_seed: int, workdir: Path,
                expected) -> dict[str, Plan]:
     """For each notebook: the source's graded cells, the cases, PyTorch's answers, the
-    notebook's generated package (withholding.build_package: built once per notebook,
-    mounted read-only for every learner)."""
+    notebook's generated package (withholding.build_package, kept between runs by
+    builds.package; mounted read-only for every learner)."""
     torch_stub, runner = sandbox.write_support_files(workdir)
-    matplotlib_cache = sandbox.build_matplotlib_cache(workdir)
+    matplotlib_cache = builds.matplotlib_fonts(workdir)
     plans = {}
     for notebook in notebooks:
         source = load_source(solutions_dir, notebook)
         exercises, cases, answers = draw_cases(source, run_seed, expected)
-        package = withholding.build_package(notebook,
-                                            workdir / f"package-{notebook}" / "microgradlab")
+        package = builds.package(notebook, workdir / f"package-{notebook}" / "microgradlab")
         plans[notebook] = Plan(source=source, exercises=exercises, cases=cases,
                                expected=answers, package_copy=package, torch_stub=torch_stub,
                                runner=runner, matplotlib_cache=matplotlib_cache)

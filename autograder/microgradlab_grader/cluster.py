@@ -75,7 +75,7 @@ class WorkerState:
         """Build what every plan of ``notebook`` shares: the support files (runner, torch
         blocker, matplotlib's font list), the generated package, the graded cells (with
         nbformat and nbgrader imported)."""
-        from . import sandbox, withholding
+        from . import builds, sandbox
         from .source import load_source
         with self.lock:
             if self.workdir is None:
@@ -84,10 +84,10 @@ class WorkerState:
             work = Path(self.workdir.name)
             if self.support is None:
                 torch_stub, runner = sandbox.write_support_files(work)
-                self.support = (torch_stub, runner, sandbox.build_matplotlib_cache(work))
+                self.support = (torch_stub, runner, builds.matplotlib_fonts(work))
             if notebook not in self.packages:
                 self.sources[notebook] = load_source(DEFAULT_SOLUTIONS, notebook)
-                self.packages[notebook] = withholding.build_package(
+                self.packages[notebook] = builds.package(
                     notebook, work / f"package-{notebook}" / "microgradlab")
 
     def plan(self, seed: int, notebook: str, shared: dict) -> Plan:

@@ -316,13 +316,17 @@ def build_package(notebook: str, target: Path) -> Path:
     # would otherwise compile the whole package again.
     compileall.compile_dir(str(target), quiet=1)
     check_imports(notebook, target)
+    open_to_sandbox(target)
+    return target
+
+
+def open_to_sandbox(target: Path) -> None:
+    """Make the package at ``target`` readable by the sandbox's uids: its files 0644,
+    its folders and the one holding it 0755. (The run's work folder above that is
+    the caller's, which opens it: nothing further up is touched.)"""
     for path in [target, *target.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    for parent in target.parents:  # up to the run's work folder
-        if parent.name.startswith("mglab-"):
-            break
-        parent.chmod(0o755)
-    return target
+    target.parent.chmod(0o755)
 
 
 def check_imports(notebook: str, target: Path) -> None:
@@ -404,7 +408,8 @@ def blocked_stdlib_files() -> dict[Path, str]:
             for name in BLOCKED_STDLIB if (stdlib / f"{name}.py").is_file()}
 
 
-__all__ = ["WithholdingError", "generate_sources", "build_package", "check_imports",
+__all__ = ["WithholdingError", "generate_sources", "build_package", "open_to_sandbox",
+           "check_imports",
            "distribution_closure", "allowed_site_entries", "blocked_stdlib_files", "ALLOWED_DISTRIBUTIONS",
            "BLOCKED_STDLIB"]
 
