@@ -1,11 +1,14 @@
-"""Each solution notebook run once per test session, for every test that reads the run.
+"""Each notebook run once per test session, solution and student version, for every
+test that reads the run.
 
-test_notebooks_execute.py (the solution runs clean and passes its own hidden tests) and
-test_lesson_claims.py (every claim its prose makes is true) read the same run: the
-notebook's jupytext source with the claims' check cells in place
-(lesson_claims.with_checks), then each graded cell's hidden block once more, on its own.
-Their tests about one notebook carry ``solution_group(name)``, so one xdist worker runs
-them and the notebook runs once.
+The solution run (:func:`solution_run`) is read by test_notebooks_execute.py (the solution
+runs clean and passes its own hidden tests), test_lesson_claims.py (every claim its prose
+makes is true) and test_notebooks_02_03/04_05.py: the notebook's jupytext source with the
+claims' check cells in place (lesson_claims.with_checks), then each graded cell's hidden
+block once more, on its own. The student run (:func:`student_run`) is the released
+notebook with the solution's hidden blocks appended, read by test_notebooks_execute.py and
+test_notebooks_02_03/04_05.py. The tests about one notebook carry ``solution_group(name)``,
+so one xdist worker runs them and each version runs once.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from conftest import ROOT, execute_notebook
 from lesson_claims import claims_of, with_checks
 
 CELL_TIMEOUT = 300  # seconds per cell: the capstone trains for ~15 s on an idle core
+STUDENT_CELL_TIMEOUT = 60  # as the autograder's c.Execute.timeout
 
 
 def solution_group(name: str):
@@ -67,3 +71,33 @@ def solution_run(name: str) -> SolutionRun:
         execute_notebook(runnable, ROOT / "solutions" / name, timeout=CELL_TIMEOUT)
         _RUNS[name] = SolutionRun(notebook, claims, checked, hidden)
     return _RUNS[name]
+
+
+@dataclass
+class StudentRun:
+    notebook: object   # notebooks/NN.ipynb, executed (its metadata holds the widgets' state)
+    learner: list      # its own cells, with their outputs
+    hidden: dict       # grade id -> the executed cell holding the solution's hidden block
+
+
+_STUDENT_RUNS: dict[str, StudentRun] = {}
+
+
+def student_run(name: str) -> StudentRun:
+    """The released student notebook, as a learner opens it, run in a fresh kernel with
+    each of the solution's hidden blocks appended in a cell of its own (so they are seen
+    failing on the stubs, not hidden behind a visible test that failed first); once per
+    worker and session."""
+    if name not in _STUDENT_RUNS:
+        folder = ROOT / "notebooks"
+        notebook = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+        learner = list(notebook.cells)
+        hidden = {}
+        for cell in source(name).cells:
+            if is_graded(cell):
+                hidden[cell.metadata["nbgrader"]["grade_id"]] = nbformat.v4.new_code_cell(
+                    hidden_block(cell.source))
+        notebook.cells = learner + list(hidden.values())
+        execute_notebook(notebook, folder, timeout=STUDENT_CELL_TIMEOUT)
+        _STUDENT_RUNS[name] = StudentRun(notebook, learner, hidden)
+    return _STUDENT_RUNS[name]

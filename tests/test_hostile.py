@@ -431,7 +431,7 @@ def budget_class(tmp_path_factory, jupyter_env):
 
 
 def test_costly_callbacks_are_charged_and_time_out(tmp_path, jupyter_env):
-    """~9 s of the grader's CPU, next to no waiting: past the 2.5 s cell budget."""
+    """~4.5 s of the grader's CPU, next to no waiting: past the 2.5 s cell budget."""
     rows, report = grade_attacks(tmp_path, ["costly-callbacks"], timeout_cell=2.5)
     row = rows["costly-callbacks"]
     assert (row["status"], row["score"]) == ("timeout", ""), row

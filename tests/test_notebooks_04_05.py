@@ -9,7 +9,8 @@ show (tanh overflow far out, a neuron reading only its first inputs) must fail t
 graded cell. Kernel tests execute the notebooks as written and as nbgrader hands them out.
 """
 from __future__ import annotations
-from conftest import errors_and_stderr, execute_notebook
+from conftest import errors_and_stderr
+from solution_runs import solution_group, solution_run, student_run
 
 import functools
 import json
@@ -246,12 +247,15 @@ def test_reference_answers_pass_the_hidden_pytorch_comparison(repo_root):
 # ----------------------------------------------------------------------------------------
 # in a kernel, as nbgrader runs them
 # ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", list(SOURCES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=solution_group(n), id=n) for n in SOURCES])
 def test_notebook_runs_clean_and_its_stubs_fail_only_where_allowed(repo_root, jupyter_env, name):
-    solution = execute_notebook(read_notebook(repo_root, name))
-    assert errors_and_stderr(solution) == []
+    """The solution runs with no error and nothing on stderr; in the released notebook only
+    the graded cells fail. (Both runs are solution_runs.py's, shared with other modules.)"""
+    assert errors_and_stderr(solution_run(name).notebook) == []
 
-    student = execute_notebook(student_version(read_notebook(repo_root, name)))
+    run = student_run(name)
+    student = nbformat.from_dict(run.notebook)
+    student.cells = run.learner
     graded = {c.metadata["nbgrader"]["grade_id"] for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")}
     failed = {grade_id for grade_id, _ in errors_and_stderr(student)}
     assert failed == graded, f"with the stubs in place, these cells failed: {failed}; only {graded} may"

@@ -2,36 +2,18 @@
 
 Each notebook is executed once per version in a fresh python3 kernel (nbclient),
 with the notebook's own folder as the working directory, as JupyterLab would.
-The solution's run is solution_runs.py's, shared with test_lesson_claims.py.
+Both runs are solution_runs.py's, shared with test_lesson_claims.py and
+test_notebooks_02_03/04_05.py.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
 import pytest
 
-from conftest import NOTEBOOK_NAMES, ROOT, execute_notebook
-from solution_runs import hidden_block, solution_group, solution_run
-
-CELL_TIMEOUT = 60  # seconds per cell, as in the autograder's c.Execute.timeout
-
+from conftest import NOTEBOOK_NAMES
+from solution_runs import solution_group, solution_run, student_run
 
 def nbgrader_meta(cell) -> dict:
     return cell.metadata.get("nbgrader", {})
-
-
-def notebook_path(name: str, version: str) -> Path:
-    path = (ROOT / "solutions" / name / f"{name}.ipynb") if version == "solution" else (
-        ROOT / "notebooks" / f"{name}.ipynb")
-    if not path.exists():
-        pytest.fail(f"notebook {name} missing: {path.relative_to(ROOT)} does not exist (run `make notebooks`)")
-    return path
-
-
-def execute(nb, folder: Path) -> None:
-    """Run every cell in a fresh kernel, recording errors as outputs instead of stopping."""
-    execute_notebook(nb, folder, timeout=CELL_TIMEOUT)
 
 
 def errors_of(cell) -> list[str]:
@@ -62,23 +44,12 @@ def test_solution_notebook_runs_without_errors(name, jupyter_env):
     assert not noisy, f"{name}: graded test cells wrote to stderr (nbgrader scores that 0):\n" + "\n".join(noisy)
 
 
-@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=solution_group(n), id=n)
+                                  for n in NOTEBOOK_NAMES])
 def test_student_notebook_fails_only_where_the_learner_works(name, jupyter_env):
-    path = notebook_path(name, "student")
-    solution = nbformat.read(notebook_path(name, "solution"), as_version=4)
-    nb = nbformat.read(path, as_version=4)
-    # Put the solution's hidden tests back, each in its own cell after the notebook,
-    # so we see them fail on the stubs rather than the visible tests failing first.
-    hidden = {nbgrader_meta(c)["grade_id"]: hidden_block(c.source)
-              for c in solution.cells if nbgrader_meta(c).get("grade")}
-    extra = {}
-    for grade_id, code in hidden.items():
-        cell = nbformat.v4.new_code_cell(code)
-        nb.cells.append(cell)
-        extra[grade_id] = cell
-    execute(nb, path.parent)
-
-    learner_cells = [c for c in nb.cells[:len(nb.cells) - len(extra)] if c.cell_type == "code"]
+    run = student_run(name)
+    extra = run.hidden
+    learner_cells = [c for c in run.learner if c.cell_type == "code"]
     may_fail = [c for c in learner_cells if nbgrader_meta(c).get("solution") or nbgrader_meta(c).get("grade")]
     wrong = [f"{describe(c)}: {errors_of(c)[0]}" for c in learner_cells if errors_of(c) and c not in may_fail]
     assert not wrong, (f"{name} (student): cells other than answer and graded test cells fail with the stubs "
