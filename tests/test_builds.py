@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import filecmp
 import stat
-import threading
+import subprocess
+import sys
 
 from microgradlab_grader import builds, sandbox, withholding
 
@@ -76,24 +77,21 @@ def test_a_root_that_is_a_file_builds_in_the_run_instead(tmp_path):
 
 
 def test_two_runs_building_one_key_at_once_both_get_the_whole_build(tmp_path):
-    root, results, errors = tmp_path / "kept", {}, []
-
-    def run(name):
-        try:
-            results[name] = builds.package("04_backward",
-                                           tmp_path / f"mglab-{name}" / "p" / "microgradlab",
-                                           root=root)
-        except Exception as error:  # reported below, with the thread's name
-            errors.append((name, error))
-    threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b", "c")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    kept = [p for p in root.iterdir()]
+    """Three grading processes start at once with nothing kept yet."""
+    root = tmp_path / "kept"
+    script = ("import sys; from pathlib import Path; from microgradlab_grader import builds; "
+              "builds.package('04_backward', Path(sys.argv[1]), root=Path(sys.argv[2]))")
+    runs = {name: subprocess.Popen([sys.executable, "-c", script,
+                                    str(tmp_path / f"mglab-{name}" / "p" / "microgradlab"),
+                                    str(root)], stderr=subprocess.PIPE, text=True)
+            for name in ("a", "b", "c")}
+    for name, run in runs.items():
+        assert run.wait(timeout=120) == 0, (name, run.stderr.read())
+        run.stderr.close()
+    kept = list(root.iterdir())
     assert len(kept) == 1 and not kept[0].name.startswith(".")   # no half build left behind
-    assert same_tree(results["a"], results["b"]) and same_tree(results["a"], results["c"])
+    results = [tmp_path / f"mglab-{name}" / "p" / "microgradlab" for name in runs]
+    assert all(same_tree(results[0], other) for other in results[1:])
 
 
 def test_opening_a_package_to_the_sandbox_touches_nothing_above_its_folder(tmp_path):
