@@ -144,7 +144,7 @@ RUN_OVER = """() => {
 
 #: Window widths a learner may use: the narrowest laptop window up to a wide screen.
 WIDTHS = (1024, 1400, 1920)
-SCREENSHOT_WIDTHS = (1024, 1400)
+SCREENSHOT_WIDTHS = (1024,)
 
 # Output areas wider than they are shown: a figure or drawing cut off at the right.
 OVERFLOWING = """() => [...document.querySelectorAll(
