@@ -55,11 +55,13 @@ def run_cell(page, index, source=None):
 def click_and_read(page, expected):
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     result = notebook.locator(".mgl-check-result").first
+    # The verdict before the click may already read as expected: mark what is shown now,
+    # so only a verdict drawn after the click (the widget replaces its HTML: "Checking…",
+    # then the verdict) counts.
+    result.evaluate("node => node.querySelectorAll('*').forEach(e => e.dataset.beforeClick = '1')")
     notebook.locator("button.mgl-check-button").first.click()
-    # The click shows "Checking…" until the kernel answers; the verdict before the click
-    # may already read as expected, so wait for a settled panel with the expected state.
-    settled = result.filter(has_not_text="Checking")
-    settled.locator(".mgl-check-state").filter(has_text=expected).wait_for()
+    fresh = result.locator(".mgl-check-state:not([data-before-click])")
+    fresh.filter(has_not_text="Checking").filter(has_text=expected).wait_for()
     return result.inner_text()
 
 
