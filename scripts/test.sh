@@ -4,6 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export MPLBACKEND=Agg
+# Byte-compile the project's own code once: every kernel, command and worker the tests
+# start imports it, and with PYTHONDONTWRITEBYTECODE set (as on some CI machines) each
+# of them would otherwise compile it from source again.
+.venv/bin/python -m compileall -q -j 0 src autograder >/dev/null || true
 # Four workers on two cores: many tests spend much of their time waiting (on kernels,
 # sandboxes, a browser, timeouts that must run out), so two workers leave the cores idle.
 # loadgroup: tests marked xdist_group(name) stay on one worker (see test_hostile.py).
