@@ -468,3 +468,31 @@ def test_a_gradebook_without_names_is_upgraded_and_keeps_working(tmp_path):
     grades = {r["student"]: r for r in read_csv(tmp_path / "grades.csv")}
     assert (grades["ann"]["name"], grades["ann"]["days_late"]) == ("ann", "0")  # old raw time
     assert (grades["Ben_Lee~1"]["name"], grades["Ben_Lee~1"]["days_late"]) == ("Ben Lee", "2")
+
+
+def test_a_new_gradebook_opened_by_two_processes_at_once_opens(tmp_path, monkeypatch):
+    """create_all looks, then creates: here the other process's CREATE lands in between
+    (the first attempt runs without looking, as if its look came before the other's
+    CREATE), and the gradebook still opens, with one table."""
+    from microgradlab_grader import gradebook
+
+    real = gradebook.Base.metadata.create_all
+    calls = []
+
+    def raced(engine, **kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            real(engine)                        # the other process
+            return real(engine, checkfirst=False)
+        return real(engine, **kwargs)
+    monkeypatch.setattr(gradebook.Base.metadata, "create_all", raced)
+    book = Gradebook(default_url(tmp_path))
+    assert len(calls) == 2 and book.rows() == {}
+    book.close()
+    # Any other failure is named at once, not tried again.
+    calls.clear()
+    monkeypatch.setattr(gradebook.Base.metadata, "create_all",
+                        lambda engine, **kwargs: calls.append(kwargs) or real(engine, **kwargs))
+    with pytest.raises(gradebook.GradebookError, match="unable to open database file"):
+        Gradebook(f"sqlite:///{tmp_path / 'no-such-folder' / 'gradebook.db'}")
+    assert len(calls) == 1

@@ -89,7 +89,7 @@ class Gradebook:
             # client thread that receives grades is the only writer, but be safe.
             args = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {}
             self.engine = create_engine(url, **args)
-            Base.metadata.create_all(self.engine)
+            self._create_tables()
             self._upgrade()
         except (ArgumentError, NoSuchModuleError) as exc:
             raise GradebookError(f"--db {url!r} is not a database URL SQLAlchemy can use: "
@@ -101,6 +101,23 @@ class Gradebook:
             raise GradebookError(f"cannot use the gradebook {self.safe_url()} "
                                  f"({type(exc).__name__}: {exc}); a PostgreSQL database must "
                                  "be created with ENCODING 'UTF8'") from None
+
+    def _create_tables(self, attempts: int = 3) -> None:
+        """Create the tables a new gradebook lacks. create_all looks, then creates: another
+        process opening the same new gradebook (a second run, a reader of a run in
+        progress) can create a table in between, and this one's CREATE then fails with
+        "already exists". Looking again settles it."""
+        for attempt in range(attempts):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except SQLAlchemyError as exc:
+                # SQLite: "table grades already exists"; PostgreSQL: DuplicateTable, or a
+                # duplicate key in its catalogue when both CREATEs ran at once.
+                said = str(getattr(exc, "orig", exc))
+                raced = "already exists" in said or "duplicate key" in said
+                if not raced or attempt == attempts - 1:
+                    raise
 
     def _upgrade(self) -> None:
         """Add the columns a gradebook from an older grader lacks (see the module doc)."""
