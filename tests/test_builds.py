@@ -54,8 +54,19 @@ def test_other_sources_are_another_key(monkeypatch):
     changed = dict(sources, **{"engine.py": sources["engine.py"] + "\n# one more line\n"})
     assert builds.package_key("04_backward", changed) != key
     assert builds.package_key("05_tanh_neuron", sources) != key
+    builds._bound_versions.cache_clear()      # read once a process: read again here
     monkeypatch.setattr(builds.importlib.metadata, "version", lambda name: "0.0-other")
-    assert builds.package_key("04_backward", sources) != key
+    try:
+        assert builds.package_key("04_backward", sources) != key
+    finally:
+        builds._bound_versions.cache_clear()
+
+
+def test_a_font_list_that_cannot_be_built_is_tried_once(tmp_path, monkeypatch):
+    built = []
+    monkeypatch.setattr(sandbox, "build_matplotlib_cache", lambda folder: built.append(folder))
+    assert builds.matplotlib_fonts(tmp_path / "run", root=tmp_path / "kept") is None
+    assert len(built) == 1 and not any((tmp_path / "kept").iterdir())
 
 
 def test_the_font_list_is_kept_and_copied(tmp_path, monkeypatch):

@@ -3,8 +3,8 @@
 Two things a run needs are made from the course and this machine's Python alone,
 never from a submission: each notebook's generated ``microgradlab``
 (:func:`withholding.build_package`: written, byte-compiled, then imported in a
-fresh interpreter, about 0.9 CPU-seconds a notebook) and matplotlib's font list
-(:func:`sandbox.build_matplotlib_cache`, about 0.4 s). The same inputs give the
+fresh interpreter, about 0.25 s a notebook) and matplotlib's font list
+(:func:`sandbox.build_matplotlib_cache`, about 0.6 s). The same inputs give the
 same files, so a finished build is kept in a folder named by the SHA-256 of its
 inputs and copied into each later run's work folder.
 
@@ -22,6 +22,7 @@ its work folder, as it would with no keeping at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -43,11 +44,16 @@ def _digest(parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def package_key(notebook: str, sources: dict[str, str]) -> str:
+@functools.cache
+def _bound_versions() -> dict[str, str]:
+    """The installed version of each distribution the sandbox binds (read once a process,
+    as withholding.allowed_site_entries reads their files)."""
     from . import withholding
-    versions = {name: importlib.metadata.version(name)
-                for name in withholding.distribution_closure()}
-    return _digest(["package", notebook, sys.executable, sys.version, versions, sources])
+    return {name: importlib.metadata.version(name) for name in withholding.distribution_closure()}
+
+
+def package_key(notebook: str, sources: dict[str, str]) -> str:
+    return _digest(["package", notebook, sys.executable, sys.version, _bound_versions(), sources])
 
 
 def fonts_key() -> str:
@@ -64,23 +70,26 @@ def fonts_key() -> str:
     return _digest(["fonts", sys.executable, matplotlib.__version__, sorted(files)])
 
 
-def _kept(root: Path | None, key: str, build) -> Path | None:
-    """The kept folder for ``key`` under ``root``, made by ``build(folder)`` when absent.
+class _Unusable(Exception):
+    """The folder of kept builds cannot be made or written here."""
+
+
+def _kept(root: Path, key: str, build) -> Path | None:
+    """The kept folder for ``key`` under ``root``, made by ``build(folder)`` when absent;
+    None when ``build`` made nothing (returned None), so there is nothing to keep.
 
     ``build`` writes into a fresh folder beside the kept ones; the folder is renamed
     into place only when the build finished, so a reader never sees half a build and
-    two runs building the same key at once both end with one complete folder. None
-    when ``root`` cannot be written (or ``build`` returned None: nothing to keep)."""
-    if root is None:
-        return None
+    two runs building the same key at once both end with one complete folder. Raises
+    :class:`_Unusable` when ``root`` cannot be written (the caller builds in its run)."""
     kept = root / key
     if kept.is_dir():
         return kept
     try:
         root.mkdir(parents=True, exist_ok=True)
         fresh = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
-    except OSError:
-        return None
+    except OSError as exc:
+        raise _Unusable(root) from exc
     try:
         if build(fresh) is None:
             return None
@@ -101,10 +110,11 @@ def package(notebook: str, target: Path, root: Path | None = None) -> Path:
     from . import withholding
     root = default_root() if root is None else root
     sources = withholding.generate_sources(notebook)
-    kept = _kept(root, package_key(notebook, sources),
-                 lambda folder: withholding.build_package(notebook, folder / "microgradlab"))
-    if kept is None:
-        return withholding.build_package(notebook, target)
+    try:
+        kept = _kept(root, package_key(notebook, sources), lambda folder: (
+            withholding.build_package(notebook, folder / "microgradlab", sources)))
+    except _Unusable:
+        return withholding.build_package(notebook, target, sources)
     if target.exists():
         shutil.rmtree(target)
     # copy2 keeps each file's modification time, which the .pyc files were written against.
@@ -119,9 +129,12 @@ def matplotlib_fonts(folder: Path, root: Path | None = None) -> Path | None:
     one. None when none could be built."""
     from . import sandbox
     root = default_root() if root is None else root
-    kept = _kept(root, fonts_key(), sandbox.build_matplotlib_cache)
-    if kept is None:
+    try:
+        kept = _kept(root, fonts_key(), sandbox.build_matplotlib_cache)
+    except _Unusable:
         return sandbox.build_matplotlib_cache(folder)
+    if kept is None:   # the build failed once; a second try in the run would fail too
+        return None
     target = folder / "matplotlib-cache"
     shutil.copytree(kept / "matplotlib-cache", target, dirs_exist_ok=True)
     return target

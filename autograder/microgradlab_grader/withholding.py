@@ -302,10 +302,11 @@ def generate_sources(notebook: str) -> dict[str, str]:
     return out
 
 
-def build_package(notebook: str, target: Path) -> Path:
+def build_package(notebook: str, target: Path, sources: dict[str, str] | None = None) -> Path:
     """Write the ``microgradlab`` of ``notebook``'s sandbox to ``target`` (a folder named
-    microgradlab), byte-compile it, and import it in a fresh interpreter. Returns target."""
-    sources = generate_sources(notebook)
+    microgradlab), byte-compile it, and import it in a fresh interpreter. Returns target.
+    ``sources``: :func:`generate_sources`'s result, when the caller already has it."""
+    sources = generate_sources(notebook) if sources is None else sources
     if target.exists():
         shutil.rmtree(target)
     for relative, text in sources.items():
@@ -409,7 +410,6 @@ def blocked_stdlib_files() -> dict[Path, str]:
 
 
 __all__ = ["WithholdingError", "generate_sources", "build_package", "open_to_sandbox",
-           "check_imports",
-           "distribution_closure", "allowed_site_entries", "blocked_stdlib_files", "ALLOWED_DISTRIBUTIONS",
-           "BLOCKED_STDLIB"]
+           "check_imports", "distribution_closure", "allowed_site_entries",
+           "blocked_stdlib_files", "ALLOWED_DISTRIBUTIONS", "BLOCKED_STDLIB"]
 
