@@ -47,6 +47,12 @@ def is_graded(cell) -> bool:
     return bool(cell.metadata.get("nbgrader", {}).get("grade"))
 
 
+def hidden_cells(notebook) -> dict:
+    """grade id -> a new code cell holding that graded cell's hidden block."""
+    return {cell.metadata["nbgrader"]["grade_id"]: nbformat.v4.new_code_cell(
+                hidden_block(cell.source)) for cell in notebook.cells if is_graded(cell)}
+
+
 @dataclass
 class SolutionRun:
     notebook: object   # the source as read; its cells carry their outputs after the run
@@ -64,8 +70,7 @@ def solution_run(name: str) -> SolutionRun:
         notebook = source(name)
         claims = claims_of(notebook, name)
         checked, _ = with_checks(notebook, claims)
-        hidden = {cell.metadata["nbgrader"]["grade_id"]: nbformat.v4.new_code_cell(
-                      hidden_block(cell.source)) for cell in notebook.cells if is_graded(cell)}
+        hidden = hidden_cells(notebook)
         runnable = nbformat.v4.new_notebook(cells=checked + list(hidden.values()),
                                             metadata=notebook.metadata)
         execute_notebook(runnable, ROOT / "solutions" / name, timeout=CELL_TIMEOUT)
@@ -78,6 +83,10 @@ class StudentRun:
     notebook: object   # notebooks/NN.ipynb, executed (its metadata holds the widgets' state)
     learner: list      # its own cells, with their outputs
     hidden: dict       # grade id -> the executed cell holding the solution's hidden block
+
+    def released(self):
+        """The learner's cells alone, with the run's metadata (the widgets' state)."""
+        return nbformat.v4.new_notebook(cells=self.learner, metadata=self.notebook.metadata)
 
 
 _STUDENT_RUNS: dict[str, StudentRun] = {}
@@ -92,11 +101,7 @@ def student_run(name: str) -> StudentRun:
         folder = ROOT / "notebooks"
         notebook = nbformat.read(folder / f"{name}.ipynb", as_version=4)
         learner = list(notebook.cells)
-        hidden = {}
-        for cell in source(name).cells:
-            if is_graded(cell):
-                hidden[cell.metadata["nbgrader"]["grade_id"]] = nbformat.v4.new_code_cell(
-                    hidden_block(cell.source))
+        hidden = hidden_cells(source(name))
         notebook.cells = learner + list(hidden.values())
         execute_notebook(notebook, folder, timeout=STUDENT_CELL_TIMEOUT)
         _STUDENT_RUNS[name] = StudentRun(notebook, learner, hidden)

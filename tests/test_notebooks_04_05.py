@@ -253,9 +253,7 @@ def test_notebook_runs_clean_and_its_stubs_fail_only_where_allowed(repo_root, ju
     the graded cells fail. (Both runs are solution_runs.py's, shared with other modules.)"""
     assert errors_and_stderr(solution_run(name).notebook) == []
 
-    run = student_run(name)
-    student = nbformat.from_dict(run.notebook)
-    student.cells = run.learner
+    student = student_run(name).released()
     graded = {c.metadata["nbgrader"]["grade_id"] for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")}
     failed = {grade_id for grade_id, _ in errors_and_stderr(student)}
     assert failed == graded, f"with the stubs in place, these cells failed: {failed}; only {graded} may"

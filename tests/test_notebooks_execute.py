@@ -12,6 +12,7 @@ import pytest
 from conftest import NOTEBOOK_NAMES
 from solution_runs import solution_group, solution_run, student_run
 
+
 def nbgrader_meta(cell) -> dict:
     return cell.metadata.get("nbgrader", {})
 
