@@ -86,6 +86,8 @@ def test_check_button_and_stepper_answer_clicks_in_jupyterlab(lab_server):
     url, names, log_path = lab_server
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
+    failure = artifacts / "browser_check_failure.png"
+    failure.unlink(missing_ok=True)  # a picture of an older run's failure misleads
 
     seen = {}
     with sync_api.sync_playwright() as playwright:
@@ -96,7 +98,7 @@ def test_check_button_and_stepper_answer_clicks_in_jupyterlab(lab_server):
             for k, name in enumerate(names):
                 seen[name] = run_all_and_click(page, url, name, f"test{k}", artifacts)
         except Exception:
-            page.screenshot(path=str(artifacts / "browser_failure.png"))
+            page.screenshot(path=str(failure))
             print("---- JupyterLab server log ----\n" + log_path.read_text())
             raise
         finally:
@@ -295,8 +297,9 @@ def test_every_notebook_runs_to_the_end_and_its_drawings_fit(lab_server, browser
     url, _, log_path = lab_server
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    for old in artifacts.glob("browser_0*px_*.png"):  # no stale pictures from an older run
-        old.unlink()
+    failure = artifacts / "browser_failure.png"
+    for old in [*artifacts.glob("browser_0*px_*.png"), failure]:  # none from an older run
+        old.unlink(missing_ok=True)
     page = browser_page.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(2 * MINUTE)
     names = sorted(p.name for p in (REPO / "solutions").glob("0*/0*.ipynb"))
@@ -316,7 +319,7 @@ def test_every_notebook_runs_to_the_end_and_its_drawings_fit(lab_server, browser
             if tracebacks.count():
                 problems.append(f"{name}: a cell raised: {tracebacks.first.inner_text()[:300]}")
     except Exception:
-        page.screenshot(path=str(artifacts / "browser_failure.png"))
+        page.screenshot(path=str(failure))
         print("---- JupyterLab server log ----\n" + log_path.read_text()[-5000:])
         raise
     finally:

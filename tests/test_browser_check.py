@@ -73,6 +73,8 @@ def test_editing_and_rerunning_the_answer_cell_changes_the_verdict(lab_server):
     nbformat.write(notebook(), log_path.parent / "lab-root" / NAME)
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
+    failure = artifacts / "browser_edit_failure.png"
+    failure.unlink(missing_ok=True)  # a picture of an older run's failure misleads
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -91,7 +93,7 @@ def test_editing_and_rerunning_the_answer_cell_changes_the_verdict(lab_server):
             assert "output_not_seeded" in text, text
             page.screenshot(path=str(artifacts / "browser_edit_and_check.png"))
         except Exception:
-            page.screenshot(path=str(artifacts / "browser_edit_failure.png"))
+            page.screenshot(path=str(failure))
             print("---- JupyterLab server log ----\n" + log_path.read_text())
             raise
         finally:
