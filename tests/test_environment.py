@@ -104,3 +104,24 @@ def test_lock_pins_torch_exactly(lock):
     assert lock["torch"] == "torch==2.13.0", (
         f"requirements.lock must pin torch==2.13.0 (the CPU build), found {lock['torch']!r}"
     )
+
+
+def test_reading_notebooks_and_computing_expected_values_loads_no_slow_extras():
+    """Every grader, kernel and test process reads notebooks and asks PyTorch for the
+    expected values: neither may pull in rfc3987_syntax (jsonschema builds its grammar
+    on import, 1.2 s) or sympy (torch loads it when backward is handed a gradient
+    tensor, 0.3 s)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, nbformat, jsonschema\n"
+        "from microgradlab import checking\n"
+        "from microgradlab.exercises import get\n"
+        "exercise = get('ex04_backward')\n"
+        "for case in exercise.cases(1)[:3]:\n"
+        "    checking.expected(exercise, case)\n"
+        "print(sorted(m for m in ('rfc3987_syntax', 'sympy') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]", out
