@@ -142,17 +142,20 @@ def mistake_bars(stats: dict, count: int = 8) -> list[tuple[str, int]]:
 
 
 def write_plot(grades: list[Grade], notebooks: list[str], path: Path) -> None:
-    """Two panels: pass rate per exercise; the most common named mistakes."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Two panels: pass rate per exercise; the most common named mistakes.
+
+    Drawn on a Figure of its own, not through pyplot: pyplot's global figure list and
+    backend are shared by every thread of the process, and importing it costs a grade
+    run a third of a second more."""
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     stats = summarise(grades, notebooks)
     names = list(stats)
     rates = [100 * (s["rate"] or 0.0) for s in stats.values()]
     top = mistake_bars(stats)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, max(3.0, 0.4 * len(names) + 1.5)))
+    fig = Figure(figsize=(12, max(3.0, 0.4 * len(names) + 1.5)))
+    left, right = fig.subplots(1, 2)
     left.barh(names[::-1], rates[::-1], color="#4c72b0")
     left.set_xlim(0, 100)
     left.set_xlabel("pass rate (%) among graded submissions")
@@ -168,4 +171,3 @@ def write_plot(grades: list[Grade], notebooks: list[str], path: Path) -> None:
     right.set_title("Most common mistakes")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
