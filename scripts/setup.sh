@@ -80,13 +80,13 @@ say "installing pinned packages (first run: about 2 minutes)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile --no-deps \
     -r requirements.lock 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 unlisted="$("$VENV/bin/python" - <<'PY'
-import re
 from importlib.metadata import distributions
-norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
-wanted = {norm(line.split("==")[0]) for line in open("requirements.lock")
-          if line.strip() and not line.startswith("#")}
-wanted |= {"pip", "microgradlab"}
-print(" ".join(sorted({norm(d.metadata["Name"]) for d in distributions()} - wanted)))
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+wanted = {canonicalize_name(Requirement(line.strip()).name) for line in open("requirements.lock")
+          if line.strip() and not line.startswith("#")} | {"pip", "microgradlab"}
+installed = {canonicalize_name(d.metadata["Name"]) for d in distributions()}
+print(" ".join(sorted(installed - wanted)))
 PY
 )"
 if [ -n "$unlisted" ]; then
