@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import signal
 import tempfile
 import threading
@@ -29,7 +28,7 @@ from pathlib import Path
 from microgradlab.exercises import NOTEBOOKS, get
 from microgradlab.exercises.seeds import course_seed, exercise_seed
 
-from . import builds, sandbox
+from . import builds, sandbox, warm
 from .course import course_id_from_config
 from .grading import GRADER_ERROR, Grade, Plan, Settings, grade_submission
 from .source import load_source
@@ -60,6 +59,27 @@ def claim_uid():
     lease = contextlib.ExitStack()
     (uid,) = lease.enter_context(sandbox.allocate_uids(1))
     return uid, lease
+
+
+class _Uids:
+    """A run's leased uids. A thread takes a free uid whose warm runner is built for its
+    notebook when there is one, else the free uid that waited longest."""
+
+    def __init__(self, uids):
+        self.free = list(uids)
+        self._changed = threading.Condition()
+
+    def take(self, plan: Plan, limits: sandbox.Limits):
+        with self._changed:
+            while not self.free:
+                self._changed.wait()
+            ready = [i for i, uid in enumerate(self.free) if warm.serves(uid, plan, limits)]
+            return self.free.pop(ready[0] if ready else 0)
+
+    def give(self, uid) -> None:
+        with self._changed:
+            self.free.append(uid)
+            self._changed.notify()
 
 
 def kill_sandboxes() -> None:
@@ -168,14 +188,16 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
                 to_run.append(s)
             else:
                 deliver(preset)
+        # Notebook by notebook: each thread's warm runner (warm.py) is built for one
+        # notebook, and serves every submission of it that the thread takes.
+        order = {n: i for i, n in enumerate(NOTEBOOKS)}
+        to_run.sort(key=lambda s: order[s.notebook])
         running = threading.Semaphore(workers)  # sandboxes that still hold a worker slot
         threads = 2 * workers                   # holders plus lenders: at most 2N sandboxes alive
         # As root, each thread runs its sandboxes as a uid of its own, leased to
         # this run alone (sandbox.allocate_uids): one learner's fork bomb cannot use
         # up another's process allowance, nor another grading run's.
-        uids: queue.Queue = queue.Queue()
-        for uid in stack.enter_context(sandbox.allocate_uids(threads)):
-            uids.put(uid)
+        uids = _Uids(stack.enter_context(sandbox.allocate_uids(threads)))
 
         def grade_one(s: Submission) -> Grade | None:
             running.acquire()
@@ -184,8 +206,8 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
             def lend():  # called at most once, from this thread
                 lent.set()
                 running.release()
-            uid = uids.get()
             plan = plans[seed_of[(s.student, s.notebook)]][s.notebook]
+            uid = uids.take(plan, settings.limits)
             try:
                 if stop.is_set():
                     return None
@@ -195,7 +217,7 @@ def grade_class(submissions: list[Submission], notebooks: list[str], solutions_d
                 return Grade(s.student, s.notebook, GRADER_ERROR, plan.source.max_score,
                              detail=f"{type(exc).__name__}: {exc}"[:300])
             finally:
-                uids.put(uid)
+                uids.give(uid)
                 if not lent.is_set():
                     running.release()
 

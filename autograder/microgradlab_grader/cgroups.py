@@ -241,7 +241,12 @@ class Group:
 
     def join(self) -> None:
         """Move the calling process into the group (run in the child, before exec)."""
-        pid = str(os.getpid()).encode()
+        self.adopt(os.getpid())
+
+    def adopt(self, pid: int) -> None:
+        """Move process ``pid`` into the group (a warm runner's child, before it runs
+        anything of the learner's)."""
+        pid = str(pid).encode()
         for path in self._procs:
             fd = os.open(path, os.O_WRONLY)
             try:

@@ -5,7 +5,7 @@
                        [--scheduler tls://HOST:PORT --cluster-certs DIR]
                        [--deadline TIME [--late-penalty P]
                        [--late-cutoff DAYS]] [--timeout-cell S] [--timeout-notebook S]
-                       [--notebooks 01_derivatives,...] [--unsafe] [--quiet]
+                       [--notebooks 01_derivatives,...] [--cold] [--unsafe] [--quiet]
     microgradlab cluster-certs DIR [--host NAME ...] [--port N] [--days N]
     microgradlab --version
 
@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds one notebook may run in all (default 600)")
     grade.add_argument("--unsafe", action="store_true",
                        help="run without the bubblewrap sandbox (only where bwrap is missing)")
+    grade.add_argument("--cold", action="store_true",
+                       help="start every sandbox from nothing instead of forking it from a "
+                            "warm runner (slower; the same grades)")
     grade.add_argument("--notebooks", type=_notebook_list, default=None,
                        help="comma-separated notebook names of the class (default: all six)")
     grade.add_argument("--solutions", type=Path, default=DEFAULT_SOLUTIONS,
@@ -292,7 +295,7 @@ def grade_command(args, argv) -> int:
     # processes the learner detaches, not a second, stricter limit.
     limits = sandbox.Limits(cpu_seconds=int(args.timeout_notebook) + 30)
     settings = Settings(timeout_cell=args.timeout_cell, timeout_notebook=args.timeout_notebook,
-                        limits=limits, unsafe=args.unsafe,
+                        limits=limits, unsafe=args.unsafe, warm=not args.cold,
                         lend_after=min(Settings.lend_after, args.timeout_cell / 2))
     sandbox.warn_if_no_cgroups(limits)  # once per run, before any submission starts
     from .untrusted import scratch_folder

@@ -41,7 +41,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from microgradlab.exercises import get
+from microgradlab.exercises import NOTEBOOKS, get
 
 from .batch import Interrupted, claim_uid, draw_cases, preset_grade
 from .fingerprints import course_fingerprint, source_hash  # noqa: F401 - cli imports it here
@@ -320,6 +320,10 @@ def grade_on_cluster(submissions, notebooks, solutions_dir: Path, settings: Sett
             to_run.append((s, max_score))
     if not to_run:
         return grades
+    # Notebook by notebook, as on one machine: a worker's warm runner (warm.py) is
+    # built for one notebook and serves the submissions of it that follow.
+    order = {n: i for i, n in enumerate(NOTEBOOKS)}
+    to_run.sort(key=lambda item: order[item[0].notebook])
     client = connect(address, certs, insecure)
     preparing = []
     try:

@@ -43,7 +43,7 @@ from pathlib import Path
 from microgradlab import checking
 from microgradlab.exercises import Exercise
 
-from . import channel, sandbox
+from . import channel, sandbox, warm
 from .source import SourceNotebook, tampering
 
 from .untrusted import read_notebook, scratch_folder
@@ -105,6 +105,7 @@ class Settings:
     timeout_notebook: float = 600.0
     limits: sandbox.Limits = sandbox.Limits()
     unsafe: bool = False            # no bwrap: run the runner as a plain child process
+    warm: bool = True               # as root: fork each sandbox's runner from a warm one
     # A cell still running after this many seconds is probably waiting for its
     # timeout (no solution cell takes 4 s): its worker slot is handed on, so the
     # class keeps moving. The timeouts themselves are unchanged.
@@ -129,10 +130,73 @@ class RunOutcome:
 
 def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = None,
                   on_long_cell=None) -> RunOutcome:
-    """Start the runner (a server) in a fresh scratch dir and drive ``notebook`` through it.
+    """Start the runner (a server) for ``notebook`` and drive it through it: forked
+    from this uid's warm runner (warm.py) when there is one to be had, else started
+    cold in a fresh scratch dir.
 
     ``on_long_cell()`` is called (once) when a cell or case has been charged
     ``settings.lend_after`` seconds (channel.Clock)."""
+    if uid is not None and settings.warm and not settings.unsafe:
+        outcome = _run_warm(notebook, plan, settings, uid, on_long_cell)
+        if outcome is not None:
+            return outcome
+    return _run_cold(notebook, plan, settings, uid, on_long_cell)
+
+
+def _run_warm(notebook, plan: Plan, settings: Settings, uid: int,
+              on_long_cell=None) -> RunOutcome | None:
+    """The run in a child of ``uid``'s warm runner; None when no warm runner would
+    start or fork (then nothing of the submission has run)."""
+    requests_read, requests_write = os.pipe()
+    replies_read, replies_write = os.pipe()
+    stderr_read, stderr_write = os.pipe()
+    child_fds = [requests_read, replies_write, stderr_write]
+    ours = [requests_write, replies_read]
+    try:
+        with sandbox.Confinement(settings.limits, uid) as confinement:
+            process = None
+            for _ in range(2):  # a runner that stopped answering is replaced once
+                try:
+                    runner = warm.runner_for(uid, plan, settings.limits)
+                    process = runner.spawn(tuple(child_fds), stderr_read)
+                    break
+                except (warm.WarmUnavailable, OSError):
+                    warm.discard(uid)
+            if process is None:
+                return None
+            stderr_read = None  # the child's stderr file now owns it
+            try:
+                try:
+                    confinement.adopt(process.pid)
+                except OSError:
+                    # Never run a learner outside the submission's cgroup: it has run
+                    # nothing yet, so it is killed and the submission starts cold.
+                    process.kill()
+                    warm.discard(uid)
+                    return None
+                outcome = _supervise(process, notebook, plan, settings, child_fds, ours,
+                                     on_long_cell, confinement)
+            finally:
+                process.close()
+        # Its cgroup is killed: empty what it wrote now, not only before the next
+        # child, so its files do not sit in memory meanwhile.
+        try:
+            runner.empty_writable_folders()
+        except OSError:
+            warm.discard(uid)
+    finally:
+        for fd in (*child_fds, *ours, *([stderr_read] if stderr_read is not None else [])):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    sandbox.wait_until_uid_is_empty(uid)
+    return outcome
+
+
+def _run_cold(notebook, plan: Plan, settings: Settings, uid: int | None = None,
+              on_long_cell=None) -> RunOutcome:
+    """The run in a sandbox of its own, started for this submission."""
     # (Removed without recursion, however deep a tree ends up in it.)
     with scratch_folder(prefix="mglab-scratch-") as scratch:
         if plan.matplotlib_cache is not None:
@@ -160,7 +224,12 @@ def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = No
         child_fds = [requests_read, replies_write]
         try:
             with sandbox.Confinement(settings.limits, uid) as confinement:
-                outcome = _supervise(cmd, env, scratch, notebook, plan, settings, child_fds,
+                process = subprocess.Popen(
+                    cmd, env=env, cwd=scratch, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                    pass_fds=tuple(child_fds), preexec_fn=confinement.preexec,
+                    start_new_session=True)
+                outcome = _supervise(process, notebook, plan, settings, child_fds,
                                      (requests_write, replies_read), on_long_cell, confinement)
         finally:
             for fd in (*child_fds, requests_write, replies_read):
@@ -173,14 +242,10 @@ def run_sandboxed(notebook, plan: Plan, settings: Settings, uid: int | None = No
         return outcome
 
 
-def _supervise(cmd, env, cwd, notebook, plan: Plan, settings: Settings, child_fds, our_fds,
+def _supervise(process, notebook, plan: Plan, settings: Settings, child_fds, our_fds,
                on_long_cell=None, confinement: sandbox.Confinement | None = None) -> RunOutcome:
-    preexec = (confinement.preexec if confinement is not None
-               else sandbox.set_limits(settings.limits))
-    process = subprocess.Popen(
-        cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, pass_fds=tuple(child_fds),
-        preexec_fn=preexec, start_new_session=True)
+    """Drive ``notebook`` through ``process`` (a ``Popen``, or a warm runner's child
+    already in its cgroup) until the end, a timeout or a broken channel; then kill it."""
     while child_fds:
         os.close(child_fds.pop())
     tail = bytearray()
@@ -319,8 +384,11 @@ def plain(value, depth=0):
 
 
 def _kill(process):
-    """SIGKILL the sandbox: bwrap's --die-with-parent then takes the whole pid namespace."""
-    if process.poll() is None:
+    """SIGKILL the sandbox: bwrap's --die-with-parent then takes the whole pid namespace.
+    (A warm runner's child is killed alone; its cgroup's kill takes what it started.)"""
+    if isinstance(process, warm.WarmChild):
+        process.kill()
+    elif process.poll() is None:
         for kill in (lambda: os.killpg(process.pid, signal.SIGKILL),
                      lambda: process.kill()):
             try:

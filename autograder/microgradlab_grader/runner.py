@@ -453,14 +453,130 @@ def make_shell():
 
 
 def main(argument):
+    if argument.startswith("zygote:"):
+        return serve_forks(int(argument[7:]))
     if not argument.startswith("fds:"):
-        raise SystemExit(f"usage: runner.py fds:REQUESTS,REPLIES (got {argument!r})")
+        raise SystemExit(f"usage: runner.py fds:REQUESTS,REPLIES | zygote:CONTROL (got {argument!r})")
     requests_fd, replies_fd = (int(x) for x in argument[4:].split(","))
     server = Server(requests_fd, replies_fd, make_shell)
     try:
         server.serve()
     except EOFError:
         pass
+
+
+# ---------------------------------------------------------------- the warm runner
+# As ``zygote:FD`` this process never runs learner code: it imports what the
+# notebook imports, once, then forks one child per submission (warm.py, the
+# grader's end, explains the whole life cycle). It runs as root inside the sandbox
+# with two capabilities (setuid, setgid) so that each child can become the
+# learner's uid; the child gives them up before anything else, so no learner process
+# can signal, trace or write to this one.
+MAX_CONTROL = 64 * 1024
+
+
+def serve_forks(control_fd):
+    import socket
+    control = socket.socket(fileno=control_fd)
+    exits = {}      # pid in this namespace -> exit code (negative: the signal)
+    send = lambda reply: control.sendall((_encode(reply) + "\n").encode())  # noqa: E731
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, MAX_CONTROL, 3)
+        if not message:
+            os._exit(0)   # the grader is gone or done: the sandbox ends with us
+        _reap(exits)
+        request = _decode(message.decode())
+        if request["op"] == "preload":
+            # The runner's own imports, then the notebook's top-level ones, as its
+            # import statements would run them (one that fails is the learner's to meet).
+            for module, names in [["IPython.core.interactiveshell", []],
+                                  ["traitlets.config", []], *request["imports"]]:
+                try:
+                    __import__(module, fromlist=names)
+                except Exception:  # noqa: BLE001
+                    pass
+            send({"ready": os.getpid()})
+        elif request["op"] == "fork":
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    control.close()
+                    _become_child(request["uid"], *fds)
+                finally:
+                    os._exit(70)
+            for fd in fds:
+                os.close(fd)
+            send({"pid": pid})
+        elif request["op"] == "wait":
+            import time
+            deadline = time.monotonic() + min(float(request["timeout"]), 30.0)
+            while request["pid"] not in exits and time.monotonic() < deadline:
+                time.sleep(0.01)
+                _reap(exits)
+            send({"status": exits.pop(request["pid"], None)})
+
+
+def _reap(exits):
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        exits[pid] = os.waitstatus_to_exitcode(status)
+
+
+def _become_child(uid, requests_fd, replies_fd, stderr_fd):
+    """One submission's process: the learner's uid, its own pipes, then the server.
+
+    Nothing of the learner's runs before the first request arrives, and the
+    grader sends it only after moving this process into the submission's cgroup."""
+    import random
+    import select
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)   # all ids non-zero: the capabilities are gone for good
+    # Changing ids made this process non-dumpable (its /proc files root's): undo that,
+    # as exec would, so the learner's process is an ordinary one of its uid.
+    import ctypes
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)   # PR_SET_DUMPABLE
+    os.dup2(stderr_fd, 2)
+    keep = sorted({0, 1, 2, requests_fd, replies_fd})
+    for low, high in zip(keep, keep[1:] + [1 << 20]):
+        os.closerange(low + 1, high)
+    _remove_ipc_objects()
+    random.seed()   # as a fresh interpreter: the zygote's state is not the learner's
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    select.select([requests_fd], [], [])
+    main(f"fds:{requests_fd},{replies_fd}")
+    os._exit(0)
+
+
+def _remove_ipc_objects():
+    """Remove the System V shared memory, semaphores and message queues an earlier
+    child of this sandbox (this uid) left: the namespace outlives each submission."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    ipc_rmid = 0
+    for kind, remove in (("shm", lambda i: libc.shmctl(i, ipc_rmid, None)),
+                         ("sem", lambda i: libc.semctl(i, 0, ipc_rmid)),
+                         ("msg", lambda i: libc.msgctl(i, ipc_rmid, None))):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as table:
+                rows = table.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
 
 
 if __name__ == "__main__":

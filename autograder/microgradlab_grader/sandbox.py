@@ -126,7 +126,8 @@ def drop_to(uid: int) -> list[str]:
 
 def bwrap_command(scratch: Path | None, package_copy: Path, runner: Path, torch_stub: Path,
                   job: str, uid: int | None = None, python: str | None = None,
-                  scratch_bytes: int | None = Limits.scratch_bytes) -> list[str]:
+                  scratch_bytes: int | None = Limits.scratch_bytes,
+                  warm: bool = False) -> list[str]:
     """The bwrap command line that runs the runner on ``job`` (a path inside /scratch).
 
     ``/scratch`` and ``/tmp`` are fresh tmpfs of ``scratch_bytes`` each (None: no
@@ -135,12 +136,18 @@ def bwrap_command(scratch: Path | None, package_copy: Path, runner: Path, torch_
 
     As root (``uid`` given) bwrap makes no user namespace; the learner's process
     then switches to the unprivileged ``uid`` with setpriv. Otherwise bwrap runs
-    unprivileged with a user namespace (``--unshare-all``)."""
+    unprivileged with a user namespace (``--unshare-all``).
+
+    ``warm``: the command of a warm runner (warm.py; ``uid`` required). It stays
+    root with the two capabilities each child needs to become ``uid``, and it ends
+    when its control socket closes rather than with the thread that started it."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable("bwrap (bubblewrap) is not installed")
     python = python or sys.executable
-    cmd = [bwrap, "--die-with-parent", "--new-session"]
+    if warm and uid is None:
+        raise ValueError("a warm runner needs a uid for its children (run as root)")
+    cmd = [bwrap, "--new-session"] if warm else [bwrap, "--die-with-parent", "--new-session"]
     if uid is not None:
         cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -177,7 +184,7 @@ def bwrap_command(scratch: Path | None, package_copy: Path, runner: Path, torch_
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             "--setenv", "PYTHONHASHSEED", "0",
             "--"]
-    if uid is not None:
+    if uid is not None and not warm:
         cmd += drop_to(uid)
     return cmd + [python, "-I", "/grader/runner.py", job, PACKAGE_PARENT]
 
@@ -328,6 +335,12 @@ class Confinement:
         if self.group is not None:
             self.group.join()
         self._rlimits()
+
+    def adopt(self, pid: int) -> None:
+        """Hold process ``pid`` (started elsewhere: a warm runner's child, whose rlimits
+        are the ones its runner was started with) to the submission's group."""
+        if self.group is not None:
+            self.group.adopt(pid)
 
     def kill_all(self) -> bool:
         """SIGKILL every process of the submission; True when none is left."""

@@ -33,6 +33,10 @@ class GradedCell:
 class SourceNotebook:
     name: str
     graded: tuple[GradedCell, ...]
+    # What its code cells import at their top level, in order: (module, names) as in
+    # ``from module import names`` (names empty for ``import module``). A warm runner
+    # (warm.py) imports the same, once, before any learner's copy of the notebook runs.
+    imports: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -51,6 +55,29 @@ def released_cells(notebook):
     return released.cells
 
 
+def top_level_imports(cells) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The imports at the top level of the code cells, in order, each once (lines of
+    IPython's ``%`` and ``!`` syntax are left out; a cell that still does not parse
+    is skipped)."""
+    import ast
+    found = []
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        text = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                         for line in cell.source.splitlines())
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                found += [(alias.name, ()) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append((node.module, tuple(alias.name for alias in node.names)))
+    return tuple(dict.fromkeys(found))
+
+
 def load_source(solutions_dir: Path, name: str) -> SourceNotebook:
     """Read ``solutions_dir/name/name.ipynb`` and list its graded test cells."""
     import nbformat
@@ -62,7 +89,8 @@ def load_source(solutions_dir: Path, name: str) -> SourceNotebook:
         raise FileNotFoundError(f"source notebook {path} is missing (run `make notebooks`)")
     notebook = nbformat.read(str(path), as_version=4)
     graded = []
-    for cell in released_cells(notebook):
+    cells = released_cells(notebook)
+    for cell in cells:
         if cell.cell_type != "code" or not utils.is_grade(cell):
             continue
         grade_id = cell.metadata["nbgrader"]["grade_id"]
@@ -74,7 +102,7 @@ def load_source(solutions_dir: Path, name: str) -> SourceNotebook:
         graded.append(GradedCell(grade_id, points, cell.source, utils.compute_checksum(cell)))
     if not graded:
         raise ValueError(f"{path} has no graded test cells")
-    return SourceNotebook(name, tuple(graded))
+    return SourceNotebook(name, tuple(graded), top_level_imports(cells))
 
 
 def tampering(source: SourceNotebook, submission) -> list[str]:

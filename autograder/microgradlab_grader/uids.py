@@ -24,6 +24,14 @@ UID_FIRST = 1_900_000_000
 UID_COUNT = 1_000_000
 
 
+_on_release = []   # called with each uid before its lease ends (warm.py closes its runner)
+
+
+def on_release(hook) -> None:
+    """Call ``hook(uid)`` whenever a lease of ``uid`` ends, before another run can take it."""
+    _on_release.append(hook)
+
+
 class NoFreeUid(RuntimeError):
     """Every uid of the range is leased by another grading run (or in use)."""
 
@@ -85,6 +93,8 @@ def allocate_uids(count: int, folder: Path | None = None, tries: int = 10_000):
         yield [uid for uid, _ in held]
     finally:
         for uid, fd in held:
+            for hook in _on_release:
+                hook(uid)
             # Unlinking first would let another run lock a fresh file of the same
             # name while we still hold the old one: just unlock and close.
             os.close(fd)
