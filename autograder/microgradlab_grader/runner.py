@@ -551,7 +551,9 @@ def _become_child(uid, requests_fd, replies_fd, stderr_fd):
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
-    select.select([requests_fd], [], [])
+    waiting = select.poll()
+    waiting.register(requests_fd, select.POLLIN)
+    waiting.poll()
     main(f"fds:{requests_fd},{replies_fd}")
     os._exit(0)
 
