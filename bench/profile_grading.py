@@ -1,7 +1,7 @@
 """Where one submission's grading time goes, per notebook, from start to gradebook row.
 
     .venv/bin/python bench/profile_grading.py [--per-notebook 3] [--seed 0] [--json FILE]
-        [--no-read-ahead]
+        [--no-read-ahead] [--cold]
 
 Grades the instructor's solution of each notebook (hidden tests removed, as a
 learner hands it in) with the real `microgradlab grade` command, run in this
@@ -12,6 +12,8 @@ grader's own functions by wrapping them here (nothing in the grader is edited):
   (``bwrap`` alone, measured apart), the wait until the uid is empty after the run;
 * interpreter start and imports: measured apart, in the same sandbox, by running
   ``python -c`` with each import instead of the runner, and subtracting;
+* the warm runner's start (once per grading thread and notebook: its submissions share it;
+  ``--cold`` starts every submission in a sandbox of its own instead);
 * the first reply (the runner's start-up, IPython included, and the first cell);
 * the learner's cells (each ``run_cell`` request after the first);
 * round trips: every other request (count, and the wall time from send to reply);
@@ -193,6 +195,18 @@ def install(timers: Timers):
         return send(self, message)
     channel.Connection._send = sending
 
+    from microgradlab_grader import warm
+    start_runner = warm.WarmRunner._start
+    keep(warm.WarmRunner, "_start")
+
+    def starting(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return start_runner(self, *args, **kwargs)
+        finally:
+            timers.add("warm runner start (its submissions share it)", time.perf_counter() - start)
+    warm.WarmRunner._start = starting
+
     confinement_init, confinement_close = sandbox.Confinement.__init__, sandbox.Confinement.close
     keep(sandbox.Confinement, "__init__")
     keep(sandbox.Confinement, "close")
@@ -314,7 +328,7 @@ def torch_import_seconds(repeats: int) -> float:
 
 # ------------------------------------------------------------------ the run
 def profile(per_notebook: int, seed: int, notebooks=NOTEBOOKS, class_size: int | None = None,
-            repeats: int = 3, read_ahead: bool = True) -> dict:
+            repeats: int = 3, read_ahead: bool = True, cold: bool = False) -> dict:
     """The figures: per notebook, seconds per submission of each part."""
     from test_grader import honest, write
 
@@ -335,7 +349,7 @@ def profile(per_notebook: int, seed: int, notebooks=NOTEBOOKS, class_size: int |
         try:
             code = cli.main(["grade", str(work / "class"), "-o", str(work / "out"), "-j", "1",
                              "--seed", str(seed), "--notebooks", ",".join(notebooks),
-                             "--no-progress", "-q"])
+                             "--no-progress", "-q", *(["--cold"] if cold else [])])
         finally:
             restore()
         if code != 0:
@@ -360,7 +374,8 @@ def without_read_ahead(restore):
 
 
 def table(timers: Timers, calibrated: dict, torch_s: float, notebooks, class_size: int) -> dict:
-    parts = ["cgroup: make", "first reply (runner start-up + first cell)", "learner's cells",
+    parts = ["cgroup: make", "warm runner start (its submissions share it)",
+             "first reply (runner start-up + first cell)", "learner's cells",
              "round trips", "grader's producer work", "judge (compare, every case)",
              "kill the sandbox", "cgroup: kill all and remove", "uid empty after the run",
              "read the submission", "submission, sandbox to score", "feedback page",
@@ -420,10 +435,12 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--no-read-ahead", action="store_true",
                         help="the control: every read is a request written to the sandbox")
+    parser.add_argument("--cold", action="store_true",
+                        help="every submission in a sandbox of its own (grade --cold)")
     args = parser.parse_args(argv)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     figures = profile(args.per_notebook, args.seed, args.notebooks.split(","),
-                      read_ahead=not args.no_read_ahead)
+                      read_ahead=not args.no_read_ahead, cold=args.cold)
     print(render(figures))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
