@@ -75,8 +75,11 @@ PROBE = """
     import os
     litter = []
     for area in ("/tmp", "/scratch"):
+        device = os.lstat(area).st_dev
         for top, folders, files in os.walk(area):
             litter += [os.path.join(top, n) for n in folders + files if "litter" in n]
+            # (not into what is mounted there: the venv, when the checkout is in /tmp)
+            folders[:] = [n for n in folders if os.lstat(os.path.join(top, n)).st_dev == device]
     for kind in ("shm", "sem", "msg"):
         with open(f"/proc/sysvipc/{kind}") as table:
             litter += [f"{kind}: {row}" for row in table.read().splitlines()[1:]]

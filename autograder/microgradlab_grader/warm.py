@@ -9,7 +9,8 @@ then only forks. For each submission:
 
 1. the grader removes everything earlier children left in the sandbox's writable
    places (``/scratch`` and ``/tmp``, reached from outside through
-   ``/proc/<runner>/root``; the files the grader bound there stay);
+   ``/proc/<runner>/root``; what is mounted there, by the grader or bwrap, stays:
+   the sandbox's own mount table says what that is);
 2. it sends the runner three fds over the control socket (the child's ends of the
    requests, replies and stderr pipes: the only fds the child keeps) and the uid;
 3. the child drops to that uid (it was root with only CAP_SETUID and CAP_SETGID:
@@ -37,6 +38,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -147,8 +149,6 @@ class WarmRunner:
             shutil.copytree(plan.matplotlib_cache, self.scratch / ".matplotlib")
         for path in (self.scratch, *self.scratch.glob(".matplotlib/**")):
             os.chown(path, self.uid, self.uid)
-        # What the grader bound into /scratch: kept when the rest is emptied.
-        self.keep = {str(p.relative_to(self.scratch)) for p in self.scratch.rglob("*")}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # one message a request
         self.control = ours
         cmd = sandbox.bwrap_command(self.scratch, plan.package_copy, plan.runner,
@@ -195,22 +195,37 @@ class WarmRunner:
         except OSError as exc:
             raise WarmUnavailable(f"the warm runner is gone ({exc})") from None
 
-    def empty_writable_folders(self) -> None:
-        """Remove what earlier children left in /scratch and /tmp (everything but the
-        files the grader bound there and the folders that hold them)."""
-        for area in WRITABLE:
-            self._empty(f"{self.root}{area}", "", self.keep if area == "/scratch" else set())
+    def mount_points(self) -> set[str]:
+        """Where something is mounted inside the sandbox (the kernel's own list: the
+        files the grader bound into /scratch, the venv when the checkout is in /tmp)."""
+        points = set()
+        with open(f"/proc/{self.pid}/mountinfo") as table:
+            for line in table:
+                fields = line.split()
+                if len(fields) > 4:  # field 5 is the mount point, with \ooo escapes
+                    points.add(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                                      fields[4]))
+        return points
 
-    def _empty(self, folder: str, below: str, keep: set) -> None:
-        with os.scandir(folder) as entries:
+    def empty_writable_folders(self) -> None:
+        """Remove what earlier children left in /scratch and /tmp: everything but what
+        is mounted there and the folders on the way to it."""
+        mounted = {p for p in self.mount_points() if p.startswith(tuple(f"{a}/" for a in WRITABLE))}
+        on_the_way = {str(parent) for p in mounted for parent in Path(p).parents}
+        for area in WRITABLE:
+            self._empty(area, mounted, on_the_way)
+
+    def _empty(self, folder: str, mounted: set, on_the_way: set) -> None:
+        with os.scandir(f"{self.root}{folder}") as entries:
             names = [entry.name for entry in entries]
         for name in names:
-            relative = f"{below}{name}"
-            path = Path(folder) / name
-            if relative not in keep:
-                remove_tree(path)
-            elif path.is_dir() and not path.is_symlink():
-                self._empty(str(path), f"{relative}/", keep)
+            inside = f"{folder}/{name}"
+            if inside in mounted:
+                continue  # not the tmpfs: nothing of a learner's can be in it
+            if inside in on_the_way:
+                self._empty(inside, mounted, on_the_way)
+            else:
+                remove_tree(Path(f"{self.root}{inside}"))
 
     def spawn(self, child_fds: tuple[int, int, int], stderr_read: int) -> WarmChild:
         """Fork a child holding ``child_fds`` (requests, replies, stderr) as this
