@@ -347,16 +347,22 @@ def test_control_scratch_without_a_cap_takes_what_it_writes(tmp_path):
 
 
 # ------------------------------------------------------------------ uids per grading run
-HOLDER = """
+# These leases use a lock folder of their own, and a part of the uid range that no run
+# reaches, so the sandboxes of runs on other test workers (leased from the real folder,
+# from UID_FIRST up) never hold one of these uids.
+APART = 900_000
+HOLDER = f"""
 import json, sys, time
 from microgradlab_grader import uids
+uids.UID_FIRST += {APART}
 with uids.allocate_uids(3, folder=sys.argv[1]) as held:
     print(json.dumps(held), flush=True)
     time.sleep(600)
 """
 
 
-def test_two_runs_lease_different_uids_and_a_crash_frees_them(tmp_path):
+def test_two_runs_lease_different_uids_and_a_crash_frees_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(uids, "UID_FIRST", uids.UID_FIRST + APART)
     folder = tmp_path / "locks"
     holders = [subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)],
                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]
