@@ -502,6 +502,7 @@ def serve_forks(control_fd):
             if pid == 0:
                 try:
                     control.close()
+                    exits.clear()   # earlier children's exit statuses are not this one's business
                     _become_child(request["uid"], *fds)
                 finally:
                     os._exit(70)
