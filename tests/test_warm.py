@@ -221,3 +221,26 @@ def test_warm_and_cold_starts_give_the_same_rows(setting):
         assert {k: v.message for k, v in w.verdicts.items()} == \
                {k: v.message for k, v in c.verdicts.items()}, student
     assert warm_rows["crash"].status == "kernel_died" and "exit status 3" in warm_rows["crash"].detail
+
+
+def test_what_is_mounted_under_tmp_stays_when_the_folders_are_emptied(setting, tmp_path,
+                                                                      monkeypatch):
+    """A checkout in /tmp puts the venv's binds under the sandbox's /tmp: emptying /tmp
+    leaves them (and the folders bwrap made on the way to them) and does not fail on them."""
+    plan, settings, _, uid = setting
+    if not str(tmp_path).startswith("/tmp/"):
+        pytest.skip("pytest's temporary folders are not under /tmp here")
+    bound = tmp_path / "bound"
+    bound.mkdir()
+    (bound / "kept.txt").write_text("still here")
+    roots = sandbox._python_roots()
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: [*roots, str(bound)])
+    warm.discard(uid)
+    runner = warm.runner_for(uid, plan, settings.limits)
+    try:
+        assert str(bound) in runner.mount_points()
+        runner.empty_writable_folders()
+        assert Path(f"{runner.root}{bound}/kept.txt").read_text() == "still here"
+    finally:
+        warm.discard(uid)
+    assert (bound / "kept.txt").read_text() == "still here"
