@@ -184,7 +184,10 @@ class WarmRunner:
             if len(self.buffer) > 4096:
                 raise WarmUnavailable("the warm runner said too much")
         line, _, self.buffer = self.buffer.partition(b"\n")
-        reply = json.loads(line)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
         if not isinstance(reply, dict):
             raise WarmUnavailable("the warm runner's reply is not an object")
         return reply
