@@ -170,8 +170,8 @@ def test_control_without_removing_ipc_objects_the_segment_is_found(setting, tmp_
     plan, *_ = setting
     runner = tmp_path / "runner.py"
     text = plan.runner.read_text()
-    assert "    _remove_ipc_objects()\n" in text
-    runner.write_text(text.replace("    _remove_ipc_objects()\n", "    pass\n"))
+    assert "    _remove_ipc_objects(libc)\n" in text
+    runner.write_text(text.replace("    _remove_ipc_objects(libc)\n", "    pass\n"))
     runner.chmod(0o644)
     os.chmod(tmp_path, 0o755)
     without = dataclasses.replace(plan, runner=runner)

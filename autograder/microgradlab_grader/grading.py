@@ -185,11 +185,7 @@ def _run_warm(notebook, plan: Plan, settings: Settings, uid: int,
         except OSError:
             warm.discard(uid)
     finally:
-        for fd in (*child_fds, *ours, *([stderr_read] if stderr_read is not None else [])):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        _close_quietly((*child_fds, *ours, *([stderr_read] if stderr_read is not None else [])))
     sandbox.wait_until_uid_is_empty(uid)
     return outcome
 
@@ -232,14 +228,20 @@ def _run_cold(notebook, plan: Plan, settings: Settings, uid: int | None = None,
                 outcome = _supervise(process, notebook, plan, settings, child_fds,
                                      (requests_write, replies_read), on_long_cell, confinement)
         finally:
-            for fd in (*child_fds, requests_write, replies_read):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            _close_quietly((*child_fds, requests_write, replies_read))
         if uid is not None:
             sandbox.wait_until_uid_is_empty(uid)
         return outcome
+
+
+def _close_quietly(fds) -> None:
+    """Close each of ``fds``, ignoring one already closed (callers pass only fds this
+    submission still owns: see the note in :func:`_run_cold`)."""
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _supervise(process, notebook, plan: Plan, settings: Settings, child_fds, our_fds,

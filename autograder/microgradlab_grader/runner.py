@@ -542,12 +542,13 @@ def _become_child(uid, requests_fd, replies_fd, stderr_fd):
     # Changing ids made this process non-dumpable (its /proc files root's): undo that,
     # as exec would, so the learner's process is an ordinary one of its uid.
     import ctypes
-    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)   # PR_SET_DUMPABLE
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(4, 1, 0, 0, 0)   # PR_SET_DUMPABLE
     os.dup2(stderr_fd, 2)
     keep = sorted({0, 1, 2, requests_fd, replies_fd})
     for low, high in zip(keep, keep[1:] + [1 << 20]):
         os.closerange(low + 1, high)
-    _remove_ipc_objects()
+    _remove_ipc_objects(libc)
     random.seed()   # as a fresh interpreter: the zygote's state is not the learner's
     numpy = sys.modules.get("numpy")
     if numpy is not None:
@@ -559,14 +560,9 @@ def _become_child(uid, requests_fd, replies_fd, stderr_fd):
     os._exit(0)
 
 
-def _remove_ipc_objects():
+def _remove_ipc_objects(libc):
     """Remove the System V shared memory, semaphores and message queues an earlier
     child of this sandbox (this uid) left: the namespace outlives each submission."""
-    import ctypes
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return
     ipc_rmid = 0
     for kind, remove in (("shm", lambda i: libc.shmctl(i, ipc_rmid, None)),
                          ("sem", lambda i: libc.semctl(i, 0, ipc_rmid)),

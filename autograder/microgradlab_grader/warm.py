@@ -241,7 +241,7 @@ class WarmRunner:
         ns_pid = self._reply().get("pid")
         if type(ns_pid) is not int:
             raise WarmUnavailable("the warm runner did not fork")
-        pid = next((p for p in _children(self.pid) if _ns_pid(p) == ns_pid), None)
+        pid = _find(self.pid, ns_pid, depth=1)
         if pid is None:
             raise WarmUnavailable("the warm runner's child could not be found")
         pidfd = os.pidfd_open(pid)
